@@ -1,0 +1,274 @@
+/**
+ * In-memory state: one partition per worker. A partition owns the series of the sources hashed
+ * to it (ownership.ts) and keeps their buckets in RingStore slabs. `MemoryStateStore` is a
+ * single-partition StateStore (tests, one worker); the worker's PartitionedStore combines its
+ * own partition with its peers' over IPC.
+ */
+import { SampleKind, tagsFromCanonical, TAG_SEPARATOR, type SampleBatch } from '../protocol/samples.js';
+import { ErrorCode, FleetPulseError } from '../errors.js';
+import type { RetentionConfig } from '../config/schema.js';
+import { RingStore } from './rings.js';
+import { mergeMetrics, mergeSeries, mergeSources, mergeSummary, mergeBucket, SummaryAccumulator } from './merge.js';
+import type {
+  BucketPartial, MetricAnswer, MetricPartial, PartitionReader, SeriesAnswer, SeriesQuery, SourceAnswer,
+  SourcePartial, StateStore, StoreStats, SummaryAnswer, SummaryPartial, SummaryQuery,
+} from './store.js';
+
+interface SeriesMeta {
+  source: string;
+  tags: string;
+  counter: boolean;
+}
+
+interface MetricEntry {
+  unit: string;
+  kind: SampleKind;
+  updatedAt: number;
+  /** (source or source␟tags) → series id */
+  ids: Map<string, number>;
+  sources: Map<string, number>; // source → number of series (tag sets) of this metric
+}
+
+interface SourceEntry {
+  lastSeen: number;
+  intervalMs: number;
+  metrics: Set<string>;
+}
+
+/** Arrivals closer than this belong to one burst (a batch), not a new interval. */
+const MIN_INTERVAL_MS = 200;
+
+export class MemoryPartition implements PartitionReader {
+  readonly #rings: RingStore;
+  readonly #maxSeries: number;
+  readonly #metrics = new Map<string, MetricEntry>();
+  readonly #sources = new Map<string, SourceEntry>();
+  readonly #meta: SeriesMeta[] = [];
+  readonly #streamSeqs = new Map<string, { seq: number; expiresAt: number }>();
+  readonly #streamSeqTtlMs: number;
+
+  constructor(retention: RetentionConfig, opts: { maxSeries: number; streamSeqTtlMs: number }) {
+    this.#rings = new RingStore(retention);
+    this.#maxSeries = opts.maxSeries;
+    this.#streamSeqTtlMs = opts.streamSeqTtlMs;
+  }
+
+  /**
+   * Apply a batch synchronously. The series limit is checked before anything is written,
+   * so a rejected batch leaves the partition untouched.
+   */
+  apply(b: SampleBatch, receivedAt: number): void {
+    const n = b.length;
+    const ids = new Int32Array(n);
+    let fresh = 0;
+    const seen = new Set<string>();
+    for (let i = 0; i < n; i++) {
+      const m = this.#metrics.get(b.metric[i]!);
+      const key = b.tags[i] === '' ? b.source[i]! : b.source[i]! + TAG_SEPARATOR + b.tags[i]!;
+      const id = m?.ids.get(key);
+      if (id === undefined) {
+        ids[i] = -1;
+        const k = b.metric[i] + '\u0000' + key;
+        if (!seen.has(k)) {
+          seen.add(k);
+          fresh++;
+        }
+      } else ids[i] = id;
+    }
+    if (fresh > 0 && this.#rings.size + fresh > this.#maxSeries) {
+      throw new FleetPulseError(ErrorCode.SERIES_LIMIT, `series limit reached: ${this.#rings.size} series live, ${fresh} new ones would pass the limit of ${this.#maxSeries} per partition`);
+    }
+    let lastSource = '';
+    let srcEntry: SourceEntry | undefined;
+    for (let i = 0; i < n; i++) {
+      const metric = b.metric[i]!;
+      const source = b.source[i]!;
+      let id = ids[i]!;
+      let m = this.#metrics.get(metric);
+      if (m === undefined) {
+        m = { unit: b.unit[i]!, kind: b.kind[i]!, updatedAt: receivedAt, ids: new Map(), sources: new Map() };
+        this.#metrics.set(metric, m);
+      } else if ((b.unit[i] !== '' && m.unit !== b.unit[i]) || m.kind !== b.kind[i]) {
+        if (b.unit[i] !== '') m.unit = b.unit[i]!;
+        m.kind = b.kind[i]!;
+        m.updatedAt = receivedAt;
+      }
+      if (id === -1) {
+        const tags = b.tags[i]!;
+        const key = tags === '' ? source : source + TAG_SEPARATOR + tags;
+        const existing = m.ids.get(key); // created earlier in this same batch
+        if (existing !== undefined) id = existing;
+        else {
+          id = this.#rings.allocate();
+          this.#meta[id] = { source, tags, counter: false };
+          m.ids.set(key, id);
+          m.sources.set(source, (m.sources.get(source) ?? 0) + 1);
+        }
+      }
+      this.#meta[id]!.counter = b.kind[i] === SampleKind.Counter;
+      this.#rings.write(id, b.ts[i]!, b.value[i]!);
+      if (source !== lastSource) {
+        srcEntry = this.#touchSource(source, receivedAt);
+        lastSource = source;
+      }
+      srcEntry!.metrics.add(metric);
+    }
+  }
+
+  #touchSource(source: string, now: number): SourceEntry {
+    let e = this.#sources.get(source);
+    if (e === undefined) {
+      e = { lastSeen: now, intervalMs: 0, metrics: new Set() };
+      this.#sources.set(source, e);
+      return e;
+    }
+    const gap = now - e.lastSeen;
+    if (gap >= MIN_INTERVAL_MS) e.intervalMs = e.intervalMs === 0 ? gap : 0.8 * e.intervalMs + 0.2 * gap;
+    if (now > e.lastSeen) e.lastSeen = now;
+    return e;
+  }
+
+  sourcesPartial(): SourcePartial[] {
+    const out: SourcePartial[] = [];
+    for (const [source, e] of this.#sources) out.push({ source, lastSeen: e.lastSeen, intervalMs: Math.round(e.intervalMs), metrics: [...e.metrics] });
+    return out;
+  }
+
+  metricsPartial(): MetricPartial[] {
+    const out: MetricPartial[] = [];
+    for (const [metric, m] of this.#metrics) {
+      out.push({ metric, unit: m.unit, kind: m.kind === SampleKind.Counter ? 'counter' : 'gauge', updatedAt: m.updatedAt, sources: m.sources.size });
+    }
+    return out;
+  }
+
+  seriesPartial(q: SeriesQuery): BucketPartial[] {
+    const m = this.#metrics.get(q.metric);
+    if (m === undefined) return [];
+    const ids: number[] = [];
+    if (q.tags !== undefined) {
+      const id = m.ids.get(q.tags === '' ? q.source : q.source + TAG_SEPARATOR + q.tags);
+      if (id !== undefined) ids.push(id);
+    } else {
+      for (const [key, id] of m.ids) if (key === q.source || key.startsWith(q.source + TAG_SEPARATOR)) ids.push(id);
+    }
+    const out = new Map<number, BucketPartial>();
+    const step = q.stepMs;
+    for (const id of ids) {
+      this.#rings.visit(id, q.ring, q.fromMs, q.toMs, (start, count, sum, min, max, last, lastTs) => {
+        const t = Math.floor(start / step) * step;
+        const b: BucketPartial = [t, count, sum, min, max, last, lastTs];
+        const cur = out.get(t);
+        if (cur === undefined) out.set(t, b);
+        else mergeBucket(cur, b);
+      });
+    }
+    return [...out.values()];
+  }
+
+  summaryPartial(q: SummaryQuery): SummaryPartial[] {
+    const m = this.#metrics.get(q.metric);
+    if (m === undefined) return [];
+    const step = q.ring === 'fine' ? this.#rings.fineStepMs : this.#rings.coarseStepMs;
+    // Buckets that start inside the window [now - window, now].
+    const fromMs = Math.floor((q.now - q.windowMs) / step) * step + step;
+    const bySource = new Map<string, SummaryPartial>();
+    for (const id of m.ids.values()) {
+      const meta = this.#meta[id]!;
+      const acc = new SummaryAccumulator();
+      this.#rings.visit(id, q.ring, fromMs, q.now, (_s, count, sum, min, max, last, lastTs) => acc.add(count, sum, min, max, last, lastTs));
+      if (acc.count === 0) continue;
+      const p = acc.partial(meta.source, meta.counter);
+      const cur = bySource.get(meta.source);
+      if (cur === undefined) bySource.set(meta.source, p);
+      else {
+        // Several tag sets of one source: counters add their rates; gauges merge buckets.
+        cur.rate = cur.rate !== null && p.rate !== null ? cur.rate + p.rate : (cur.rate ?? p.rate);
+        cur.count += p.count;
+        cur.sum += p.sum;
+        cur.min = Math.min(cur.min, p.min);
+        cur.max = Math.max(cur.max, p.max);
+        if (p.lastTs >= cur.lastTs) {
+          cur.last = p.last;
+          cur.lastTs = p.lastTs;
+        }
+        cur.counter ||= p.counter;
+      }
+    }
+    return [...bySource.values()];
+  }
+
+  streamSeq(streamId: string, now: number): number {
+    const e = this.#streamSeqs.get(streamId);
+    if (e === undefined) return 0;
+    if (e.expiresAt < now) {
+      this.#streamSeqs.delete(streamId);
+      return 0;
+    }
+    return e.seq;
+  }
+
+  setStreamSeq(streamId: string, seq: number, now: number): void {
+    const e = this.#streamSeqs.get(streamId);
+    const expiresAt = now + this.#streamSeqTtlMs;
+    if (e === undefined) this.#streamSeqs.set(streamId, { seq, expiresAt });
+    else {
+      if (seq > e.seq) e.seq = seq;
+      e.expiresAt = expiresAt;
+    }
+  }
+
+  /** Drop expired stream sequence records (called on a slow timer). */
+  sweep(now: number): void {
+    for (const [id, e] of this.#streamSeqs) if (e.expiresAt < now) this.#streamSeqs.delete(id);
+  }
+
+  stats(): StoreStats {
+    return { series: this.#rings.size, bytes: this.#rings.bytes() };
+  }
+
+  /** Tags of a series key, for display (kept canonical internally). */
+  static tagsOf(canonical: string): Record<string, string> {
+    return tagsFromCanonical(canonical);
+  }
+}
+
+/** A StateStore over a single in-process partition (one worker, or tests). */
+export class MemoryStateStore implements StateStore {
+  readonly partition: MemoryPartition;
+  readonly #now: () => number;
+
+  constructor(retention: RetentionConfig, opts: { maxSeries: number; streamSeqTtlMs: number }, now: () => number = Date.now) {
+    this.partition = new MemoryPartition(retention, opts);
+    this.#now = now;
+  }
+
+  async apply(batch: SampleBatch, receivedAt: number): Promise<void> {
+    this.partition.apply(batch, receivedAt);
+  }
+  async sources(now: number): Promise<SourceAnswer[]> {
+    return mergeSources([this.partition.sourcesPartial()], now);
+  }
+  async metrics(): Promise<MetricAnswer[]> {
+    return mergeMetrics([this.partition.metricsPartial()]);
+  }
+  async series(q: SeriesQuery): Promise<SeriesAnswer> {
+    return mergeSeries([this.partition.seriesPartial(q)], q);
+  }
+  async summary(q: SummaryQuery, windowText: string): Promise<SummaryAnswer> {
+    return mergeSummary([this.partition.summaryPartial(q)], q, windowText);
+  }
+  async streamSeq(streamId: string): Promise<number> {
+    return this.partition.streamSeq(streamId, this.#now());
+  }
+  async setStreamSeq(streamId: string, seq: number): Promise<void> {
+    this.partition.setStreamSeq(streamId, seq, this.#now());
+  }
+  ready(): boolean {
+    return true;
+  }
+  stats(): StoreStats {
+    return this.partition.stats();
+  }
+  async close(): Promise<void> {}
+}

@@ -1,0 +1,298 @@
+/**
+ * Per-series ring buffers of buckets (DESIGN.md §6), stored column-wise in typed-array slabs of
+ * CHUNK series each: no object per series or per sample, and RSS grows only with touched pages.
+ *
+ * Fine ring (1 s × 600 by default), compact for the common case of ≤ 1 sample per bucket:
+ *   tag  Uint16  0 = empty, 1..65534 = one sample at offset tag-1 ms in the bucket, MULTI = see ext
+ *   last Float64 the bucket's last value (by ts; ties go to the later arrival)
+ * A fine bucket that gets a second sample moves its count/sum/min/max/last offset into a shared
+ * overflow pool (`ext`), freed when the slot is recycled. 10 B per fine slot instead of 36.
+ *
+ * Coarse ring (1 min × 360 by default): count Uint32, sum/min/max/last Float64, last offset Uint16
+ * (in units of ceil(coarseStep / 65535) ms).
+ *
+ * Invariant: slot (b mod N) of a series holds bucket b iff head − N < b ≤ head; older slots are
+ * cleared when the head advances past them, so a read never sees a stale lap of the ring.
+ */
+import assert from 'node:assert/strict';
+import type { RetentionConfig } from '../config/schema.js';
+
+const CHUNK_BITS = 8;
+const CHUNK = 1 << CHUNK_BITS;
+const MULTI = 0xffff;
+const NO_HEAD = -1;
+
+interface Chunk {
+  fineHead: Float64Array;
+  fineTag: Uint16Array;
+  fineLast: Float64Array;
+  coarseHead: Float64Array;
+  coarseCount: Uint32Array;
+  coarseSum: Float64Array;
+  coarseMin: Float64Array;
+  coarseMax: Float64Array;
+  coarseLast: Float64Array;
+  coarseOff: Uint16Array;
+}
+
+/** Receives buckets in ascending time order. */
+export type BucketVisitor = (startMs: number, count: number, sum: number, min: number, max: number, last: number, lastTs: number) => void;
+
+export class RingStore {
+  readonly fineStepMs: number;
+  readonly coarseStepMs: number;
+  readonly #fineN: number;
+  readonly #coarseN: number;
+  readonly #coarseOffUnit: number;
+  readonly #chunks: Chunk[] = [];
+  #nextId = 0;
+  readonly #freeIds: number[] = [];
+  // Overflow pool for fine buckets holding more than one sample.
+  readonly #extOf = new Map<number, number>();
+  #extCount = new Uint32Array(1024);
+  #extSum = new Float64Array(1024);
+  #extMin = new Float64Array(1024);
+  #extMax = new Float64Array(1024);
+  #extOff = new Uint16Array(1024);
+  #extNext = 0;
+  readonly #extFree: number[] = [];
+
+  constructor(r: RetentionConfig) {
+    assert.ok(r.fineStepMs <= 65534, 'BUG: fineStepMs must fit the 16-bit offset tag');
+    this.fineStepMs = r.fineStepMs;
+    this.coarseStepMs = r.coarseStepMs;
+    this.#fineN = r.fineSpanMs / r.fineStepMs;
+    this.#coarseN = r.coarseSpanMs / r.coarseStepMs;
+    this.#coarseOffUnit = Math.ceil(r.coarseStepMs / 65535);
+  }
+
+  /** A new, empty series id. */
+  allocate(): number {
+    const reused = this.#freeIds.pop();
+    if (reused !== undefined) return reused;
+    const id = this.#nextId++;
+    if (id >> CHUNK_BITS === this.#chunks.length) this.#chunks.push(this.#newChunk());
+    return id;
+  }
+
+  /** Forget a series; its id may be reused. */
+  release(id: number): void {
+    const c = this.#chunk(id);
+    const row = id & (CHUNK - 1);
+    const fb = row * this.#fineN;
+    for (let s = 0; s < this.#fineN; s++) this.#clearFine(c, id, fb, s);
+    c.fineHead[row] = NO_HEAD;
+    c.coarseHead[row] = NO_HEAD;
+    c.coarseCount.fill(0, row * this.#coarseN, (row + 1) * this.#coarseN);
+    this.#freeIds.push(id);
+  }
+
+  /** Add one sample to both rings of a series. */
+  write(id: number, ts: number, value: number): void {
+    const c = this.#chunk(id);
+    const row = id & (CHUNK - 1);
+    this.#writeFine(c, id, row, ts, value);
+    this.#writeCoarse(c, row, ts, value);
+  }
+
+  #writeFine(c: Chunk, id: number, row: number, ts: number, value: number): void {
+    const n = this.#fineN;
+    const b = Math.floor(ts / this.fineStepMs);
+    const off = ts - b * this.fineStepMs;
+    const base = row * n;
+    const head = c.fineHead[row]!;
+    if (head === NO_HEAD || b > head) {
+      // Advance the head, clearing every slot the ring laps over (at most n).
+      const from = head === NO_HEAD ? b - n + 1 : Math.max(head + 1, b - n + 1);
+      for (let bb = from; bb <= b; bb++) this.#clearFine(c, id, base, bb % n);
+      c.fineHead[row] = b;
+    } else if (b <= head - n) {
+      return; // older than the fine retention; the coarse ring still takes it
+    }
+    const s = b % n;
+    const slot = base + s;
+    const tag = c.fineTag[slot]!;
+    if (tag === 0) {
+      c.fineTag[slot] = off + 1;
+      c.fineLast[slot] = value;
+    } else if (tag !== MULTI) {
+      const prevOff = tag - 1;
+      const prev = c.fineLast[slot]!;
+      const e = this.#extAlloc();
+      this.#extCount[e] = 2;
+      this.#extSum[e] = prev + value;
+      this.#extMin[e] = Math.min(prev, value);
+      this.#extMax[e] = Math.max(prev, value);
+      if (off >= prevOff) {
+        c.fineLast[slot] = value;
+        this.#extOff[e] = off;
+      } else {
+        this.#extOff[e] = prevOff;
+      }
+      c.fineTag[slot] = MULTI;
+      this.#extOf.set(id * n + s, e);
+    } else {
+      const e = this.#extOf.get(id * n + s);
+      assert.ok(e !== undefined, 'BUG: MULTI fine slot without an overflow entry');
+      this.#extCount[e]!++;
+      this.#extSum[e]! += value;
+      if (value < this.#extMin[e]!) this.#extMin[e] = value;
+      if (value > this.#extMax[e]!) this.#extMax[e] = value;
+      if (off >= this.#extOff[e]!) {
+        c.fineLast[slot] = value;
+        this.#extOff[e] = off;
+      }
+    }
+  }
+
+  #writeCoarse(c: Chunk, row: number, ts: number, value: number): void {
+    const n = this.#coarseN;
+    const b = Math.floor(ts / this.coarseStepMs);
+    const off = Math.floor((ts - b * this.coarseStepMs) / this.#coarseOffUnit);
+    const base = row * n;
+    const head = c.coarseHead[row]!;
+    if (head === NO_HEAD || b > head) {
+      const from = head === NO_HEAD ? b - n + 1 : Math.max(head + 1, b - n + 1);
+      for (let bb = from; bb <= b; bb++) c.coarseCount[base + (bb % n)] = 0;
+      c.coarseHead[row] = b;
+    } else if (b <= head - n) {
+      return;
+    }
+    const slot = base + (b % n);
+    const count = c.coarseCount[slot]!;
+    if (count === 0) {
+      c.coarseCount[slot] = 1;
+      c.coarseSum[slot] = value;
+      c.coarseMin[slot] = value;
+      c.coarseMax[slot] = value;
+      c.coarseLast[slot] = value;
+      c.coarseOff[slot] = off;
+    } else {
+      c.coarseCount[slot] = count + 1;
+      c.coarseSum[slot]! += value;
+      if (value < c.coarseMin[slot]!) c.coarseMin[slot] = value;
+      if (value > c.coarseMax[slot]!) c.coarseMax[slot] = value;
+      if (off >= c.coarseOff[slot]!) {
+        c.coarseLast[slot] = value;
+        c.coarseOff[slot] = off;
+      }
+    }
+  }
+
+  /** Visit the non-empty buckets of one ring with start in [fromMs, toMs], ascending. */
+  visit(id: number, ring: 'fine' | 'coarse', fromMs: number, toMs: number, visitor: BucketVisitor): void {
+    const c = this.#chunk(id);
+    const row = id & (CHUNK - 1);
+    if (ring === 'fine') this.#visitFine(c, id, row, fromMs, toMs, visitor);
+    else this.#visitCoarse(c, row, fromMs, toMs, visitor);
+  }
+
+  #visitFine(c: Chunk, id: number, row: number, fromMs: number, toMs: number, visitor: BucketVisitor): void {
+    const n = this.#fineN;
+    const step = this.fineStepMs;
+    const head = c.fineHead[row]!;
+    if (head === NO_HEAD) return;
+    const b0 = Math.max(Math.ceil(fromMs / step), head - n + 1);
+    const b1 = Math.min(Math.floor(toMs / step), head);
+    const base = row * n;
+    for (let b = b0; b <= b1; b++) {
+      const s = b % n;
+      const tag = c.fineTag[base + s]!;
+      if (tag === 0) continue;
+      const last = c.fineLast[base + s]!;
+      const start = b * step;
+      if (tag !== MULTI) {
+        visitor(start, 1, last, last, last, last, start + tag - 1);
+      } else {
+        const e = this.#extOf.get(id * n + s)!;
+        visitor(start, this.#extCount[e]!, this.#extSum[e]!, this.#extMin[e]!, this.#extMax[e]!, last, start + this.#extOff[e]!);
+      }
+    }
+  }
+
+  #visitCoarse(c: Chunk, row: number, fromMs: number, toMs: number, visitor: BucketVisitor): void {
+    const n = this.#coarseN;
+    const step = this.coarseStepMs;
+    const head = c.coarseHead[row]!;
+    if (head === NO_HEAD) return;
+    const b0 = Math.max(Math.ceil(fromMs / step), head - n + 1);
+    const b1 = Math.min(Math.floor(toMs / step), head);
+    const base = row * n;
+    for (let b = b0; b <= b1; b++) {
+      const slot = base + (b % n);
+      const count = c.coarseCount[slot]!;
+      if (count === 0) continue;
+      const start = b * step;
+      visitor(start, count, c.coarseSum[slot]!, c.coarseMin[slot]!, c.coarseMax[slot]!, c.coarseLast[slot]!, start + c.coarseOff[slot]! * this.#coarseOffUnit);
+    }
+  }
+
+  /** Bytes held by the slabs and the overflow pool (what bench/memory reports per series). */
+  bytes(): number {
+    let perChunk = 0;
+    const c = this.#chunks[0];
+    if (c !== undefined) for (const a of Object.values(c) as ArrayBufferView[]) perChunk += a.byteLength;
+    const ext = this.#extCount.byteLength + this.#extSum.byteLength * 3 + this.#extOff.byteLength;
+    return perChunk * this.#chunks.length + ext + this.#extOf.size * 24;
+  }
+
+  /** Number of live series ids. */
+  get size(): number {
+    return this.#nextId - this.#freeIds.length;
+  }
+
+  #chunk(id: number): Chunk {
+    const c = this.#chunks[id >> CHUNK_BITS];
+    assert.ok(c !== undefined, `BUG: series id ${id} was never allocated`);
+    return c;
+  }
+
+  #clearFine(c: Chunk, id: number, base: number, s: number): void {
+    const slot = base + s;
+    if (c.fineTag[slot] === MULTI) {
+      const key = id * this.#fineN + s;
+      const e = this.#extOf.get(key);
+      if (e !== undefined) {
+        this.#extOf.delete(key);
+        this.#extFree.push(e);
+      }
+    }
+    c.fineTag[slot] = 0;
+  }
+
+  #extAlloc(): number {
+    const e = this.#extFree.pop();
+    if (e !== undefined) return e;
+    if (this.#extNext === this.#extCount.length) {
+      const cap = this.#extCount.length * 2;
+      this.#extCount = grow(this.#extCount, new Uint32Array(cap));
+      this.#extSum = grow(this.#extSum, new Float64Array(cap));
+      this.#extMin = grow(this.#extMin, new Float64Array(cap));
+      this.#extMax = grow(this.#extMax, new Float64Array(cap));
+      this.#extOff = grow(this.#extOff, new Uint16Array(cap));
+    }
+    return this.#extNext++;
+  }
+
+  #newChunk(): Chunk {
+    const f = CHUNK * this.#fineN;
+    const k = CHUNK * this.#coarseN;
+    return {
+      fineHead: new Float64Array(CHUNK).fill(NO_HEAD),
+      fineTag: new Uint16Array(f),
+      fineLast: new Float64Array(f),
+      coarseHead: new Float64Array(CHUNK).fill(NO_HEAD),
+      coarseCount: new Uint32Array(k),
+      coarseSum: new Float64Array(k),
+      coarseMin: new Float64Array(k),
+      coarseMax: new Float64Array(k),
+      coarseLast: new Float64Array(k),
+      coarseOff: new Uint16Array(k),
+    };
+  }
+}
+
+function grow<T extends Uint32Array | Float64Array | Uint16Array>(old: T, next: T): T {
+  next.set(old);
+  return next;
+}
