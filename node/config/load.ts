@@ -195,3 +195,20 @@ export function commandOnPath(name: string, pathEnv = process.env.PATH ?? ''): b
   }
   return false;
 }
+
+/** Env var through which the primary hands its validated config to each worker. */
+export const WORKER_CONFIG_ENV = 'FLEETPULSE_WORKER_CONFIG';
+export const WORKER_SLOT_ENV = 'FLEETPULSE_WORKER_SLOT';
+
+/** Worker side: re-validate the config the primary serialized (never trust IPC/env blindly). */
+export function loadWorkerConfig(env: Env): { cfg: ResolvedConfig; slot: number } {
+  const text = env[WORKER_CONFIG_ENV];
+  const slot = Number(env[WORKER_SLOT_ENV]);
+  if (text === undefined || !Number.isInteger(slot) || slot < 0) {
+    throw configError([`${WORKER_CONFIG_ENV} and ${WORKER_SLOT_ENV} must be set by the primary`]);
+  }
+  const parsed = JSON.parse(text) as Record<string, unknown>;
+  const { balancerReason, ...rest } = parsed;
+  const cfg = validateAndResolve(rest, [], false);
+  return { cfg: Object.freeze({ ...cfg, balancerReason: String(balancerReason) }), slot };
+}

@@ -1,0 +1,67 @@
+/**
+ * The SampleSink between ingest and the state store: bounds the samples in flight per worker
+ * (back-pressure is explicit: past the bound, submit() fails fast with OVERLOADED and ingest
+ * answers 503/1013) and counts what it stores.
+ */
+import { ErrorCode, FleetPulseError } from '../errors.js';
+import type { SampleBatch } from '../protocol/samples.js';
+import type { StateStore } from '../state/store.js';
+import type { Logger } from '../observability/logger.js';
+
+export interface SampleSink {
+  /** Resolves once the batch is in the state store; rejects OVERLOADED when shedding. */
+  submit(batch: SampleBatch, receivedAt: number): Promise<void>;
+  /** Samples accepted and not yet stored. */
+  readonly pending: number;
+}
+
+export interface AggregatorHooks {
+  onPendingChange?: (pending: number) => void;
+  onShed?: (samples: number) => void;
+  onStored?: (samples: number) => void;
+}
+
+export class Aggregator implements SampleSink {
+  readonly #store: StateStore;
+  readonly #maxPending: number;
+  readonly #hooks: AggregatorHooks;
+  readonly #log: Logger;
+  #pending = 0;
+  #shedding = false;
+
+  constructor(store: StateStore, maxPending: number, log: Logger, hooks: AggregatorHooks = {}) {
+    this.#store = store;
+    this.#maxPending = maxPending;
+    this.#log = log;
+    this.#hooks = hooks;
+  }
+
+  get pending(): number {
+    return this.#pending;
+  }
+
+  async submit(batch: SampleBatch, receivedAt: number): Promise<void> {
+    const n = batch.length;
+    if (this.#pending + n > this.#maxPending && this.#pending > 0) {
+      this.#hooks.onShed?.(n);
+      if (!this.#shedding) {
+        this.#shedding = true;
+        this.#log.warn({ code: ErrorCode.OVERLOADED, pending: this.#pending }, 'shedding ingest: too many samples waiting for the state store');
+      }
+      throw new FleetPulseError(ErrorCode.OVERLOADED, `worker overloaded: ${this.#pending} samples waiting for the state store`, { retryAfterS: 1 });
+    }
+    if (this.#shedding && this.#pending < this.#maxPending / 2) {
+      this.#shedding = false;
+      this.#log.info('shedding stopped');
+    }
+    this.#pending += n;
+    this.#hooks.onPendingChange?.(this.#pending);
+    try {
+      await this.#store.apply(batch, receivedAt);
+      this.#hooks.onStored?.(n);
+    } finally {
+      this.#pending -= n;
+      this.#hooks.onPendingChange?.(this.#pending);
+    }
+  }
+}

@@ -1,0 +1,19 @@
+/** JSON responses and the one mapping from errors to HTTP answers. */
+import { toFleetPulseError } from '../errors.js';
+import type { AnyResponse } from './server.js';
+
+export function sendJson(res: AnyResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+  const text = JSON.stringify(body);
+  if (res.headersSent) return;
+  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'content-length': String(Buffer.byteLength(text)), 'cache-control': 'no-store', ...headers });
+  res.end(text);
+}
+
+/** Answer an error as `{"error":{code,message,index?,field?}}` with its status (and Retry-After). */
+export function sendError(res: AnyResponse, err: unknown, extraHeaders: Record<string, string> = {}): number {
+  const e = toFleetPulseError(err);
+  const headers: Record<string, string> = { ...extraHeaders };
+  if (e.retryAfterS !== undefined && (e.httpStatus === 429 || e.httpStatus === 503)) headers['retry-after'] = String(e.retryAfterS);
+  sendJson(res, e.httpStatus, { error: e.toJSON() }, headers);
+  return e.httpStatus;
+}

@@ -1,0 +1,82 @@
+/**
+ * The loopback admin server of the primary (DESIGN.md §4 Admin): cluster-wide /metrics,
+ * /admin/cluster and POST /admin/scale. Never exposed through the balancer.
+ */
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { AggregatorRegistry, type Registry } from 'prom-client';
+
+type MetricsJson = Awaited<ReturnType<Registry['getMetricsAsJSON']>>;
+import { ErrorCode, FleetPulseError } from '../errors.js';
+import { sendError, sendJson } from '../http/respond.js';
+import { RpcOp } from '../protocol/ipc.js';
+import type { PrimaryMetrics } from '../observability/metrics.js';
+import type { RpcRouter } from './rpc-router.js';
+
+export interface AdminDeps {
+  router: RpcRouter;
+  registry: Registry;
+  metrics: PrimaryMetrics;
+  clusterInfo: () => { balancer: string; state: string };
+  scale: (workers: number) => Promise<{ workers: number }>;
+  maxWorkers: number;
+  scrapeTimeoutMs: number;
+}
+
+export async function startAdmin(port: number, deps: AdminDeps): Promise<{ server: http.Server; port: number }> {
+  const server = http.createServer((req, res) => {
+    handle(req, res, deps).catch((err: unknown) => sendError(res, err));
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, '127.0.0.1', () => resolve());
+  });
+  return { server, port: (server.address() as AddressInfo).port };
+}
+
+async function handle(req: http.IncomingMessage, res: http.ServerResponse, deps: AdminDeps): Promise<void> {
+  const path = (req.url ?? '/').split('?', 1)[0];
+  if (path === '/metrics' && req.method === 'GET') {
+    const g = await deps.router.gatherFromPrimary(RpcOp.PromMetrics, null, deps.scrapeTimeoutMs);
+    // A worker that does not answer in time is left out and counted, never allowed to fail the scrape.
+    if (g.missing.length > 0) deps.metrics.scrapeMissing.inc(g.missing.length);
+    const parts = g.results.filter((r) => r.ok).map((r) => r.result as MetricsJson);
+    parts.push(await deps.registry.getMetricsAsJSON());
+    const merged = AggregatorRegistry.aggregate(parts);
+    const text = await merged.metrics();
+    res.writeHead(200, { 'content-type': merged.contentType });
+    res.end(text);
+    return;
+  }
+  if (path === '/admin/cluster' && req.method === 'GET') {
+    const g = await deps.router.gatherFromPrimary(RpcOp.Status, null, 2000);
+    const workers = g.results.filter((r) => r.ok).map((r) => r.result);
+    sendJson(res, 200, { ...deps.clusterInfo(), workers });
+    return;
+  }
+  if (path === '/admin/scale' && req.method === 'POST') {
+    const body = await readSmallJson(req);
+    const n = (body as { workers?: unknown } | null)?.workers;
+    if (typeof n !== 'number' || !Number.isInteger(n) || n < 1 || n > deps.maxWorkers) {
+      throw new FleetPulseError(ErrorCode.INVALID_QUERY, `workers must be an integer from 1 to maxWorkers (${deps.maxWorkers})`, { field: 'workers' });
+    }
+    sendJson(res, 200, await deps.scale(n));
+    return;
+  }
+  throw new FleetPulseError(ErrorCode.NOT_FOUND, `no admin route for ${req.method} ${path}`);
+}
+
+async function readSmallJson(req: http.IncomingMessage): Promise<unknown> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const c of req as AsyncIterable<Buffer>) {
+    size += c.length;
+    if (size > 64 * 1024) throw new FleetPulseError(ErrorCode.BODY_TOO_LARGE, 'admin body too large');
+    chunks.push(c);
+  }
+  try {
+    return JSON.parse(Buffer.concat(chunks).toString('utf8'));
+  } catch {
+    throw new FleetPulseError(ErrorCode.INVALID_JSON, 'body must be JSON like {"workers": 3}');
+  }
+}

@@ -1,0 +1,130 @@
+/**
+ * The primary's IPC switchboard. Workers cannot reach each other directly under node:cluster, so
+ * every RPC goes worker → primary → worker. Point-to-point calls are relayed; `all` calls are
+ * fanned out and gathered here with a timeout (a silent worker is reported as missing, never
+ * allowed to hang the caller). When a worker dies, every call waiting on it fails at once.
+ * The primary itself can call workers too (from = PRIMARY).
+ */
+import type { Worker } from 'node:cluster';
+import { ErrorCode } from '../errors.js';
+import { IPC_SOURCE, type RpcGathered, type RpcOp, type RpcReply, type RpcRequest } from '../protocol/ipc.js';
+
+export const PRIMARY = -1;
+
+interface Gather {
+  from: number;
+  id: number;
+  waiting: Set<number>;
+  results: RpcGathered['results'];
+  timer: NodeJS.Timeout;
+  /** For calls the primary made itself. */
+  local?: (g: RpcGathered) => void;
+}
+
+export class RpcRouter {
+  readonly #workers = new Map<number, Worker>();
+  /** Point-to-point calls in flight: `${from}:${id}` → target slot. */
+  readonly #relayed = new Map<string, number>();
+  readonly #gathers = new Map<string, Gather>();
+  readonly #gatherTimeoutMs: number;
+  #nextLocalId = 1;
+
+  constructor(gatherTimeoutMs: number) {
+    this.#gatherTimeoutMs = gatherTimeoutMs;
+  }
+
+  /** Live (registered) slots. */
+  get slots(): number[] {
+    return [...this.#workers.keys()].sort((a, b) => a - b);
+  }
+
+  add(slot: number, w: Worker): void {
+    this.#workers.set(slot, w);
+  }
+
+  /** A worker left: fail everything that waits on it. */
+  remove(slot: number): void {
+    this.#workers.delete(slot);
+    for (const [key, target] of this.#relayed) {
+      if (target !== slot) continue;
+      this.#relayed.delete(key);
+      const [from, id] = key.split(':').map(Number) as [number, number];
+      this.#deliver(from, { src: IPC_SOURCE, t: 'rpc:res', id, to: from, slot, ok: false, error: { code: ErrorCode.STATE_UNAVAILABLE, message: `worker ${slot} exited` } });
+    }
+    for (const g of this.#gathers.values()) {
+      if (g.waiting.delete(slot)) this.#maybeFinish(g);
+    }
+  }
+
+  broadcast(msg: object): void {
+    for (const w of this.#workers.values()) if (w.isConnected()) w.send(msg);
+  }
+
+  handleRequest(req: RpcRequest): void {
+    if (req.to === 'all') {
+      this.#startGather(req);
+      return;
+    }
+    const target = this.#workers.get(req.to);
+    if (target === undefined || !target.isConnected()) {
+      this.#deliver(req.from, { src: IPC_SOURCE, t: 'rpc:res', id: req.id, to: req.from, slot: req.to, ok: false, error: { code: ErrorCode.STATE_UNAVAILABLE, message: `worker ${req.to} is not live` } });
+      return;
+    }
+    this.#relayed.set(`${req.from}:${req.id}`, req.to);
+    target.send(req);
+  }
+
+  handleReply(rep: RpcReply): void {
+    const key = `${rep.to}:${rep.id}`;
+    const g = this.#gathers.get(key);
+    if (g !== undefined) {
+      if (!g.waiting.delete(rep.slot)) return;
+      const r: RpcGathered['results'][number] = { slot: rep.slot, ok: rep.ok };
+      if (rep.result !== undefined) r.result = rep.result;
+      if (rep.error !== undefined) r.error = rep.error;
+      g.results.push(r);
+      this.#maybeFinish(g);
+      return;
+    }
+    if (!this.#relayed.delete(key)) return; // the requester's call already failed or timed out
+    this.#deliver(rep.to, rep);
+  }
+
+  /** The primary asks every live worker (for /metrics, /admin/cluster). */
+  gatherFromPrimary(op: RpcOp, args: unknown, timeoutMs = this.#gatherTimeoutMs): Promise<RpcGathered> {
+    return new Promise((resolve) => {
+      this.#startGather({ src: IPC_SOURCE, t: 'rpc', id: this.#nextLocalId++, from: PRIMARY, to: 'all', op, args }, resolve, timeoutMs);
+    });
+  }
+
+  #startGather(req: RpcRequest, local?: (g: RpcGathered) => void, timeoutMs = this.#gatherTimeoutMs): void {
+    const key = `${req.from}:${req.id}`;
+    const g: Gather = {
+      from: req.from, id: req.id, waiting: new Set(this.#workers.keys()), results: [],
+      timer: setTimeout(() => this.#finish(g), timeoutMs),
+    };
+    if (local !== undefined) g.local = local;
+    this.#gathers.set(key, g);
+    for (const slot of g.waiting) this.#workers.get(slot)!.send(req);
+    this.#maybeFinish(g);
+  }
+
+  #maybeFinish(g: Gather): void {
+    if (g.waiting.size === 0) this.#finish(g);
+  }
+
+  #finish(g: Gather): void {
+    const key = `${g.from}:${g.id}`;
+    if (!this.#gathers.delete(key)) return;
+    clearTimeout(g.timer);
+    g.results.sort((a, b) => a.slot - b.slot);
+    const msg: RpcGathered = { src: IPC_SOURCE, t: 'rpc:all', id: g.id, results: g.results, missing: [...g.waiting].sort((a, b) => a - b) };
+    if (g.local !== undefined) g.local(msg);
+    else this.#deliver(g.from, msg);
+  }
+
+  #deliver(slot: number, msg: object): void {
+    const w = this.#workers.get(slot);
+    if (w !== undefined && w.isConnected()) w.send(msg);
+  }
+}

@@ -1,0 +1,65 @@
+/**
+ * Which worker owns a source (memory mode): rendezvous (highest-random-weight) hashing of the
+ * source over the live worker slots, with exactly the hash Caddy 2.6.2's `header` policy uses
+ * (FNV-1a 32 of key + upstream dial address, highest wins; selectionpolicies.go hostByHashing).
+ * So when Caddy hashes X-Source over the same healthy upstreams, it picks the owner itself and
+ * nothing needs forwarding; when a worker leaves, only its sources move.
+ */
+
+/** The dial address Caddy knows worker `slot` by (also used as the hash input in cluster mode). */
+export function workerDial(slot: number, workerPort: number): string {
+  return `127.0.0.${2 + slot}:${workerPort}`;
+}
+
+/** FNV-1a 32-bit over the UTF-8 bytes of `s` (Go's hash/fnv New32a). */
+export function fnv1a32(s: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < s.length; i++) {
+    let c = s.charCodeAt(i);
+    if (c < 0x80) {
+      h = Math.imul(h ^ c, 0x01000193);
+    } else {
+      // Rare here (sources are ASCII by validation), but keep the UTF-8 contract exact.
+      const bytes = Buffer.from(String.fromCodePoint(s.codePointAt(i)!), 'utf8');
+      if (c >= 0xd800 && c <= 0xdbff) i++;
+      for (c of bytes) h = Math.imul(h ^ c, 0x01000193);
+    }
+  }
+  return h >>> 0;
+}
+
+export class Ownership {
+  readonly #slots: readonly number[];
+  readonly #dials: readonly string[];
+  readonly #cache = new Map<string, number>();
+
+  /** `slots`: live worker slots. */
+  constructor(slots: readonly number[], workerPort: number) {
+    this.#slots = [...slots].sort((a, b) => a - b);
+    this.#dials = this.#slots.map((s) => workerDial(s, workerPort));
+  }
+
+  get slots(): readonly number[] {
+    return this.#slots;
+  }
+
+  /** Owner slot of `key` (a source, or a stream id); -1 when no worker is live. */
+  ownerOf(key: string): number {
+    const hit = this.#cache.get(key);
+    if (hit !== undefined) return hit;
+    let best = -1;
+    let bestHash = -1;
+    for (let i = 0; i < this.#slots.length; i++) {
+      const h = fnv1a32(key + this.#dials[i]);
+      // Caddy keeps the first upstream on ties (strictly greater wins).
+      if (h > bestHash) {
+        bestHash = h;
+        best = this.#slots[i]!;
+      }
+    }
+    // Bounded: sources are bounded by the series limit; stream ids by connections.
+    if (this.#cache.size > 1_000_000) this.#cache.clear();
+    this.#cache.set(key, best);
+    return best;
+  }
+}

@@ -1,0 +1,223 @@
+/**
+ * Memory mode across workers: this worker's MemoryPartition plus its peers', reached over IPC.
+ * Writes are split by owner (ownership.ts); the local part is applied in place, the rest is
+ * forwarded in coalesced batches, and apply() resolves only when every owner applied its part.
+ * Reads gather every partition's partial and merge them, so any worker gives the same answer.
+ */
+import { ErrorCode, FleetPulseError, toFleetPulseError } from '../errors.js';
+import { RpcOp } from '../protocol/ipc.js';
+import { copySample, emptyBatch, type SampleBatch } from '../protocol/samples.js';
+import type { Forwarder, ApplyArgs, ApplyResult } from '../worker/forwarder.js';
+import type { Peers } from '../worker/peers.js';
+import { MemoryPartition } from './memory.js';
+import { mergeMetrics, mergeSeries, mergeSources, mergeSummary } from './merge.js';
+import { Ownership } from './ownership.js';
+import type {
+  BucketPartial, MetricAnswer, MetricPartial, SeriesAnswer, SeriesQuery, SourceAnswer, SourcePartial,
+  StateStore, StoreStats, SummaryAnswer, SummaryPartial, SummaryQuery,
+} from './store.js';
+
+export interface PartitionedStoreOptions {
+  workerPort: number;
+  /** Bound on one apply() or query, ms. */
+  timeoutMs: number;
+  onForwarded: (samples: number) => void;
+  now?: () => number;
+}
+
+export class PartitionedStore implements StateStore {
+  readonly #local: MemoryPartition;
+  readonly #peers: Peers;
+  readonly #forwarder: Forwarder;
+  readonly #opts: PartitionedStoreOptions;
+  readonly #now: () => number;
+  #ownership: Ownership | undefined;
+  #membershipWaiters: Array<() => void> = [];
+
+  constructor(local: MemoryPartition, peers: Peers, forwarder: Forwarder, opts: PartitionedStoreOptions) {
+    this.#local = local;
+    this.#peers = peers;
+    this.#forwarder = forwarder;
+    this.#opts = opts;
+    this.#now = opts.now ?? Date.now;
+    peers.onMembers((slots) => {
+      this.#ownership = new Ownership(slots, opts.workerPort);
+      const ws = this.#membershipWaiters;
+      this.#membershipWaiters = [];
+      for (const w of ws) w();
+    });
+    this.#serve();
+  }
+
+  /** Ops our peers call on this worker's partition. */
+  #serve(): void {
+    const p = this.#local;
+    this.#peers.handle(RpcOp.Apply, (args) => {
+      const { parts } = args as ApplyArgs;
+      return parts.map((part) => {
+        try {
+          p.apply(part.batch, part.receivedAt);
+          return null;
+        } catch (err) {
+          return toFleetPulseError(err).toJSON();
+        }
+      }) satisfies ApplyResult;
+    });
+    this.#peers.handle(RpcOp.SourcesPartial, () => p.sourcesPartial());
+    this.#peers.handle(RpcOp.MetricsPartial, () => p.metricsPartial());
+    this.#peers.handle(RpcOp.SeriesPartial, (args) => p.seriesPartial(args as SeriesQuery));
+    this.#peers.handle(RpcOp.SummaryPartial, (args) => p.summaryPartial(args as SummaryQuery));
+    this.#peers.handle(RpcOp.StreamSeq, (args) => p.streamSeq(args as string, this.#now()));
+    this.#peers.handle(RpcOp.SetStreamSeq, (args) => {
+      const { id, seq } = args as { id: string; seq: number };
+      p.setStreamSeq(id, seq, this.#now());
+      return null;
+    });
+  }
+
+  async apply(batch: SampleBatch, receivedAt: number): Promise<void> {
+    const deadline = this.#now() + this.#opts.timeoutMs;
+    let pending: SampleBatch = batch;
+    for (;;) {
+      const own = await this.#currentOwnership(deadline);
+      const parts = splitByOwner(pending, own);
+      const local = parts.get(this.#peers.slot);
+      if (local !== undefined) {
+        this.#local.apply(local, receivedAt);
+        parts.delete(this.#peers.slot);
+      }
+      if (parts.size === 0) return;
+      let forwarded = 0;
+      const failed: SampleBatch[] = [];
+      await Promise.all(
+        [...parts].map(async ([slot, part]) => {
+          forwarded += part.length;
+          try {
+            await this.#forwarder.send(slot, part, receivedAt);
+          } catch (err) {
+            const e = toFleetPulseError(err);
+            // The owner left (crash, scale-down): re-split its part over the new membership.
+            if (e.code === ErrorCode.STATE_UNAVAILABLE && this.#now() < deadline) failed.push(part);
+            else throw e;
+          }
+        }),
+      );
+      this.#opts.onForwarded(forwarded);
+      if (failed.length === 0) return;
+      pending = concat(failed);
+      await this.#membershipChange(deadline);
+    }
+  }
+
+  async #currentOwnership(deadline: number): Promise<Ownership> {
+    while (this.#ownership === undefined || this.#ownership.slots.length === 0) {
+      if (this.#now() >= deadline) throw new FleetPulseError(ErrorCode.STATE_UNAVAILABLE, 'no live workers to own the samples yet');
+      await this.#membershipChange(deadline);
+    }
+    return this.#ownership;
+  }
+
+  /** Resolves at the next membership announcement, or after a short pause (bounded by deadline). */
+  #membershipChange(deadline: number): Promise<void> {
+    return new Promise((resolve) => {
+      const t = setTimeout(done, Math.max(0, Math.min(100, deadline - this.#now())));
+      function done(): void {
+        clearTimeout(t);
+        resolve();
+      }
+      this.#membershipWaiters.push(done);
+    });
+  }
+
+  async #gather<T>(op: RpcOp, args: unknown): Promise<T[]> {
+    const g = await this.#peers.gather(op, args, this.#opts.timeoutMs);
+    if (g.missing.length > 0) {
+      throw new FleetPulseError(ErrorCode.STATE_UNAVAILABLE, `partitions of worker(s) ${g.missing.join(', ')} did not answer in time; the answer would be incomplete`);
+    }
+    const out: T[] = [];
+    for (const r of g.results) {
+      if (!r.ok) throw FleetPulseError.fromWire(r.error ?? { code: ErrorCode.INTERNAL, message: 'partition failed' });
+      out.push(r.result as T);
+    }
+    return out;
+  }
+
+  async sources(now: number): Promise<SourceAnswer[]> {
+    return mergeSources(await this.#gather<SourcePartial[]>(RpcOp.SourcesPartial, null), now);
+  }
+  async metrics(): Promise<MetricAnswer[]> {
+    return mergeMetrics(await this.#gather<MetricPartial[]>(RpcOp.MetricsPartial, null));
+  }
+  async series(q: SeriesQuery): Promise<SeriesAnswer> {
+    return mergeSeries(await this.#gather<BucketPartial[]>(RpcOp.SeriesPartial, q), q);
+  }
+  async summary(q: SummaryQuery, windowText: string): Promise<SummaryAnswer> {
+    return mergeSummary(await this.#gather<SummaryPartial[]>(RpcOp.SummaryPartial, q), q, windowText);
+  }
+
+  async streamSeq(streamId: string): Promise<number> {
+    const own = await this.#currentOwnership(this.#now() + this.#opts.timeoutMs);
+    const slot = own.ownerOf('stream:' + streamId);
+    if (slot === this.#peers.slot) return this.#local.streamSeq(streamId, this.#now());
+    return (await this.#peers.call(slot, RpcOp.StreamSeq, streamId, this.#opts.timeoutMs)) as number;
+  }
+
+  async setStreamSeq(streamId: string, seq: number): Promise<void> {
+    const own = await this.#currentOwnership(this.#now() + this.#opts.timeoutMs);
+    const slot = own.ownerOf('stream:' + streamId);
+    if (slot === this.#peers.slot) this.#local.setStreamSeq(streamId, seq, this.#now());
+    else await this.#peers.call(slot, RpcOp.SetStreamSeq, { id: streamId, seq }, this.#opts.timeoutMs);
+  }
+
+  ready(): boolean {
+    return this.#ownership !== undefined && this.#ownership.slots.includes(this.#peers.slot);
+  }
+
+  stats(): StoreStats {
+    return this.#local.stats();
+  }
+
+  async close(): Promise<void> {}
+}
+
+/** Split a batch by owner slot; the common one-owner case returns the batch itself. */
+export function splitByOwner(b: SampleBatch, own: Ownership): Map<number, SampleBatch> {
+  const out = new Map<number, SampleBatch>();
+  if (b.length === 0) return out;
+  let lastSource = b.source[0]!;
+  let lastOwner = own.ownerOf(lastSource);
+  let single = true;
+  for (let i = 1; i < b.length && single; i++) {
+    const s = b.source[i]!;
+    if (s !== lastSource) {
+      lastSource = s;
+      if (own.ownerOf(s) !== lastOwner) single = false;
+    }
+  }
+  if (single) {
+    out.set(lastOwner, b);
+    return out;
+  }
+  lastSource = '';
+  for (let i = 0; i < b.length; i++) {
+    const s = b.source[i]!;
+    if (s !== lastSource) {
+      lastSource = s;
+      lastOwner = own.ownerOf(s);
+    }
+    let part = out.get(lastOwner);
+    if (part === undefined) {
+      part = emptyBatch();
+      out.set(lastOwner, part);
+    }
+    copySample(part, b, i);
+  }
+  return out;
+}
+
+function concat(batches: SampleBatch[]): SampleBatch {
+  if (batches.length === 1) return batches[0]!;
+  const out = emptyBatch();
+  for (const b of batches) for (let i = 0; i < b.length; i++) copySample(out, b, i);
+  return out;
+}

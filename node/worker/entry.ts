@@ -1,0 +1,13 @@
+/** Entry point of a forked worker process: config comes from the primary via env. */
+import { loadWorkerConfig } from '../config/load.js';
+import { createLogger } from '../observability/logger.js';
+import { runWorker } from './worker.js';
+
+const { cfg, slot } = loadWorkerConfig(process.env);
+const log = createLogger({ role: 'worker', workerId: slot, level: cfg.logLevel });
+process.on('unhandledRejection', (err) => log.error({ err }, 'unhandled rejection'));
+runWorker(cfg, slot, log).catch((err: unknown) => {
+  log.fatal({ err }, 'worker failed to start');
+  log.flush?.();
+  setTimeout(() => process.exit(1), 50);
+});

@@ -1,0 +1,140 @@
+/**
+ * Worker composition root: the ONLY place that news-up concrete classes (STYLE.md §2).
+ * Builds store → sink → ingest/query handlers → dual-protocol server, registers with the
+ * primary, and shuts down in reverse order.
+ */
+import { Registry } from 'prom-client';
+import type { ResolvedConfig } from '../config/schema.js';
+import type { Logger } from '../observability/logger.js';
+import { createWorkerMetrics } from '../observability/metrics.js';
+import { IPC_SOURCE, RpcOp, type WorkerReady } from '../protocol/ipc.js';
+import { MemoryPartition } from '../state/memory.js';
+import { PartitionedStore } from '../state/partitioned.js';
+import { workerDial } from '../state/ownership.js';
+import type { StateStore } from '../state/store.js';
+import { Aggregator } from '../aggregate/aggregator.js';
+import { createPushHandler } from '../ingest/http.js';
+import { createRouter } from '../http/router.js';
+import { DualServer } from '../http/server.js';
+import { Forwarder } from './forwarder.js';
+import { Peers } from './peers.js';
+
+/** What /admin/cluster shows per worker. */
+export interface WorkerStatus {
+  id: number;
+  pid: number;
+  address: string;
+  uptimeS: number;
+  samplesPerSec: number;
+  connections: number;
+  forwardedSamples: number;
+  series: number;
+  seriesBytes: number;
+}
+
+const SHUTDOWN_GRACE_MS = 3500;
+
+export async function runWorker(cfg: ResolvedConfig, slot: number, log: Logger): Promise<void> {
+  const startedAt = Date.now();
+  const registry = new Registry();
+  registry.setDefaultLabels({ worker: String(slot) });
+  const metrics = createWorkerMetrics(registry);
+  const peers = new Peers(slot, log.child({ mod: 'peers' }));
+
+  let forwardedTotal = 0;
+  let store: StateStore;
+  if (cfg.state.mode === 'memory') {
+    const partition = new MemoryPartition(cfg.retention, { maxSeries: cfg.state.maxSeries, streamSeqTtlMs: cfg.state.streamSeqTtlMs });
+    const forwarder = new Forwarder(peers, cfg.ingest.applyTimeoutMs, () => metrics.forwardBatches.inc());
+    store = new PartitionedStore(partition, peers, forwarder, {
+      workerPort: cfg.workerPort,
+      timeoutMs: cfg.ingest.applyTimeoutMs,
+      onForwarded: (n) => {
+        forwardedTotal += n;
+        metrics.forwardedSamples.inc(n);
+      },
+    });
+    const sweep = setInterval(() => partition.sweep(Date.now()), 60_000);
+    sweep.unref();
+  } else {
+    throw new Error('state mode redis is not available in this build yet');
+  }
+
+  let stored = 0;
+  const sink = new Aggregator(store, cfg.ingest.maxPendingSamples, log.child({ mod: 'aggregate' }), {
+    onPendingChange: (n) => metrics.pendingSamples.set(n),
+    onShed: (n) => metrics.ingestSamples.inc({ transport: 'http', result: 'shed' }, n),
+    onStored: (n) => {
+      stored += n;
+    },
+  });
+
+  let connections = 0;
+  const push = createPushHandler({ cfg: cfg.ingest, maxAgeMs: cfg.retention.coarseSpanMs, sink, metrics, now: Date.now });
+  const router = createRouter({
+    push,
+    query: { store, retention: cfg.retention, now: Date.now },
+    metrics,
+    ready: () => (server.closing ? { ready: false, reason: 'shutting down' } : store.ready() ? { ready: true } : { ready: false, reason: 'waiting for cluster membership' }),
+  });
+  const server = new DualServer(router, {
+    // Above Caddy's upstream idle timeout, so Caddy never reuses a socket we just closed (NOTES §1.3).
+    keepAliveTimeoutMs: 65_000,
+    headersTimeoutMs: 66_000,
+    requestTimeoutMs: 120_000,
+    log: log.child({ mod: 'http' }),
+    onConnection: (protocol, delta) => {
+      connections += delta;
+      metrics.httpSessions.inc({ protocol }, delta);
+    },
+  });
+
+  // Samples/s as an exponentially smoothed rate, for /admin/cluster and the dashboard.
+  let samplesPerSec = 0;
+  let lastStored = 0;
+  const rateTimer = setInterval(() => {
+    samplesPerSec = 0.5 * samplesPerSec + 0.5 * (stored - lastStored);
+    lastStored = stored;
+    const st = store.stats();
+    metrics.series.set(st.series);
+    metrics.seriesBytes.set(st.bytes);
+  }, 1000);
+  rateTimer.unref();
+
+  const caddy = cfg.balancer === 'caddy';
+  const host = caddy ? workerDial(slot, cfg.workerPort).split(':')[0]! : cfg.host;
+  const addr = await server.listen(caddy ? cfg.workerPort : cfg.port, host, caddy);
+
+  peers.handle(RpcOp.PromMetrics, () => registry.getMetricsAsJSON());
+  peers.handle(RpcOp.Status, (): WorkerStatus => {
+    const st = store.stats();
+    return {
+      id: slot, pid: process.pid, address: `${addr.address}:${addr.port}`, uptimeS: Math.round((Date.now() - startedAt) / 1000),
+      samplesPerSec: Math.round(samplesPerSec), connections, forwardedSamples: forwardedTotal, series: st.series, seriesBytes: st.bytes,
+    };
+  });
+
+  let stopping = false;
+  const shutdown = async (): Promise<void> => {
+    if (stopping) return;
+    stopping = true;
+    log.info('worker draining');
+    // Reverse start order: stop accepting and finish in-flight requests, then close the store.
+    await server.close(SHUTDOWN_GRACE_MS);
+    await store.close();
+    peers.close();
+    clearInterval(rateTimer);
+    log.info('worker stopped');
+    log.flush?.();
+    process.exit(0);
+  };
+  peers.onShutdown(() => void shutdown());
+  process.on('SIGTERM', () => void shutdown());
+  // Ctrl-C reaches the whole process group; the primary orchestrates the shutdown.
+  process.on('SIGINT', () => {});
+  process.on('disconnect', () => void shutdown());
+
+  const ready: WorkerReady = { src: IPC_SOURCE, t: 'ready', slot, address: addr.address, port: addr.port };
+  process.send!(ready);
+  log.info({ address: `${addr.address}:${addr.port}` }, 'worker listening');
+}
