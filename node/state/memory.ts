@@ -10,14 +10,19 @@ import type { RetentionConfig } from '../config/schema.js';
 import { RingStore } from './rings.js';
 import { mergeMetrics, mergeSeries, mergeSources, mergeSummary, mergeBucket, SummaryAccumulator } from './merge.js';
 import type {
-  BucketPartial, MetricAnswer, MetricPartial, PartitionReader, SeriesAnswer, SeriesQuery, SourceAnswer,
+  BucketPartial, BucketUpdate, MetricAnswer, MetricPartial, PartitionReader, SeriesAnswer, SeriesQuery, SourceAnswer,
   SourcePartial, StateStore, StoreStats, SummaryAnswer, SummaryPartial, SummaryQuery,
 } from './store.js';
 
 interface SeriesMeta {
+  metric: string;
   source: string;
   tags: string;
   counter: boolean;
+  /** Server receive time of the newest sample (for sample-to-screen latency). */
+  receivedAt: number;
+  /** Already queued in #dirty since the last drainUpdates(). */
+  dirty: boolean;
 }
 
 interface MetricEntry {
@@ -46,6 +51,8 @@ export class MemoryPartition implements PartitionReader {
   readonly #meta: SeriesMeta[] = [];
   readonly #streamSeqs = new Map<string, { seq: number; expiresAt: number }>();
   readonly #streamSeqTtlMs: number;
+  /** Series touched since the last drainUpdates(), each once. */
+  #dirty: number[] = [];
 
   constructor(retention: RetentionConfig, opts: { maxSeries: number; streamSeqTtlMs: number }) {
     this.#rings = new RingStore(retention);
@@ -100,12 +107,18 @@ export class MemoryPartition implements PartitionReader {
         if (existing !== undefined) id = existing;
         else {
           id = this.#rings.allocate();
-          this.#meta[id] = { source, tags, counter: false };
+          this.#meta[id] = { metric, source, tags, counter: false, receivedAt, dirty: false };
           m.ids.set(key, id);
           m.sources.set(source, (m.sources.get(source) ?? 0) + 1);
         }
       }
-      this.#meta[id]!.counter = b.kind[i] === SampleKind.Counter;
+      const meta = this.#meta[id]!;
+      meta.counter = b.kind[i] === SampleKind.Counter;
+      meta.receivedAt = receivedAt;
+      if (!meta.dirty) {
+        meta.dirty = true;
+        this.#dirty.push(id);
+      }
       this.#rings.write(id, b.ts[i]!, b.value[i]!);
       if (source !== lastSource) {
         srcEntry = this.#touchSource(source, receivedAt);
@@ -198,6 +211,24 @@ export class MemoryPartition implements PartitionReader {
     return [...bySource.values()];
   }
 
+  /**
+   * Current head bucket of every series touched since the last call. Only the newest bucket is
+   * reported: late samples for older buckets reach clients through the REST refill, not live.
+   */
+  drainUpdates(): BucketUpdate[] {
+    const ids = this.#dirty;
+    this.#dirty = [];
+    const out: BucketUpdate[] = [];
+    for (const id of ids) {
+      const meta = this.#meta[id]!;
+      meta.dirty = false;
+      const b = this.#rings.headBucket(id);
+      if (b === undefined) continue;
+      out.push({ metric: meta.metric, source: meta.source, tags: meta.tags, start: b[0], count: b[1], sum: b[2], min: b[3], max: b[4], last: b[5], lastTs: b[6], receivedAt: meta.receivedAt });
+    }
+    return out;
+  }
+
   streamSeq(streamId: string, now: number): number {
     const e = this.#streamSeqs.get(streamId);
     if (e === undefined) return 0;
@@ -263,6 +294,9 @@ export class MemoryStateStore implements StateStore {
   }
   async setStreamSeq(streamId: string, seq: number): Promise<void> {
     this.partition.setStreamSeq(streamId, seq, this.#now());
+  }
+  async drainUpdates(): Promise<BucketUpdate[]> {
+    return this.partition.drainUpdates();
   }
   ready(): boolean {
     return true;

@@ -13,7 +13,7 @@ import { MemoryPartition } from './memory.js';
 import { mergeMetrics, mergeSeries, mergeSources, mergeSummary } from './merge.js';
 import { Ownership } from './ownership.js';
 import type {
-  BucketPartial, MetricAnswer, MetricPartial, SeriesAnswer, SeriesQuery, SourceAnswer, SourcePartial,
+  BucketPartial, BucketUpdate, MetricAnswer, MetricPartial, SeriesAnswer, SeriesQuery, SourceAnswer, SourcePartial,
   StateStore, StoreStats, SummaryAnswer, SummaryPartial, SummaryQuery,
 } from './store.js';
 
@@ -167,6 +167,10 @@ export class PartitionedStore implements StateStore {
     const slot = own.ownerOf('stream:' + streamId);
     if (slot === this.#peers.slot) this.#local.setStreamSeq(streamId, seq, this.#now());
     else await this.#peers.call(slot, RpcOp.SetStreamSeq, { id: streamId, seq }, this.#opts.timeoutMs);
+  }
+
+  async drainUpdates(): Promise<BucketUpdate[]> {
+    return this.#local.drainUpdates();
   }
 
   ready(): boolean {

@@ -227,6 +227,20 @@ export class RingStore {
     }
   }
 
+  /** The newest fine bucket of a series (or undefined when empty): [startMs, count, sum, min, max, last, lastTs]. */
+  headBucket(id: number): [number, number, number, number, number, number, number] | undefined {
+    const c = this.#chunk(id);
+    const row = id & (CHUNK - 1);
+    const head = c.fineHead[row]!;
+    if (head === NO_HEAD) return undefined;
+    let out: [number, number, number, number, number, number, number] | undefined;
+    const start = head * this.fineStepMs;
+    this.#visitFine(c, id, row, start, start, (s, count, sum, min, max, last, lastTs) => {
+      out = [s, count, sum, min, max, last, lastTs];
+    });
+    return out;
+  }
+
   /** Bytes held by the slabs and the overflow pool (what bench/memory reports per series). */
   bytes(): number {
     let perChunk = 0;

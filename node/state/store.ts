@@ -119,6 +119,29 @@ export interface PartitionReader {
   summaryPartial(q: SummaryQuery): SummaryPartial[];
 }
 
+/**
+ * The current state of one fine bucket of one series, after samples were applied to it. The live
+ * broadcaster pulls these (replace semantics: a later update of the same bucket supersedes an
+ * earlier one, so clients merge by bucket start with no gap and no double count).
+ */
+export interface BucketUpdate {
+  metric: string;
+  source: string;
+  /** Canonical tags ('' when none). */
+  tags: string;
+  /** Fine bucket start, ms. */
+  start: number;
+  count: number;
+  sum: number;
+  min: number;
+  max: number;
+  last: number;
+  /** Newest sample timestamp in the bucket (client clock), ms. */
+  lastTs: number;
+  /** Server time the newest sample of this bucket was received, ms (sample-to-screen latency). */
+  receivedAt: number;
+}
+
 export interface StoreStats {
   series: number;
   /** Bytes held by bucket storage (memory) or 0 when not tracked (redis). */
@@ -141,6 +164,11 @@ export interface StateStore {
   streamSeq(streamId: string): Promise<number>;
   /** Record `seq` as applied for `streamId` (never lowers it). */
   setStreamSeq(streamId: string, seq: number): Promise<void>;
+  /**
+   * Buckets changed by samples this worker applied since the last call (memory: its partition,
+   * including samples forwarded to it; redis: what this worker wrote). Pulled every live.flushMs.
+   */
+  drainUpdates(): Promise<BucketUpdate[]>;
   /** True when the store can take writes now (readiness). */
   ready(): boolean;
   stats(): StoreStats;
