@@ -1,0 +1,88 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { RingStore } from './rings.js';
+
+const r = { fineStepMs: 1000, fineSpanMs: 10_000, coarseStepMs: 5000, coarseSpanMs: 60_000 };
+const T0 = 1_800_000_000_000;
+
+function buckets(s: RingStore, id: number, ring: 'fine' | 'coarse', from = 0, to = Number.MAX_SAFE_INTEGER): number[][] {
+  const out: number[][] = [];
+  s.visit(id, ring, from, to, (...b) => out.push(b));
+  return out;
+}
+
+test('a single sample per bucket is stored compactly and read back', () => {
+  const s = new RingStore(r);
+  const id = s.allocate();
+  s.write(id, T0 + 250, 7);
+  assert.deepEqual(buckets(s, id, 'fine'), [[T0, 1, 7, 7, 7, 7, T0 + 250]]);
+  assert.deepEqual(buckets(s, id, 'coarse'), [[T0, 1, 7, 7, 7, 7, T0 + 250]]);
+});
+
+test('several samples in a bucket: count/sum/min/max, last by timestamp (not arrival)', () => {
+  const s = new RingStore(r);
+  const id = s.allocate();
+  s.write(id, T0 + 500, 5);
+  s.write(id, T0 + 900, 9); // newest by ts
+  s.write(id, T0 + 100, 1); // arrives late, older ts
+  s.write(id, T0 + 700, 3);
+  assert.deepEqual(buckets(s, id, 'fine'), [[T0, 4, 18, 1, 9, 9, T0 + 900]]);
+  assert.deepEqual(buckets(s, id, 'coarse'), [[T0, 4, 18, 1, 9, 9, T0 + 900]]);
+});
+
+test('the ring laps: buckets older than the span vanish and never reappear as stale data', () => {
+  const s = new RingStore(r);
+  const id = s.allocate();
+  for (let i = 0; i < 25; i++) s.write(id, T0 + i * 1000, i);
+  const fine = buckets(s, id, 'fine');
+  assert.equal(fine.length, 10);
+  assert.deepEqual(fine.map((b) => b[5]), [15, 16, 17, 18, 19, 20, 21, 22, 23, 24]);
+  // A write older than the fine span is ignored by the fine ring but kept by the coarse one.
+  s.write(id, T0 + 2000, 100);
+  assert.equal(buckets(s, id, 'fine').length, 10);
+  const coarse = buckets(s, id, 'coarse');
+  assert.deepEqual(coarse.map((b) => b[1]), [6, 5, 5, 5, 5]);
+  // A jump far ahead clears everything in between.
+  s.write(id, T0 + 1_000_000, 1);
+  assert.deepEqual(buckets(s, id, 'fine').map((b) => b[0]), [T0 + 1_000_000]);
+});
+
+test('overflow entries are recycled when slots are reused (no growth over time)', () => {
+  const s = new RingStore(r);
+  const id = s.allocate();
+  for (let i = 0; i < 200; i++) {
+    s.write(id, T0 + i * 1000, 1);
+    s.write(id, T0 + i * 1000 + 1, 2);
+  }
+  const before = s.bytes();
+  for (let i = 200; i < 2000; i++) {
+    s.write(id, T0 + i * 1000, 1);
+    s.write(id, T0 + i * 1000 + 1, 2);
+  }
+  assert.equal(s.bytes(), before);
+  assert.deepEqual(buckets(s, id, 'fine').map((b) => b[1]), Array(10).fill(2));
+});
+
+test('series are independent and ids are reused after release', () => {
+  const s = new RingStore(r);
+  const a = s.allocate();
+  const b = s.allocate();
+  s.write(a, T0, 1);
+  s.write(b, T0, 2);
+  assert.equal(buckets(s, a, 'fine')[0]![5], 1);
+  assert.equal(buckets(s, b, 'fine')[0]![5], 2);
+  s.release(a);
+  const c = s.allocate();
+  assert.equal(c, a);
+  assert.deepEqual(buckets(s, c, 'fine'), []);
+  assert.equal(s.size, 2);
+});
+
+test('headBucket reports the newest fine bucket', () => {
+  const s = new RingStore(r);
+  const id = s.allocate();
+  assert.equal(s.headBucket(id), undefined);
+  s.write(id, T0 + 3000, 4);
+  s.write(id, T0 + 3500, 6);
+  assert.deepEqual(s.headBucket(id), [T0 + 3000, 2, 10, 4, 6, 6, T0 + 3500]);
+});
