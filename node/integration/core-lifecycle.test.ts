@@ -1,0 +1,97 @@
+/**
+ * Process lifecycle of a real cluster: the same routes over HTTP/1.1 and h2c, a crashed worker
+ * restarted by the primary, and a graceful SIGTERM that finishes an in-flight request and exits 0
+ * within 5 s.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import http from 'node:http';
+import { startCluster } from '../testing/cluster.js';
+import { getJson, h2Session, postJson, request } from '../testing/http.js';
+
+interface ClusterInfo { balancer: string; state: string; workers: Array<{ id: number; pid: number }> }
+
+test('HTTP/1.1 and h2c (prior knowledge) serve the same routes', { timeout: 60_000 }, async (t) => {
+  const cluster = await startCluster({ workers: 2 });
+  t.after(() => cluster.stop());
+  const h2 = h2Session(cluster.url);
+  t.after(() => h2.close());
+
+  const sample = JSON.stringify({ source: 'h2-host', metric: 'cpu', value: 3 });
+  const p2 = await h2.request('/api/v1/ingest', { method: 'POST', headers: { 'content-type': 'application/json' }, body: sample });
+  assert.equal(p2.status, 202);
+  assert.deepEqual(p2.json(), { accepted: 1 });
+  const p1 = await postJson(`${cluster.url}/api/v1/ingest`, { source: 'h1-host', metric: 'cpu', value: 5 });
+  assert.equal(p1.status, 202);
+  const legacy = await h2.request('/api/metrics', { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"server_id":7,"metric_type":"cpu","value":53.2,"unit":"%"}' });
+  assert.equal(legacy.status, 201);
+
+  for (const path of ['/api/v1/sources', '/api/v1/metrics', '/api/v1/summary?metric=cpu', '/api/v1/series?metric=cpu&source=h2-host', '/healthz', '/readyz']) {
+    const a = await h2.request(path);
+    const b = await request(`${cluster.url}${path}`);
+    assert.equal(a.status, 200, path);
+    assert.equal(b.status, 200, path);
+    if (!path.startsWith('/api/v1/sources')) assert.deepEqual(a.json(), b.json(), path);
+  }
+  const summary = await getJson<{ sources: number; max: number }>(`${cluster.url}/api/v1/summary?metric=cpu`);
+  assert.deepEqual([summary.sources, summary.max], [3, 53.2]);
+  const notFound = await h2.request('/nope');
+  assert.equal(notFound.status, 404);
+  const wrongMethod = await request(`${cluster.url}/api/v1/ingest`);
+  assert.equal(wrongMethod.status, 405);
+});
+
+test('a crashed worker is restarted and the cluster serves again', { timeout: 60_000 }, async (t) => {
+  const cluster = await startCluster({ workers: 2 });
+  t.after(() => cluster.stop());
+  const before = await getJson<ClusterInfo>(`${cluster.adminUrl}/admin/cluster`);
+  assert.equal(before.workers.length, 2);
+  const victim = before.workers[0]!;
+  process.kill(victim.pid, 'SIGKILL');
+
+  // Wait (bounded) for the primary to report a new process in the victim's slot.
+  const deadline = Date.now() + 20_000;
+  let after: ClusterInfo;
+  for (;;) {
+    after = await getJson<ClusterInfo>(`${cluster.adminUrl}/admin/cluster`);
+    const slot = after.workers.find((w) => w.id === victim.id);
+    if (after.workers.length === 2 && slot !== undefined && slot.pid !== victim.pid) break;
+    assert.ok(Date.now() < deadline, `worker ${victim.id} was not restarted within 20 s: ${JSON.stringify(after)}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  assert.match((await request(`${cluster.adminUrl}/metrics`)).body, /fleetpulse_worker_restarts_total 1/);
+  for (let i = 0; i < 10; i++) {
+    const r = await postJson(`${cluster.url}/api/v1/ingest`, { source: `after-${i}`, metric: 'm', value: i });
+    assert.equal(r.status, 202);
+  }
+  assert.equal((await getJson<unknown[]>(`${cluster.url}/api/v1/sources`)).length, 10);
+});
+
+test('SIGTERM finishes the in-flight request and exits 0 within 5 s', { timeout: 60_000 }, async (t) => {
+  const cluster = await startCluster({ workers: 2 });
+  t.after(() => cluster.stop());
+  const url = new URL(`${cluster.url}/api/v1/ingest`);
+  const body = JSON.stringify({ source: 'late', metric: 'm', value: 1 });
+
+  // Send the headers and half the body, then ask the cluster to stop, then finish the body.
+  const res = new Promise<number>((resolve, reject) => {
+    const req = http.request(url, { method: 'POST', headers: { 'content-type': 'application/json', 'content-length': String(body.length) }, agent: false }, (r) => {
+      r.resume();
+      r.on('end', () => resolve(r.statusCode ?? 0));
+    });
+    req.on('error', reject);
+    req.write(body.slice(0, 10));
+    req.flushHeaders();
+    setImmediate(() => {
+      // The request is on the wire; now SIGTERM, then complete it.
+      cluster.proc.child.kill('SIGTERM');
+      cluster.proc.waitForLine(/"msg":"shutting down"/, 5000, 'shutdown log').then(() => req.end(body.slice(10)), reject);
+    });
+  });
+  const started = Date.now();
+  assert.equal(await res, 202);
+  const code = await cluster.proc.exited;
+  const tookMs = Date.now() - started;
+  assert.equal(code, 0, cluster.proc.output().slice(-2000));
+  assert.ok(tookMs < 5000, `took ${tookMs} ms`);
+});
