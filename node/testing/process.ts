@@ -15,8 +15,16 @@ export interface Spawned {
   exited: Promise<number | null>;
 }
 
+/** Children still running; killed if this process exits without stopping them (a failed test or bench). */
+const live = new Set<ChildProcess>();
+process.once('exit', () => {
+  for (const c of live) c.kill('SIGKILL');
+});
+
 export function spawnProcess(cmd: string, args: string[], opts: SpawnOptions = {}): Spawned {
   const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'], ...opts });
+  live.add(child);
+  child.once('exit', () => live.delete(child));
   let out = '';
   const listeners = new Set<() => void>();
   const onData = (d: Buffer): void => {

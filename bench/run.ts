@@ -1,0 +1,97 @@
+/**
+ * `npm run bench -- <scenario…|all> [--quick] [--out DIR] [--repeat N] [--duration S]`
+ * Runs each scenario against the real stack (started through node/testing), with a live progress
+ * line and a hard time limit per scenario, and writes DIR/<scenario>.json/.md and DIR/README.md.
+ */
+import { parseArgs } from 'node:util';
+import { fileURLToPath } from 'node:url';
+import { resolve } from 'node:path';
+import { mkdirSync } from 'node:fs';
+import { machine } from './lib/machine.js';
+import { SCHEMA_VERSION, writeReport } from './lib/report.js';
+import type { BenchContext } from './lib/scenario.js';
+import { scenarios } from './scenarios/index.js';
+
+const HELP = `Usage: npm run bench -- <scenario…|all> [--quick] [--out DIR] [--repeat N] [--duration S]
+
+Scenarios:
+${scenarios.map((s) => `  ${s.name.padEnd(12)} ${s.description}`).join('\n')}
+
+  --quick        every scenario briefly (smoke check; numbers are not comparable)
+  --out DIR      where to write <scenario>.json/.md/.svg and README.md (default: results/)
+  --repeat N     runs per variant, median reported (default 3; 1 with --quick)
+  --duration S   measured seconds per run (default 10; 2 with --quick)
+`;
+
+async function main(): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args: process.argv.slice(2),
+    options: { quick: { type: 'boolean' }, out: { type: 'string' }, repeat: { type: 'string' }, duration: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+    allowPositionals: true,
+  });
+  if (values.help === true || positionals.length === 0) {
+    process.stdout.write(HELP);
+    return positionals.length === 0 && values.help !== true ? 2 : 0;
+  }
+  const names = positionals.includes('all') ? scenarios.map((s) => s.name) : positionals;
+  const unknown = names.filter((n) => !scenarios.some((s) => s.name === n));
+  if (unknown.length > 0) {
+    process.stderr.write(`unknown scenario(s): ${unknown.join(', ')}\n\n${HELP}`);
+    return 2;
+  }
+  const quick = values.quick === true;
+  const repeat = Number(values.repeat ?? (quick ? 1 : 3));
+  const durationS = Number(values.duration ?? (quick ? 2 : 10));
+  if (!Number.isInteger(repeat) || repeat < 1 || !(durationS > 0)) {
+    process.stderr.write('--repeat must be a positive integer and --duration a positive number of seconds\n');
+    return 2;
+  }
+  const outDir = resolve(values.out ?? fileURLToPath(new URL('../../results/', import.meta.url)));
+  mkdirSync(outDir, { recursive: true });
+  const m = machine();
+  process.stderr.write(`bench: ${m.cpuModel}, ${m.cores} cores, Node ${m.node}; out ${outDir}\n`);
+
+  let failed = 0;
+  for (const name of names) {
+    const sc = scenarios.find((s) => s.name === name)!;
+    const limitS = sc.timeLimitS({ quick, durationS, repeat });
+    const ac = new AbortController();
+    const started = Date.now();
+    const tty = process.stderr.isTTY;
+    const ctx: BenchContext = {
+      quick, durationS, repeat, outDir, signal: ac.signal,
+      progress: (msg) => {
+        const line = `[${name} ${((Date.now() - started) / 1000).toFixed(0)}s/${limitS}s] ${msg}`;
+        process.stderr.write(tty ? `\r\x1b[K${line}` : `${line}\n`);
+      },
+    };
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      const result = await Promise.race([
+        sc.run(ctx),
+        new Promise<never>((_, reject) => {
+          timer = setTimeout(() => {
+            ac.abort();
+            reject(new Error(`scenario ${name} passed its hard time limit of ${limitS} s`));
+          }, limitS * 1000);
+        }),
+      ]);
+      writeReport(outDir, { schemaVersion: SCHEMA_VERSION, scenario: name, machine: m, durationS: Math.round((Date.now() - started) / 1000), ...result });
+      process.stderr.write(`${tty ? '\r\x1b[K' : ''}[${name}] done in ${((Date.now() - started) / 1000).toFixed(0)} s → ${outDir}/${name}.md\n`);
+    } catch (err) {
+      failed++;
+      process.stderr.write(`${tty ? '\r\x1b[K' : ''}[${name}] FAILED: ${(err as Error).message}\n`);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+  return failed > 0 ? 1 : 0;
+}
+
+main().then(
+  (code) => process.exit(code),
+  (err: unknown) => {
+    process.stderr.write(`bench: ${(err as Error).stack ?? String(err)}\n`);
+    process.exit(1);
+  },
+);

@@ -1,0 +1,6 @@
+/** Every bench scenario, by name (`npm run bench -- <name…|all>`). Add new ones here. */
+import type { Scenario } from '../lib/scenario.js';
+import { pushScenario } from './push.js';
+import { memoryScenario } from './memory.js';
+
+export const scenarios: Scenario[] = [pushScenario, memoryScenario];
