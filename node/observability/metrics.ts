@@ -11,6 +11,7 @@ export const IngestResult = { Accepted: 'accepted', Rejected: 'rejected', Shed: 
 export type IngestResult = (typeof IngestResult)[keyof typeof IngestResult];
 
 const LATENCY_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5];
+const LIVE_LATENCY_BUCKETS = [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 const SIZE_BUCKETS = [128, 512, 2048, 8192, 32768, 131072, 524288, 1048576, 4194304];
 
 export function createWorkerMetrics(registry: Registry) {
@@ -59,6 +60,39 @@ export function createWorkerMetrics(registry: Registry) {
     httpSessions: new Gauge({
       name: 'fleetpulse_http_open_connections', help: 'Open client connections by protocol (h1, h2c).',
       labelNames: ['protocol'] as const, aggregator: 'sum', registers: [registry],
+    }),
+    // ---- live (Socket.IO) ----
+    liveClients: new Gauge({
+      name: 'fleetpulse_live_clients', help: 'Dashboard clients connected to the /live namespace of this worker.',
+      aggregator: 'sum', registers: [registry],
+    }),
+    liveRooms: new Gauge({
+      name: 'fleetpulse_live_rooms', help: 'Live rooms (metric or metric+source subscriptions) held by clients of this worker.',
+      aggregator: 'sum', registers: [registry],
+    }),
+    liveUpdates: new Counter({
+      name: 'fleetpulse_live_updates_total', help: 'Live `update` messages emitted (one per watched room per flush), by kind (fleet = per metric, series = per metric+source).',
+      labelNames: ['kind'] as const, registers: [registry],
+    }),
+    liveFlushErrors: new Counter({
+      name: 'fleetpulse_live_flush_errors_total', help: 'Live flushes or summaries that failed (state store unavailable); the next flush retries.',
+      registers: [registry],
+    }),
+    liveSkippedClients: new Counter({
+      name: 'fleetpulse_live_slow_clients_total', help: 'Times a dashboard client was marked slow (send backlog over 1 MiB) and started skipping live frames until it drained.',
+      registers: [registry],
+    }),
+    livePublishErrors: new Counter({
+      name: 'fleetpulse_live_publish_errors_total', help: 'Adapter publishes to Redis that failed (Redis down); the update is dropped, never queued.',
+      registers: [registry],
+    }),
+    broadcastLatency: new Histogram({
+      name: 'fleetpulse_live_broadcast_latency_seconds', help: 'Time from a sample being received to the live update carrying its bucket being emitted.',
+      buckets: LIVE_LATENCY_BUCKETS, registers: [registry],
+    }),
+    sampleToScreen: new Histogram({
+      name: 'fleetpulse_sample_to_screen_seconds', help: 'Time from a sample being received to a browser painting it, as reported by dashboards (clock offset corrected).',
+      buckets: LIVE_LATENCY_BUCKETS, registers: [registry],
     }),
   };
 }

@@ -5,6 +5,7 @@
 import cluster, { type Worker } from 'node:cluster';
 import { fileURLToPath } from 'node:url';
 import { Registry } from 'prom-client';
+import { setupPrimary as setupSocketIoPrimary } from '@socket.io/cluster-adapter';
 import { WORKER_CONFIG_ENV, WORKER_SLOT_ENV } from '../config/load.js';
 import type { ResolvedConfig } from '../config/schema.js';
 import type { Logger } from '../observability/logger.js';
@@ -60,6 +61,9 @@ export async function runPrimary(cfg: ResolvedConfig, log: Logger, opts: Primary
     args: [],
     serialization: 'advanced',
   });
+  // Relay of the Socket.IO cluster adapter (memory mode's live fan-out, node/broadcast/io.ts). It
+  // only touches messages marked `source: '_sio_adapter'`; ours carry `src: 'fleetpulse'`.
+  if (cfg.state.mode === 'memory') setupSocketIoPrimary();
 
   const announceMembers = (): void => {
     metrics.workersLive.set(router.slots.length);

@@ -18,6 +18,9 @@ import { createRouter } from '../http/router.js';
 import { DualServer } from '../http/server.js';
 import { Forwarder } from './forwarder.js';
 import { Peers } from './peers.js';
+import { createLiveServer } from '../broadcast/io.js';
+import { Broadcaster } from '../broadcast/broadcaster.js';
+import { createStaticFiles } from '../http/static-files.js';
 
 /** What /admin/cluster shows per worker. */
 export interface WorkerStatus {
@@ -75,6 +78,7 @@ export async function runWorker(cfg: ResolvedConfig, slot: number, log: Logger):
     push,
     query: { store, retention: cfg.retention, now: Date.now },
     metrics,
+    staticFiles: createStaticFiles(),
     ready: () => (server.closing ? { ready: false, reason: 'shutting down' } : store.ready() ? { ready: true } : { ready: false, reason: 'waiting for cluster membership' }),
   });
   const server = new DualServer(router, {
@@ -87,6 +91,21 @@ export async function runWorker(cfg: ResolvedConfig, slot: number, log: Logger):
       connections += delta;
       metrics.httpSessions.inc({ protocol }, delta);
     },
+  });
+
+  // Live layer (DESIGN.md §5): Socket.IO on the same http server (before listen, so no upgrade
+  // arrives unhandled), then the broadcaster that feeds it from the store.
+  let address = '';
+  const live = await createLiveServer({
+    cfg, httpServer: server.http, log: log.child({ mod: 'live' }), metrics,
+    onScreenLatency: (s) => broadcaster.observeScreenLatency(s),
+  });
+  const broadcaster = new Broadcaster({
+    live, store, cfg, slot, metrics, log: log.child({ mod: 'broadcast' }),
+    status: () => ({
+      id: slot, pid: process.pid, address, uptimeS: Math.round((Date.now() - startedAt) / 1000), samplesPerSec: Math.round(samplesPerSec),
+      connections, forwardedShare: stored > 0 ? Math.min(1, forwardedTotal / stored) : 0, series: store.stats().series,
+    }),
   });
 
   // Samples/s as an exponentially smoothed rate, for /admin/cluster and the dashboard.
@@ -104,6 +123,8 @@ export async function runWorker(cfg: ResolvedConfig, slot: number, log: Logger):
   const caddy = cfg.balancer === 'caddy';
   const host = caddy ? workerDial(slot, cfg.workerPort).split(':')[0]! : cfg.host;
   const addr = await server.listen(caddy ? cfg.workerPort : cfg.port, host, caddy);
+  address = `${addr.address}:${addr.port}`;
+  broadcaster.start();
 
   peers.handle(RpcOp.PromMetrics, () => registry.getMetricsAsJSON());
   peers.handle(RpcOp.Status, (): WorkerStatus => {
@@ -120,6 +141,8 @@ export async function runWorker(cfg: ResolvedConfig, slot: number, log: Logger):
     stopping = true;
     log.info('worker draining');
     // Reverse start order: stop accepting and finish in-flight requests, then close the store.
+    await broadcaster.close();
+    await live.close();
     await server.close(SHUTDOWN_GRACE_MS);
     await store.close();
     peers.close();
