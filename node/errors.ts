@@ -99,7 +99,8 @@ export interface WireError {
   field?: string;
 }
 
-const defaultHttpStatus: Record<ErrorCode, number> = {
+/** HTTP status each code answers with unless an error says otherwise (documented in the README). */
+export const defaultHttpStatus: Readonly<Record<ErrorCode, number>> = {
   invalid_sample: 400,
   invalid_json: 400,
   invalid_encoding: 400,
@@ -136,6 +137,7 @@ export function wsCloseCodeOf(err: FleetPulseError): number {
   switch (err.code) {
     case ErrorCode.UNAUTHORIZED:
     case ErrorCode.FORBIDDEN:
+    case ErrorCode.INVALID_QUERY: // e.g. a malformed ?stream= id: fix, don't retry
       return 1008;
     case ErrorCode.BODY_TOO_LARGE:
       return 1009;
