@@ -7,19 +7,10 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { io, type Socket } from 'socket.io-client';
 import { startCluster } from '../testing/cluster.js';
+import { until } from '../testing/until.js';
 import type { ClientToServerEvents, LiveCluster, LiveSummary, LiveUpdate, ServerToClientEvents, SubscribeAck } from '../protocol/events.js';
 
 type LiveSocket = Socket<ServerToClientEvents, ClientToServerEvents>;
-
-/** Poll `check` until it returns true; fail with `what` after `timeoutMs`. */
-export async function until(what: string, timeoutMs: number, check: () => boolean | Promise<boolean>): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    if (await check()) return;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for: ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 /** Sum of every series of one metric in a Prometheus exposition (one per worker label). */
 function sumOf(text: string, name: string): number {
