@@ -15,6 +15,9 @@ Usage:
   fleetpulse start [options]     start the primary, its workers (and Caddy when used)
   fleetpulse scale N [--admin-port P]
                                  change the number of workers of a running instance
+  fleetpulse agent [--sources N] [--metrics M] [--rate R] [--transport push|stream]
+                 [--url U] [--batch B] [--duration S]
+                                 run a simulated fleet against an instance (fleetpulse agent --help)
   fleetpulse --help              this text
 
 start options (each has an env twin; flags win over env, env over cluster.config.ts):
@@ -128,6 +131,11 @@ export async function main(argv: string[]): Promise<void> {
       return start(rest);
     case 'scale':
       return scale(rest);
+    case 'agent': {
+      const { runAgentCli } = await import('./agent/cli.js');
+      process.exitCode = await runAgentCli(rest);
+      return;
+    }
     case undefined:
     case '--help':
     case '-h':

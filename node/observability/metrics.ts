@@ -61,6 +61,39 @@ export function createWorkerMetrics(registry: Registry) {
       name: 'fleetpulse_http_open_connections', help: 'Open client connections by protocol (h1, h2c).',
       labelNames: ['protocol'] as const, aggregator: 'sum', registers: [registry],
     }),
+    // ---- stream ingest (WebSocket, node/ingest/ws.ts) ----
+    streamConnections: new Gauge({
+      name: 'fleetpulse_stream_connections', help: 'Open stream (WebSocket ingest) connections on this worker; past stream.maxConnectionsPerWorker new ones are closed 1013.',
+      aggregator: 'sum', registers: [registry],
+    }),
+    streamMessages: new Counter({
+      name: 'fleetpulse_stream_messages_total', help: 'Stream messages by result: accepted (applied), duplicate (seq at or below the stream\'s applied seq: acked, not applied), rejected (answered with an error frame), dropped (received, then the connection failed before applying them).',
+      labelNames: ['result'] as const, registers: [registry],
+    }),
+    streamAcks: new Counter({
+      name: 'fleetpulse_stream_acks_total', help: 'Cumulative ack frames sent ({"ack":n}); at most one per stream.ackIntervalMs per connection unless stream.ackEverySamples piled up.',
+      registers: [registry],
+    }),
+    streamAckLatency: new Histogram({
+      name: 'fleetpulse_stream_ack_latency_seconds', help: 'Time from a stream message being received to the ack frame covering it being written (apply + ack batching).',
+      buckets: LATENCY_BUCKETS, registers: [registry],
+    }),
+    streamUnackedSamples: new Gauge({
+      name: 'fleetpulse_stream_unacked_samples', help: 'Samples received on stream connections and not yet acked; each connection stops reading past stream.maxUnackedSamples.',
+      aggregator: 'sum', registers: [registry],
+    }),
+    streamPauses: new Counter({
+      name: 'fleetpulse_stream_pauses_total', help: 'Times a stream connection was paused (socket reads stopped) because it held more than stream.maxUnackedSamples unacked samples.',
+      registers: [registry],
+    }),
+    streamCloses: new Counter({
+      name: 'fleetpulse_stream_closes_total', help: 'Stream connections closed, by WebSocket close code (1000, 1001, 1005, 1006, 1008 auth, 1009 too big, 1011 internal, 1013 overloaded, other).',
+      labelNames: ['code'] as const, registers: [registry],
+    }),
+    streamSeqErrors: new Counter({
+      name: 'fleetpulse_stream_seq_errors_total', help: 'Exactly-once bookkeeping problems: a stream seq could not be recorded, or a resume passed an unfinished claim (those messages may be applied twice).',
+      registers: [registry],
+    }),
     // ---- live (Socket.IO) ----
     liveClients: new Gauge({
       name: 'fleetpulse_live_clients', help: 'Dashboard clients connected to the /live namespace of this worker.',

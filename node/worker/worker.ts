@@ -14,6 +14,7 @@ import { workerDial } from '../state/ownership.js';
 import type { StateStore } from '../state/store.js';
 import { Aggregator } from '../aggregate/aggregator.js';
 import { createPushHandler } from '../ingest/http.js';
+import { keyListAuthorizer, rejectUpgrade, StreamServer, STREAM_PATH } from '../ingest/ws.js';
 import { createRouter } from '../http/router.js';
 import { DualServer } from '../http/server.js';
 import { Forwarder } from './forwarder.js';
@@ -93,6 +94,18 @@ export async function runWorker(cfg: ResolvedConfig, slot: number, log: Logger):
     },
   });
 
+  // Stream ingest (DESIGN.md §4): ws in noServer mode. Upgrades are routed by path so Socket.IO
+  // keeps /socket.io/; a path nobody serves gets a 404 instead of a socket left hanging.
+  const stream = new StreamServer({
+    cfg: cfg.stream, ingest: cfg.ingest, maxAgeMs: cfg.retention.coarseSpanMs, sink, store, metrics,
+    log: log.child({ mod: 'stream' }), workerId: slot, authorize: keyListAuthorizer(cfg.auth.ingestKeys),
+  });
+  server.http.on('upgrade', (req, socket, head: Buffer) => {
+    const path = (req.url ?? '/').split('?', 1)[0]!;
+    if (path === STREAM_PATH) stream.handleUpgrade(req, socket, head);
+    else if (!path.startsWith('/socket.io/')) rejectUpgrade(socket, 404, `no WebSocket endpoint at ${path.slice(0, 100)}`);
+  });
+
   // Live layer (DESIGN.md §5): Socket.IO on the same http server (before listen, so no upgrade
   // arrives unhandled), then the broadcaster that feeds it from the store.
   let address = '';
@@ -141,6 +154,7 @@ export async function runWorker(cfg: ResolvedConfig, slot: number, log: Logger):
     stopping = true;
     log.info('worker draining');
     // Reverse start order: stop accepting and finish in-flight requests, then close the store.
+    await stream.close(1500); // stop reading, apply and ack what was received, close 1001
     await broadcaster.close();
     await live.close();
     await server.close(SHUTDOWN_GRACE_MS);

@@ -1,0 +1,477 @@
+/**
+ * One stream connection's state machine: admit decoded messages in seq order, apply them through
+ * the SampleSink one group at a time, and send cumulative, throttled acks once applied.
+ *
+ * Invariants (what makes acks and exactly-once hold):
+ * - Messages are applied strictly in arrival order, one group in flight at a time. Messages that
+ *   arrive while a group is in flight coalesce into the next group (group commit per connection),
+ *   so `processed` only moves forward over a gap-free prefix and an ack never overtakes an apply.
+ * - `{"ack":n}` means every message with seq ≤ n is done: applied, recognised as a duplicate,
+ *   or answered with an error frame.
+ * - Named streams (`?stream=ID`): as messages arrive, the connection *claims* the highest seq
+ *   received (`setStreamSeq(ID#claim, …)`) and applies only claimed messages; after applying, it
+ *   *records* the applied seq (`setStreamSeq(ID, …)`) before acking. A new connection for ID
+ *   waits until recorded ≥ claimed (bounded), so a reconnect that races the previous
+ *   connection's in-flight apply — on this or another worker — does not apply a message twice.
+ *   Everything received is applied even after the socket closed, which is what lets recorded
+ *   catch up with claimed. (The one window left: a message received in the last moment before
+ *   the client's reconnect whose claim has not landed yet when the new connection reads; the
+ *   client's reconnect takes a TCP + WebSocket handshake, the claim one IPC/Redis round trip.)
+ * - Unacked samples per connection are bounded: past `maxUnackedSamples` the socket is paused
+ *   (TCP back-pressure to the client); it resumes below half of that.
+ */
+import type { WebSocket } from 'ws';
+import { ErrorCode, FleetPulseError, toFleetPulseError, wsCloseCodeOf } from '../errors.js';
+import type { SampleBatch } from '../protocol/samples.js';
+import type { DecodedMessage } from './stream-decode.js';
+import type { StreamContext } from './ws.js';
+
+interface Entry {
+  seq: number;
+  /** Samples to apply; undefined for a message answered with an error. */
+  batch: SampleBatch | undefined;
+  /** Weight in the unacked bound (≥ 1 so a flood of empty/bad messages is bounded too). */
+  weight: number;
+  receivedAt: number;
+  /** performance.now() at receipt, for the ack latency histogram. */
+  t0: number;
+  legacy: { sentAt: unknown } | undefined;
+}
+
+/** Key of the claim record beside a stream's applied-seq record ('#' is not valid in stream ids). */
+export const claimKey = (streamId: string): string => `${streamId}#claim`;
+
+/** Ack frames are skipped (and coalesced into a later one) while this much is unsent to the peer. */
+const ACK_BACKLOG_BYTES = 64 * 1024;
+const CLAIM_POLL_MS = 25;
+
+export class StreamConnection {
+  readonly ws: WebSocket;
+  readonly streamId: string | undefined;
+  /** Heartbeat: set on pong/message, cleared by each ping round. */
+  alive = true;
+  readonly #ctx: StreamContext;
+  #ready = false;
+  #early: Array<{ d: DecodedMessage; receivedAt: number; t0: number; weight: number }> = [];
+  #lastSeq = 0;
+  #queue: Entry[] = [];
+  #running = false;
+  #processed = 0;
+  #awaiting: Entry[] = [];
+  #acked = 0;
+  #forceAck = false;
+  #recorded = 0;
+  #claimed = 0;
+  #claiming = false;
+  #unacked = 0;
+  #sinceAck = 0;
+  #lastAckAt = 0;
+  #ackTimer: NodeJS.Timeout | undefined;
+  #flushing = false;
+  #paused = false;
+  #socketClosed = false;
+  /** Set on a fatal error: nothing more is applied. */
+  #failed = false;
+  #finalRecord = false;
+  #settled: () => void = () => {};
+  /** Resolves when nothing is queued or in flight any more after the socket closed. */
+  readonly done: Promise<void>;
+
+  constructor(ws: WebSocket, streamId: string | undefined, ctx: StreamContext) {
+    this.ws = ws;
+    this.streamId = streamId;
+    this.#ctx = ctx;
+    this.done = new Promise((resolve) => (this.#settled = resolve));
+  }
+
+  get pausedForBackpressure(): boolean {
+    return this.#paused;
+  }
+
+  /** Learn where a named stream stands, then start processing. */
+  async start(): Promise<void> {
+    try {
+      if (this.streamId !== undefined) {
+        const applied = await this.#settledSeq(this.streamId);
+        this.#lastSeq = this.#processed = this.#recorded = this.#claimed = applied;
+      }
+    } catch (err) {
+      this.fail(toFleetPulseError(err));
+      return;
+    }
+    this.#ready = true;
+    // Tell a resuming client at once which messages it need not send again.
+    if (this.#processed > 0) {
+      this.#forceAck = true;
+      this.#requestAck();
+    }
+    const early = this.#early;
+    this.#early = [];
+    for (const m of early) {
+      // Counted again by #admit (or not at all if it turns out a duplicate).
+      this.#unacked -= m.weight;
+      this.#ctx.metrics.streamUnackedSamples.dec(m.weight);
+      this.#admit(m.d, m.receivedAt, m.t0);
+    }
+    this.#checkIdle();
+  }
+
+  /**
+   * The stream's applied seq, once no other connection still holds a claim above it (a bounded
+   * wait: past applyTimeoutMs the claim's apply either finished or failed, so resuming from the
+   * recorded seq re-applies at most what a crashed worker may have half-applied).
+   */
+  async #settledSeq(id: string): Promise<number> {
+    const store = this.#ctx.store;
+    const read = (): Promise<[number, number]> => Promise.all([store.streamSeq(id), store.streamSeq(claimKey(id))]);
+    let [applied, claimed] = await read();
+    if (claimed <= applied) return applied;
+    const deadline = Date.now() + this.#ctx.applyTimeoutMs + this.#ctx.cfg.ackIntervalMs + 1000;
+    while (applied < claimed && Date.now() < deadline && !this.#socketClosed) {
+      await new Promise((r) => setTimeout(r, CLAIM_POLL_MS));
+      // Re-read the claim too: the previous connection may have claimed more meanwhile.
+      [applied, claimed] = await read();
+    }
+    if (applied < claimed) this.#ctx.onClaimTimeout(id, applied, claimed);
+    return applied;
+  }
+
+  /** A decoded message arrived. */
+  onMessage(d: DecodedMessage, receivedAt: number, t0: number): void {
+    if (this.#failed) return;
+    this.alive = true;
+    const weight = Math.max(1, d.batch?.length ?? 0);
+    if (!this.#ready) {
+      this.#early.push({ d, receivedAt, t0, weight });
+      this.#addUnacked(weight);
+      return;
+    }
+    this.#admit(d, receivedAt, t0);
+  }
+
+  #admit(d: DecodedMessage, receivedAt: number, t0: number): void {
+    const m = this.#ctx.metrics;
+    let seq: number;
+    if (d.seq !== undefined) {
+      if (d.seq <= this.#lastSeq) {
+        // Already seen (applied before a reconnect, or in flight here): ack, never apply again.
+        this.#count('duplicate');
+        this.#forceAck = true;
+        this.#requestAck();
+        return;
+      }
+      seq = d.seq;
+    } else if (this.streamId !== undefined) {
+      this.#count('rejected');
+      this.#sendError(undefined, d.error ?? new FleetPulseError(ErrorCode.INVALID_SAMPLE, 'messages of a named stream (?stream=ID) must carry an increasing seq', { field: 'seq' }));
+      return;
+    } else if (d.error !== undefined) {
+      // Unreadable, so it may have carried a seq: give it none rather than guess.
+      this.#count('rejected');
+      this.#sendError(undefined, d.error);
+      return;
+    } else seq = this.#lastSeq + 1;
+    this.#lastSeq = seq;
+    if (d.error !== undefined) {
+      this.#count('rejected');
+      this.#sendError(seq, d.error);
+    }
+    const weight = Math.max(1, d.batch?.length ?? 0);
+    this.#queue.push({ seq, batch: d.batch, weight, receivedAt, t0, legacy: d.batch === undefined ? undefined : d.legacy });
+    this.#addUnacked(weight);
+    this.#ensureClaim();
+    void this.#run();
+  }
+
+  #addUnacked(n: number): void {
+    this.#unacked += n;
+    this.#ctx.metrics.streamUnackedSamples.inc(n);
+    if (!this.#paused && this.#unacked > this.#ctx.cfg.maxUnackedSamples && !this.#socketClosed) {
+      this.#paused = true;
+      this.ws.pause();
+      this.#ctx.metrics.streamPauses.inc();
+    }
+  }
+
+  /**
+   * Claim (named streams) everything received so far, as soon as it is received: a reconnect
+   * elsewhere reads the claim and waits for it, so the claim must land before the client could
+   * possibly have reconnected. Claims coalesce: one in flight at a time, covering all received.
+   */
+  #ensureClaim(): void {
+    if (this.streamId === undefined || this.#claiming || this.#lastSeq <= this.#claimed || this.#failed) return;
+    this.#claiming = true;
+    const target = this.#lastSeq;
+    this.#ctx.store.setStreamSeq(claimKey(this.streamId), target).then(
+      () => {
+        this.#claiming = false;
+        if (target > this.#claimed) this.#claimed = target;
+        this.#ensureClaim();
+        void this.#run();
+      },
+      (err: unknown) => {
+        this.#claiming = false;
+        this.fail(toFleetPulseError(err));
+      },
+    );
+  }
+
+  /** Apply queued groups one at a time, in order (the only writer of `#processed`). */
+  async #run(): Promise<void> {
+    if (this.#running) return;
+    this.#running = true;
+    try {
+      while (this.#queue.length > 0 && !this.#failed) {
+        // Named streams apply only what is claimed; the rest waits for the claim in flight.
+        let n = this.#queue.length;
+        if (this.streamId !== undefined) {
+          n = 0;
+          while (n < this.#queue.length && this.#queue[n]!.seq <= this.#claimed) n++;
+          if (n === 0) break; // #ensureClaim's completion runs us again
+        }
+        const group = n === this.#queue.length ? this.#queue : this.#queue.slice(0, n);
+        this.#queue = n === this.#queue.length ? [] : this.#queue.slice(n);
+        const batches: SampleBatch[] = [];
+        for (const e of group) if (e.batch !== undefined) batches.push(e.batch);
+        if (batches.length > 0) await this.#applyGroup(group, batches);
+        if (this.#failed) break;
+        this.#processed = group[group.length - 1]!.seq;
+        for (const e of group) {
+          this.#awaiting.push(e);
+          this.#sinceAck += e.weight;
+        }
+        this.#requestAck();
+      }
+    } catch (err) {
+      this.fail(toFleetPulseError(err));
+    } finally {
+      this.#running = false;
+      this.#checkIdle();
+    }
+  }
+
+  /**
+   * Apply one group. A permanent per-sample error (series limit…) is isolated by re-applying the
+   * group's messages one by one and answering only the failing ones; retryable trouble (the store
+   * is down or overloaded past applyTimeoutMs) is fatal for the connection: close 1013 and let
+   * the client resume from its last ack.
+   */
+  async #applyGroup(group: Entry[], batches: SampleBatch[]): Promise<void> {
+    const receivedAt = group[group.length - 1]!.receivedAt;
+    try {
+      await this.#submit(batches.length === 1 ? batches[0]! : concat(batches), receivedAt);
+      this.#countApplied(group);
+    } catch (err) {
+      const e = toFleetPulseError(err);
+      if (e.retryable || e.code === ErrorCode.INTERNAL) throw e;
+      for (const entry of group) {
+        if (entry.batch === undefined) continue;
+        try {
+          if (batches.length > 1) await this.#submit(entry.batch, entry.receivedAt);
+          else throw e;
+          this.#countApplied([entry]);
+        } catch (err2) {
+          const e2 = toFleetPulseError(err2);
+          if (e2.retryable || e2.code === ErrorCode.INTERNAL) throw e2;
+          this.#ctx.metrics.ingestSamples.inc({ transport: 'ws', result: 'failed' }, entry.batch.length);
+          this.#count('rejected');
+          this.#sendError(entry.seq, e2);
+          entry.legacy = undefined;
+        }
+      }
+    }
+  }
+
+  /** sink.submit, waiting out OVERLOADED (the socket stays paused meanwhile) up to applyTimeoutMs. */
+  async #submit(batch: SampleBatch, receivedAt: number): Promise<void> {
+    const deadline = Date.now() + this.#ctx.applyTimeoutMs;
+    let delay = 10;
+    for (;;) {
+      try {
+        await this.#ctx.sink.submit(batch, receivedAt);
+        return;
+      } catch (err) {
+        const e = toFleetPulseError(err);
+        if (e.code !== ErrorCode.OVERLOADED || Date.now() + delay > deadline) throw e;
+        await new Promise((r) => setTimeout(r, delay));
+        delay = Math.min(delay * 2, 250);
+      }
+    }
+  }
+
+  #countApplied(entries: Entry[]): void {
+    const m = this.#ctx.metrics;
+    const now = performance.now();
+    for (const e of entries) {
+      if (e.batch === undefined) continue;
+      m.ingestSamples.inc({ transport: 'ws', result: 'accepted' }, e.batch.length);
+      this.#count('accepted');
+      m.ingestDuration.observe({ transport: 'ws' }, (now - e.t0) / 1000);
+    }
+  }
+
+  #count(result: 'accepted' | 'duplicate' | 'rejected'): void {
+    this.#ctx.metrics.streamMessages.inc({ result });
+    this.#ctx.metrics.ingestRequests.inc({ transport: 'ws', code: result === 'rejected' ? '4xx' : '2xx' });
+  }
+
+  /** Ack now if the last ack is ackIntervalMs old or ackEverySamples piled up, else soon. */
+  #requestAck(): void {
+    if (this.#flushing || (this.#socketClosed && this.streamId === undefined)) return;
+    if (this.#processed <= this.#acked && !this.#forceAck) return;
+    const wait = this.#lastAckAt + this.#ctx.cfg.ackIntervalMs - Date.now();
+    if (wait <= 0 || this.#sinceAck >= this.#ctx.cfg.ackEverySamples) {
+      if (this.#ackTimer !== undefined) clearTimeout(this.#ackTimer);
+      this.#ackTimer = undefined;
+      void this.#flushAck();
+    } else if (this.#ackTimer === undefined) {
+      this.#ackTimer = setTimeout(() => {
+        this.#ackTimer = undefined;
+        void this.#flushAck();
+      }, wait);
+    }
+  }
+
+  /** Record the applied seq (named streams), then send `{"ack":n}` (+ legacy acks). */
+  async #flushAck(): Promise<void> {
+    if (this.#flushing) return;
+    this.#flushing = true;
+    // Snapshot: groups applied while the record is in flight stay for the next ack.
+    const target = this.#processed;
+    const entries = this.#awaiting;
+    this.#awaiting = [];
+    try {
+      if (this.streamId !== undefined && target > this.#recorded) {
+        try {
+          await this.#ctx.store.setStreamSeq(this.streamId, target);
+          this.#recorded = target;
+        } catch (err) {
+          // The samples are applied; a client only resends unacked messages, so ack anyway.
+          this.#ctx.onRecordError(toFleetPulseError(err));
+        }
+      }
+      if (!this.#socketClosed) {
+        if (this.ws.bufferedAmount > ACK_BACKLOG_BYTES) {
+          // The peer does not read its acks: keep them (and its unacked bound) until it does.
+          this.#awaiting = entries.concat(this.#awaiting);
+          setTimeout(() => this.#requestAck(), this.#ctx.cfg.ackIntervalMs).unref();
+          return;
+        }
+        const ackTs = Date.now();
+        for (const e of entries) {
+          if (e.legacy !== undefined) this.ws.send(JSON.stringify({ ack_seq: e.seq, ack_ts: ackTs, sent_at: e.legacy.sentAt }));
+        }
+        this.ws.send(`{"ack":${target}}`);
+        this.#ctx.metrics.streamAcks.inc();
+      }
+      if (target > this.#acked) this.#acked = target;
+      this.#forceAck = false;
+      this.#lastAckAt = Date.now();
+      const now = performance.now();
+      let released = 0;
+      for (const e of entries) {
+        released += e.weight;
+        this.#ctx.metrics.streamAckLatency.observe((now - e.t0) / 1000);
+      }
+      this.#sinceAck = Math.max(0, this.#sinceAck - released);
+      this.#release(released);
+    } finally {
+      this.#flushing = false;
+    }
+    if (this.#processed > this.#acked) this.#requestAck();
+    this.#checkIdle();
+  }
+
+  #release(n: number): void {
+    this.#unacked -= n;
+    this.#ctx.metrics.streamUnackedSamples.dec(n);
+    if (this.#paused && this.#unacked <= this.#ctx.cfg.maxUnackedSamples / 2 && !this.#ctx.draining) {
+      this.#paused = false;
+      if (!this.#socketClosed) this.ws.resume();
+    }
+  }
+
+  #sendError(seq: number | undefined, e: FleetPulseError): void {
+    if (this.#socketClosed) return;
+    this.ws.send(JSON.stringify(seq === undefined ? { error: e.toJSON() } : { error: e.toJSON(), seq }));
+  }
+
+  /** Fatal: close with the error's close code; whatever was not applied is dropped (unacked). */
+  fail(e: FleetPulseError): void {
+    if (this.#failed) return;
+    this.#failed = true;
+    const dropped = this.#queue.length + this.#early.length;
+    if (dropped > 0) this.#ctx.metrics.streamMessages.inc({ result: 'dropped' }, dropped);
+    this.#queue = [];
+    this.#early = [];
+    this.#ctx.onFatal(this, e);
+    if (!this.#socketClosed) this.ws.close(wsCloseCodeOf(e), closeReason(e.message));
+    this.#checkIdle();
+  }
+
+  /** The socket closed: keep applying what was received (see the invariants), then settle. */
+  onSocketClosed(): void {
+    this.#socketClosed = true;
+    if (this.#ackTimer !== undefined) {
+      clearTimeout(this.#ackTimer);
+      this.#ackTimer = undefined;
+    }
+    this.#checkIdle();
+  }
+
+  /** Server shutdown: stop reading, finish what was received, ack it, close 1001. */
+  async drainAndClose(): Promise<void> {
+    if (!this.#socketClosed && !this.#paused) {
+      this.#paused = true;
+      this.ws.pause();
+    }
+    while ((this.#running || this.#queue.length > 0 || !this.#ready) && !this.#failed && !this.#socketClosed) {
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    if (this.#ackTimer !== undefined) clearTimeout(this.#ackTimer);
+    this.#ackTimer = undefined;
+    if (this.#processed > this.#acked || this.#processed > this.#recorded) await this.#flushAck();
+    if (!this.#socketClosed) this.ws.close(1001, 'server shutting down');
+  }
+
+  #checkIdle(): void {
+    if (!this.#socketClosed) return;
+    if (this.#running || this.#flushing || this.#claiming || (this.#queue.length > 0 && !this.#failed)) return;
+    if (this.streamId !== undefined && this.#processed > this.#recorded && !this.#failed && !this.#finalRecord) {
+      // Record what was applied after the socket closed, so a reconnect's claim wait ends.
+      this.#finalRecord = true;
+      void this.#flushAck();
+      return;
+    }
+    const leftover = this.#unacked;
+    if (leftover !== 0) {
+      this.#unacked = 0;
+      this.#ctx.metrics.streamUnackedSamples.dec(leftover);
+    }
+    this.#settled();
+  }
+}
+
+/** Close reasons are limited to 123 bytes (RFC 6455 §5.5). */
+export function closeReason(message: string): string {
+  let r = message.slice(0, 120);
+  while (Buffer.byteLength(r) > 123) r = r.slice(0, -1);
+  return r;
+}
+
+function concat(batches: SampleBatch[]): SampleBatch {
+  const out: SampleBatch = { length: 0, metric: [], source: [], value: [], ts: [], unit: [], kind: [], tags: [] };
+  for (const b of batches) {
+    for (let i = 0; i < b.length; i++) {
+      out.metric.push(b.metric[i]!);
+      out.source.push(b.source[i]!);
+      out.value.push(b.value[i]!);
+      out.ts.push(b.ts[i]!);
+      out.unit.push(b.unit[i]!);
+      out.kind.push(b.kind[i]!);
+      out.tags.push(b.tags[i]!);
+    }
+    out.length += b.length;
+  }
+  return out;
+}
