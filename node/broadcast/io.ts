@@ -62,6 +62,8 @@ export interface LiveServerDeps {
   onScreenLatency: (seconds: number[]) => void;
   /** `memory` mode without node:cluster (tests): no adapter. */
   standalone?: boolean;
+  /** Force the Redis adapter flavour (tests and the adapter bench); default: sharded on Redis ≥ 7. */
+  redisAdapter?: 'sharded' | 'classic';
 }
 
 export async function createLiveServer(deps: LiveServerDeps): Promise<LiveServer> {
@@ -73,7 +75,7 @@ export async function createLiveServer(deps: LiveServerDeps): Promise<LiveServer
   if (cfg.state.mode === 'redis') {
     const r = await connectAdapterClients(cfg.state.redisUrl, log, () => metrics.livePublishErrors.inc());
     redis = r;
-    const sharded = await supportsShardedPubSub(r.pub);
+    const sharded = deps.redisAdapter === undefined ? await supportsShardedPubSub(r.pub) : deps.redisAdapter === 'sharded';
     const key = `${cfg.state.redisKeyPrefix}sio`;
     adapterKind = sharded ? AdapterKind.RedisSharded : AdapterKind.RedisClassic;
     adapter = sharded
