@@ -52,17 +52,7 @@ export class PartitionedStore implements StateStore {
   /** Ops our peers call on this worker's partition. */
   #serve(): void {
     const p = this.#local;
-    this.#peers.handle(RpcOp.Apply, (args) => {
-      const { parts } = args as ApplyArgs;
-      return parts.map((part) => {
-        try {
-          p.apply(part.batch, part.receivedAt);
-          return null;
-        } catch (err) {
-          return toFleetPulseError(err).toJSON();
-        }
-      }) satisfies ApplyResult;
-    });
+    this.#peers.handle(RpcOp.Apply, (args) => this.applyForwarded(args as ApplyArgs));
     this.#peers.handle(RpcOp.SourcesPartial, () => p.sourcesPartial());
     this.#peers.handle(RpcOp.MetricsPartial, () => p.metricsPartial());
     this.#peers.handle(RpcOp.SeriesPartial, (args) => p.seriesPartial(args as SeriesQuery));
@@ -72,6 +62,18 @@ export class PartitionedStore implements StateStore {
       const { id, seq } = args as { id: string; seq: number };
       p.setStreamSeq(id, seq, this.#now());
       return null;
+    });
+  }
+
+  /** Apply parts a peer forwarded to this owner (over the peer link or IPC), each all-or-nothing. */
+  applyForwarded(args: ApplyArgs): ApplyResult {
+    return args.parts.map((part) => {
+      try {
+        this.#local.apply(part.batch, part.receivedAt);
+        return null;
+      } catch (err) {
+        return toFleetPulseError(err).toJSON();
+      }
     });
   }
 

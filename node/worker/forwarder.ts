@@ -1,12 +1,15 @@
 /**
  * Coalesces samples bound for other owner workers: everything forwarded to one slot within the
- * same event-loop turn travels as one IPC message, and each request's part is applied (or fails)
- * on its own, so one request's error never fails another's.
+ * same event-loop turn travels as one message over the direct peer link, and each request's part
+ * is applied (or fails) on its own, so one request's error never fails another's.
  */
 import { FleetPulseError, type WireError } from '../errors.js';
-import { RpcOp } from '../protocol/ipc.js';
 import type { SampleBatch } from '../protocol/samples.js';
-import type { Peers } from './peers.js';
+
+/** Delivers coalesced parts to an owner worker (PeerLinks in production). */
+export interface ApplyTransport {
+  apply(slot: number, args: ApplyArgs, timeoutMs: number): Promise<ApplyResult>;
+}
 
 /** What an owner receives: independent parts, each applied all-or-nothing. */
 export interface ApplyArgs {
@@ -21,14 +24,14 @@ interface Queue {
 }
 
 export class Forwarder {
-  readonly #peers: Peers;
+  readonly #transport: ApplyTransport;
   readonly #timeoutMs: number;
   readonly #queues = new Map<number, Queue>();
   #scheduled = false;
   readonly #onBatchSent: (samples: number) => void;
 
-  constructor(peers: Peers, timeoutMs: number, onBatchSent: (samples: number) => void) {
-    this.#peers = peers;
+  constructor(transport: ApplyTransport, timeoutMs: number, onBatchSent: (samples: number) => void) {
+    this.#transport = transport;
     this.#timeoutMs = timeoutMs;
     this.#onBatchSent = onBatchSent;
   }
@@ -54,9 +57,8 @@ export class Forwarder {
       let n = 0;
       for (const p of q.parts) n += p.batch.length;
       this.#onBatchSent(n);
-      this.#peers.call(slot, RpcOp.Apply, { parts: q.parts } satisfies ApplyArgs, this.#timeoutMs).then(
-        (res) => {
-          const results = res as ApplyResult;
+      this.#transport.apply(slot, { parts: q.parts }, this.#timeoutMs).then(
+        (results) => {
           q.waiters.forEach((w, i) => {
             const e = results[i];
             if (e === null || e === undefined) w.resolve();
