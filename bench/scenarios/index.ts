@@ -1,6 +1,8 @@
 /** Every bench scenario, by name (`npm run bench -- <name…|all>`). Add new ones here. */
 import type { Scenario } from '../lib/scenario.js';
+import { dashboardScenario } from './dashboard.js';
+import { liveAdaptersScenario } from './live-adapters.js';
 import { pushScenario } from './push.js';
 import { memoryScenario } from './memory.js';
 
-export const scenarios: Scenario[] = [pushScenario, memoryScenario];
+export const scenarios: Scenario[] = [pushScenario, memoryScenario, dashboardScenario, liveAdaptersScenario];
