@@ -176,3 +176,31 @@ export class SummaryAccumulator {
     };
   }
 }
+
+// ---- partial builders shared by the stores (same answers in memory and Redis mode) ----
+
+/** Arrivals of one source closer than this belong to one burst (a batch), not a new interval. */
+export const MIN_INTERVAL_MS = 200;
+
+/** Fold one stored bucket into a series partial at the query's output step. */
+export function addAtStep(out: Map<number, BucketPartial>, step: number, start: number, count: number, sum: number, min: number, max: number, last: number, lastTs: number): void {
+  const t = Math.floor(start / step) * step;
+  const b: BucketPartial = [t, count, sum, min, max, last, lastTs];
+  const cur = out.get(t);
+  if (cur === undefined) out.set(t, b);
+  else mergeBucket(cur, b);
+}
+
+/** Fold another tag set of the same source into `cur`: counters add their rates, gauges merge buckets. */
+export function mergeTagSet(cur: SummaryPartial, p: SummaryPartial): void {
+  cur.rate = cur.rate !== null && p.rate !== null ? cur.rate + p.rate : (cur.rate ?? p.rate);
+  cur.count += p.count;
+  cur.sum += p.sum;
+  cur.min = Math.min(cur.min, p.min);
+  cur.max = Math.max(cur.max, p.max);
+  if (p.lastTs >= cur.lastTs) {
+    cur.last = p.last;
+    cur.lastTs = p.lastTs;
+  }
+  cur.counter ||= p.counter;
+}

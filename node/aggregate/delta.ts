@@ -1,0 +1,157 @@
+/**
+ * Pre-aggregation for group commit (pure, no clocks, no I/O): the samples a worker received
+ * during one commit tick, folded into per-series bucket deltas for both rings. A store writes a
+ * TickDelta in one round trip instead of one write per sample.
+ *
+ * Semantics match the memory ring buffers (state/rings.ts) field by field, so a store that merges
+ * these deltas into its buckets gives the memory store's answers:
+ * - count/sum/min/max add up; `last` is the value at the highest offset in the bucket, ties going
+ *   to the later arrival (samples are folded in arrival order, and a delta merged into a stored
+ *   bucket arrived after everything already in it);
+ * - fine offsets are whole ms into the bucket; coarse offsets are in units of
+ *   ceil(coarseStepMs / 65535) ms, exactly as the memory ring quantises them.
+ * Float sums may differ from per-sample addition in the last ulp (addition is not associative).
+ */
+import type { RetentionConfig } from '../config/schema.js';
+import { SampleKind, type SampleBatch } from '../protocol/samples.js';
+
+/** One bucket's worth of samples: what gets merged into the stored bucket `b` (bucket index). */
+export interface BucketDelta {
+  b: number;
+  count: number;
+  sum: number;
+  min: number;
+  max: number;
+  last: number;
+  /** Offset of `last` in the bucket (ms for fine, coarse offset units for coarse). */
+  off: number;
+}
+
+export interface SeriesDelta {
+  metric: string;
+  /** Canonical tags ('' when none). */
+  tags: string;
+  /** Kind of the newest sample (the memory store keeps the last one too). */
+  counter: boolean;
+  /** Receive time of the newest apply that touched the series. */
+  receivedAt: number;
+  fine: Map<number, BucketDelta>;
+  coarse: Map<number, BucketDelta>;
+}
+
+export interface SourceDelta {
+  source: string;
+  /**
+   * Receive times of the applies that touched the source, in apply order, consecutive duplicates
+   * dropped: replaying them keeps lastSeen and the smoothed interval exactly as the memory store.
+   */
+  receivedAts: number[];
+  /** Keyed by seriesField(metric, tags). */
+  series: Map<string, SeriesDelta>;
+}
+
+/** A (unit, kind) the metric was seen with; consecutive repeats are dropped (they are no-ops). */
+export interface MetaChange {
+  unit: string;
+  kind: SampleKind;
+  at: number;
+}
+
+export interface TickDelta {
+  sources: Map<string, SourceDelta>;
+  /** Per metric, the (unit, kind) changes in arrival order. */
+  meta: Map<string, MetaChange[]>;
+  samples: number;
+}
+
+/** The key of a series inside its source: metric names never contain NUL. */
+export function seriesField(metric: string, tags: string): string {
+  return tags === '' ? metric + '\u0000' : metric + '\u0000' + tags;
+}
+
+export class DeltaBuilder {
+  readonly #fineStep: number;
+  readonly #coarseStep: number;
+  readonly #coarseOffUnit: number;
+  #delta: TickDelta = { sources: new Map(), meta: new Map(), samples: 0 };
+
+  constructor(r: RetentionConfig) {
+    this.#fineStep = r.fineStepMs;
+    this.#coarseStep = r.coarseStepMs;
+    this.#coarseOffUnit = Math.ceil(r.coarseStepMs / 65535);
+  }
+
+  get samples(): number {
+    return this.#delta.samples;
+  }
+
+  /** Fold one applied batch in (arrival order matters for `last` ties and the source interval). */
+  add(batch: SampleBatch, receivedAt: number): void {
+    const d = this.#delta;
+    let src: SourceDelta | undefined;
+    for (let i = 0; i < batch.length; i++) {
+      const source = batch.source[i]!;
+      const metric = batch.metric[i]!;
+      const tags = batch.tags[i]!;
+      if (src === undefined || src.source !== source) {
+        src = d.sources.get(source);
+        if (src === undefined) {
+          src = { source, receivedAts: [], series: new Map() };
+          d.sources.set(source, src);
+        }
+        if (src.receivedAts[src.receivedAts.length - 1] !== receivedAt) src.receivedAts.push(receivedAt);
+      }
+      const field = seriesField(metric, tags);
+      let s = src.series.get(field);
+      if (s === undefined) {
+        s = { metric, tags, counter: false, receivedAt, fine: new Map(), coarse: new Map() };
+        src.series.set(field, s);
+      }
+      const kind = batch.kind[i]!;
+      s.counter = kind === SampleKind.Counter;
+      if (receivedAt > s.receivedAt) s.receivedAt = receivedAt;
+      this.#noteMeta(metric, batch.unit[i]!, kind, receivedAt);
+
+      const ts = batch.ts[i]!;
+      const v = batch.value[i]!;
+      const fb = Math.floor(ts / this.#fineStep);
+      fold(s.fine, fb, ts - fb * this.#fineStep, v);
+      const cb = Math.floor(ts / this.#coarseStep);
+      fold(s.coarse, cb, Math.floor((ts - cb * this.#coarseStep) / this.#coarseOffUnit), v);
+    }
+    d.samples += batch.length;
+  }
+
+  #noteMeta(metric: string, unit: string, kind: SampleKind, at: number): void {
+    let list = this.#delta.meta.get(metric);
+    if (list === undefined) {
+      list = [];
+      this.#delta.meta.set(metric, list);
+    }
+    const prev = list[list.length - 1];
+    if (prev === undefined || prev.unit !== unit || prev.kind !== kind) list.push({ unit, kind, at });
+  }
+
+  /** The delta so far; the builder starts over empty. */
+  take(): TickDelta {
+    const d = this.#delta;
+    this.#delta = { sources: new Map(), meta: new Map(), samples: 0 };
+    return d;
+  }
+}
+
+function fold(ring: Map<number, BucketDelta>, b: number, off: number, v: number): void {
+  const cur = ring.get(b);
+  if (cur === undefined) {
+    ring.set(b, { b, count: 1, sum: v, min: v, max: v, last: v, off });
+    return;
+  }
+  cur.count++;
+  cur.sum += v;
+  if (v < cur.min) cur.min = v;
+  if (v > cur.max) cur.max = v;
+  if (off >= cur.off) {
+    cur.last = v;
+    cur.off = off;
+  }
+}

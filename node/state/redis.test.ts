@@ -1,0 +1,170 @@
+/**
+ * RedisStateStore on a real redis-server (our own, on a free port): the shared contract suite,
+ * then what only Redis mode has — a randomized differential run against the memory store
+ * (identical answers), concurrent writers, group commit, TTLs, and fail-fast while Redis is down.
+ */
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import pino from 'pino';
+import { startRedis, type RunningRedis } from '../testing/redis.js';
+import { skipUnless } from '../testing/binaries.js';
+import { Redis } from 'ioredis';
+import { ErrorCode, FleetPulseError } from '../errors.js';
+import { GroupCommitStore } from '../aggregate/group-commit.js';
+import { RedisStateStore } from './redis.js';
+import { baseTime, batchOf, DEFAULT_RETENTION, SMALL_RETENTION, storeContract, type ContractStoreOptions } from './store.contract.js';
+import { compareStores, makeWorkload, memoryReference } from './store.differential.js';
+
+const skip = skipUnless('redis-server');
+const log = pino({ level: 'silent' });
+let redis: RunningRedis | undefined;
+
+export function makeRedisStore(url: string, o: ContractStoreOptions, extra: { chunkBuckets?: number; prefix?: string } = {}): Promise<RedisStateStore> {
+  const store = new RedisStateStore({
+    state: { redisUrl: url, redisKeyPrefix: extra.prefix ?? `t${randomBytes(4).toString('hex')}:`, maxSeries: o.maxSeries, streamSeqTtlMs: o.streamSeqTtlMs },
+    retention: o.retention,
+    commandTimeoutMs: 5000,
+    log,
+    now: o.now,
+    // Small chunks, so chunk expiry runs even with the tests' small rings.
+    chunkBuckets: extra.chunkBuckets ?? 4,
+  });
+  return waitReady(store).then(() => store);
+}
+
+export async function waitReady(store: { ready(): boolean }, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!store.ready()) {
+    if (Date.now() > deadline) throw new Error(`redis store not ready within ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+// One redis-server for the whole file; every store gets its own key prefix.
+describe('redis store', { skip }, () => {
+  before(async () => {
+    redis = await startRedis();
+  });
+  after(async () => {
+    await redis?.stop();
+  });
+  storeContract('redis', (o) => makeRedisStore(redis!.url, o));
+
+describe('identical answers to the memory store (randomized)', () => {
+  for (const [seed, retention, lateMs] of [[1, SMALL_RETENTION, 40_000], [2, SMALL_RETENTION, 15_000], [3, DEFAULT_RETENTION, 30 * 60_000]] as const) {
+    test(`seed ${seed}: every query equal, applies one by one`, async (t) => {
+      const T = retention === SMALL_RETENTION ? baseTime(5000) : baseTime();
+      const w = makeWorkload(seed, T, { batches: 80, sources: 5, lateMs });
+      const ref = memoryReference(retention);
+      const store = await makeRedisStore(redis!.url, { retention, maxSeries: 100_000, streamSeqTtlMs: 900_000, now: Date.now });
+      t.after(() => store.close());
+      for (const b of w.batches) {
+        ref.partition.apply(batchOf(b.samples), b.receivedAt);
+        await store.apply(batchOf(b.samples), b.receivedAt);
+      }
+      const checks = await compareStores(ref, store, w, retention, { drainUpdates: true });
+      assert.ok(checks > 400, `compared ${checks} answers`);
+    });
+  }
+
+  test('group commit: concurrent applies in one tick give the same answers as applying them in order', async (t) => {
+    const retention = SMALL_RETENTION;
+    const w = makeWorkload(7, baseTime(5000), { batches: 120, sources: 6, lateMs: 30_000 });
+    const ref = memoryReference(retention);
+    const inner = await makeRedisStore(redis!.url, { retention, maxSeries: 100_000, streamSeqTtlMs: 900_000, now: Date.now });
+    let ticks = 0;
+    const store = new GroupCommitStore(inner, { intervalMs: 10, onTick: () => ticks++ });
+    t.after(() => store.close());
+    // Groups of 10 applies in flight at once: each group lands in one tick, in call order.
+    for (let i = 0; i < w.batches.length; i += 10) {
+      const group = w.batches.slice(i, i + 10);
+      for (const b of group) ref.partition.apply(batchOf(b.samples), b.receivedAt);
+      await Promise.all(group.map((b) => store.apply(batchOf(b.samples), b.receivedAt)));
+    }
+    assert.ok(ticks < w.batches.length / 2, `applies were grouped (${ticks} ticks for ${w.batches.length} applies)`);
+    await compareStores(ref, store, w, retention, { drainUpdates: true });
+  });
+
+  test('min/max/last/count stay exact with concurrent writers (three stores, interleaved)', async (t) => {
+    const retention = DEFAULT_RETENTION;
+    const w = makeWorkload(11, baseTime(), { batches: 150, sources: 8, lateMs: 20 * 60_000, uniqueTs: true, kindFlips: false });
+    const ref = memoryReference(retention);
+    const prefix = `t${randomBytes(4).toString('hex')}:`;
+    const opts = { retention, maxSeries: 100_000, streamSeqTtlMs: 900_000, now: Date.now };
+    const writers = await Promise.all([0, 1, 2].map(async () => new GroupCommitStore(await makeRedisStore(redis!.url, opts, { prefix }), { intervalMs: 5 })));
+    t.after(() => Promise.all(writers.map((s) => s.close())));
+    for (const b of w.batches) ref.partition.apply(batchOf(b.samples), b.receivedAt);
+    // Every writer gets every third batch, all in flight together.
+    await Promise.all(w.batches.map((b, i) => writers[i % 3]!.apply(batchOf(b.samples), b.receivedAt)));
+    await compareStores(ref, writers[0]!, w, retention, { strictSources: false, strictMetrics: false, roundSummaries: true });
+    // Any writer answers the same.
+    await compareStores(ref, writers[2]!, w, retention, { strictSources: false, strictMetrics: false, roundSummaries: true });
+  });
+});
+
+describe('TTLs, keys, outage', () => {
+  test('buckets, sources and stream seqs expire per the retention', async (t) => {
+    const prefix = `t${randomBytes(4).toString('hex')}:`;
+    const T = baseTime();
+    const store = await makeRedisStore(redis!.url, { retention: DEFAULT_RETENTION, maxSeries: 1000, streamSeqTtlMs: 900_000, now: Date.now }, { prefix });
+    const raw = new Redis(redis!.port, '127.0.0.1');
+    t.after(async () => {
+      raw.disconnect();
+      await store.close();
+    });
+    await store.apply(batchOf([{ source: 'web-1', metric: 'cpu', value: 1, ts: T + 500 }]), Date.now());
+    await store.setStreamSeq('agent-9', 42);
+    const keys = (await raw.keys(`${prefix}*`)).sort();
+    assert.deepEqual(keys, [`${prefix}metrics`, `${prefix}ms:cpu`, `${prefix}seq:agent-9`, `${prefix}series`, `${prefix}sources`, `${prefix}{s:web-1}:i`, `${prefix}{s:web-1}:s:cpu\u0000`].sort());
+    const seriesExpireAt = await raw.pexpiretime(`${prefix}{s:web-1}:s:cpu\u0000`);
+    // End of the newest coarse bucket + coarse retention (+ skew slack).
+    assert.ok(seriesExpireAt >= T + 60_000 + DEFAULT_RETENTION.coarseSpanMs && seriesExpireAt <= T + 60_000 + DEFAULT_RETENTION.coarseSpanMs + 180_000, `series key expires at ${seriesExpireAt}`);
+    const infoTtl = await raw.pttl(`${prefix}{s:web-1}:i`);
+    assert.ok(infoTtl > DEFAULT_RETENTION.coarseSpanMs - 60_000, `source key TTL ${infoTtl}`);
+    const seqTtl = await raw.pttl(`${prefix}seq:agent-9`);
+    assert.ok(seqTtl > 900_000 - 60_000 && seqTtl <= 900_000, `stream seq TTL ${seqTtl}`);
+  });
+
+  test('while Redis is down: not ready, writes and reads fail fast with state_unavailable; it recovers alone', async (t) => {
+    const own = await startRedis();
+    let current = own;
+    t.after(() => current.stop());
+    const ups: boolean[] = [];
+    const store = new RedisStateStore({
+      state: { redisUrl: own.url, redisKeyPrefix: 'o:', maxSeries: 1000, streamSeqTtlMs: 900_000 },
+      retention: DEFAULT_RETENTION, commandTimeoutMs: 5000, log, hooks: { onAvailability: (up) => ups.push(up) },
+    });
+    const grouped = new GroupCommitStore(store, { intervalMs: 10 });
+    t.after(() => grouped.close());
+    await waitReady(grouped);
+    const T = baseTime();
+    await grouped.apply(batchOf([{ source: 'a', metric: 'cpu', value: 1, ts: T }]), Date.now());
+
+    await own.stop();
+    await waitFor(() => !grouped.ready(), 10_000, 'store to notice the outage');
+    const isUnavailable = (err: unknown): boolean => err instanceof FleetPulseError && err.code === ErrorCode.STATE_UNAVAILABLE && err.httpStatus === 503 && err.retryAfterS !== undefined;
+    await assert.rejects(grouped.apply(batchOf([{ source: 'a', metric: 'cpu', value: 2, ts: T }]), Date.now()), isUnavailable);
+    await assert.rejects(store.apply(batchOf([{ source: 'a', metric: 'cpu', value: 2, ts: T }]), Date.now()), isUnavailable);
+    await assert.rejects(store.sources(Date.now()), isUnavailable);
+    await assert.rejects(store.streamSeq('x'), isUnavailable);
+
+    current = await startRedis([], { port: own.port });
+    await waitFor(() => grouped.ready(), 15_000, 'store to reconnect');
+    // The restarted server is empty (no persistence here); the store rewrites its indexes.
+    await grouped.apply(batchOf([{ source: 'a', metric: 'cpu', value: 3, ts: T }]), Date.now());
+    assert.deepEqual((await grouped.sources(Date.now())).map((s) => s.source), ['a']);
+    const pts = (await grouped.series({ metric: 'cpu', source: 'a', ring: 'fine', fromMs: T, toMs: T + 1000, stepMs: 1000 })).points;
+    assert.deepEqual(pts, [[T, 1, 3, 3, 3, 3]]);
+    assert.deepEqual(ups, [true, false, true]);
+  });
+});
+});
+
+async function waitFor(cond: () => boolean, timeoutMs: number, what: string): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!cond()) {
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}

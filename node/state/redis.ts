@@ -1,0 +1,508 @@
+/**
+ * Redis state (DESIGN.md §2 `state: redis`): workers are stateless; every bucket, source, metric
+ * and stream seq lives in Redis (key layout: redis-keys.ts; Lua: redis-scripts.ts), so any worker
+ * of any instance sharing the Redis gives the same answers — the memory store's answers, built by
+ * the same merge.ts code from the same bucket semantics (the contract suite checks both).
+ *
+ * Writes come as one commit per group-commit tick (aggregate/group-commit.ts): the tick's samples,
+ * pre-aggregated into bucket deltas (aggregate/delta.ts), go out in one round trip — one fp_write
+ * Lua call for all sources on a standalone Redis (atomic: a tick is applied wholly or not at all),
+ * one per source on a Cluster (each atomic, all auto-pipelined per node) — plus the few index
+ * commands that are due. Lua makes min/max/last exact with any number of concurrent writers.
+ * apply() resolves only after Redis confirmed the write; while Redis is unreachable it rejects at
+ * once with STATE_UNAVAILABLE (HTTP 503 + Retry-After), nothing is queued.
+ */
+import { ErrorCode, FleetPulseError } from '../errors.js';
+import type { RetentionConfig, StateConfig } from '../config/schema.js';
+import type { Logger } from '../observability/logger.js';
+import { DeltaBuilder, seriesField, type SourceDelta, type TickDelta } from '../aggregate/delta.js';
+import type { CommitEntry, CommitWriter } from '../aggregate/group-commit.js';
+import type { SampleBatch } from '../protocol/samples.js';
+import { addAtStep, mergeMetrics, mergeSeries, mergeSources, mergeSummary, mergeTagSet, MIN_INTERVAL_MS, SummaryAccumulator } from './merge.js';
+import { BlobWriter, decodeHeads, decodeMeta, decodeRead, encodeSeriesDelta, encodeTimes, type ReadSeries } from './redis-codec.js';
+import { RedisConnection, type AnyRedis } from './redis-client.js';
+import { INDEX_REFRESH_MS, RedisKeys, seriesMember } from './redis-keys.js';
+import type {
+  BucketPartial, BucketUpdate, MetricAnswer, MetricPartial, SeriesAnswer, SeriesQuery, SourceAnswer, SourcePartial,
+  StateStore, StoreStats, SummaryAnswer, SummaryPartial, SummaryQuery,
+} from './store.js';
+
+/** Logical operations (the `op` label of fleetpulse_redis_command_* metrics; never keys or raw commands). */
+export type RedisStoreOp = 'commit' | 'query' | 'seq';
+
+export interface RedisStoreHooks {
+  /** Redis became usable / unusable. */
+  onAvailability?: (up: boolean) => void;
+  /** An operation finished (commit = one group-commit round trip); ok = Redis answered. */
+  onOp?: (op: RedisStoreOp, seconds: number, ok: boolean) => void;
+}
+
+export interface RedisStoreOptions {
+  state: Pick<StateConfig, 'redisUrl' | 'redisKeyPrefix' | 'maxSeries' | 'streamSeqTtlMs'>;
+  retention: RetentionConfig;
+  /** Bound on every Redis command, ms (ingest.applyTimeoutMs). */
+  commandTimeoutMs: number;
+  log: Logger;
+  now?: () => number;
+  /** Buckets per stored chunk (tests use small chunks to exercise chunk expiry). @default 60 */
+  chunkBuckets?: number;
+  hooks?: RedisStoreHooks;
+}
+
+/** Slack on key expiry for clock skew between workers and Redis, ms. */
+const EXPIRY_SLACK_MS = 120_000;
+/** Most series in one fp_write call (keeps each Lua call short; Redis runs scripts serially). */
+const MAX_SERIES_PER_CALL = 2000;
+/** Most members per ZMSCORE / ZADD. */
+const MAX_MEMBERS_PER_CALL = 1000;
+
+export class RedisStateStore implements StateStore, CommitWriter {
+  readonly #o: RedisStoreOptions;
+  readonly #conn: RedisConnection;
+  readonly #keys: RedisKeys;
+  readonly #now: () => number;
+  readonly #ch: number;
+  readonly #fineN: number;
+  readonly #coarseN: number;
+  readonly #coarseOffUnit: number;
+  /** Written-once ARGV head of fp_write. */
+  readonly #writeConf: string[];
+  /** Index entries this worker wrote, with when (refresh after INDEX_REFRESH_MS). */
+  #knownSeries = new Map<string, number>();
+  #knownSources = new Map<string, number>();
+  #knownMetricSources = new Map<string, number>();
+  /** Fine head buckets written since the last drainUpdates(), one per series (newest wins). */
+  #updates = new Map<string, BucketUpdate>();
+
+  constructor(o: RedisStoreOptions) {
+    this.#o = o;
+    this.#now = o.now ?? Date.now;
+    this.#keys = new RedisKeys(o.state.redisKeyPrefix);
+    const r = o.retention;
+    this.#ch = o.chunkBuckets ?? 60;
+    this.#fineN = r.fineSpanMs / r.fineStepMs;
+    this.#coarseN = r.coarseSpanMs / r.coarseStepMs;
+    this.#coarseOffUnit = Math.ceil(r.coarseStepMs / 65535);
+    this.#writeConf = [r.fineStepMs, this.#fineN, r.coarseStepMs, this.#coarseN, this.#ch, r.coarseSpanMs, EXPIRY_SLACK_MS, r.coarseSpanMs + EXPIRY_SLACK_MS, MIN_INTERVAL_MS].map(String);
+    this.#conn = new RedisConnection({
+      url: o.state.redisUrl,
+      commandTimeoutMs: o.commandTimeoutMs,
+      log: o.log,
+      ...(o.hooks?.onAvailability ? { onAvailability: o.hooks.onAvailability } : {}),
+      // Redis may have restarted empty: forget which index entries exist so they are rewritten.
+      onReady: () => this.#forgetIndexes(),
+    });
+  }
+
+  ready(): boolean {
+    return this.#conn.ready();
+  }
+
+  /** Standalone or Cluster (for logs and tests). */
+  get isCluster(): boolean {
+    return this.#conn.isCluster;
+  }
+
+  #client(): AnyRedis {
+    const c = this.#conn.client;
+    if (c === undefined || !this.#conn.ready()) throw unavailable('redis is not connected');
+    return c;
+  }
+
+  /** Run one logical operation: coded errors, and the op's duration/outcome reported. */
+  async #run<T>(op: RedisStoreOp, fn: (c: AnyRedis) => Promise<T>): Promise<T> {
+    const started = performance.now();
+    try {
+      const r = await fn(this.#client());
+      this.#o.hooks?.onOp?.(op, (performance.now() - started) / 1000, true);
+      return r;
+    } catch (err) {
+      this.#o.hooks?.onOp?.(op, (performance.now() - started) / 1000, false);
+      throw toStateError(err);
+    }
+  }
+
+  #liveFloor(now: number): number {
+    return now - this.#o.retention.coarseSpanMs - INDEX_REFRESH_MS;
+  }
+
+  #forgetIndexes(): void {
+    this.#knownSeries = new Map();
+    this.#knownSources = new Map();
+    this.#knownMetricSources = new Map();
+  }
+
+  // ---------------------------------------------------------------- writes
+
+  async apply(batch: SampleBatch, receivedAt: number): Promise<void> {
+    const [err] = await this.commit([{ batch, receivedAt }]);
+    if (err) throw err;
+  }
+
+  /**
+   * Write a tick's entries in one round trip. Per entry: null when written, else why not
+   * (SERIES_LIMIT for an entry that would pass state.maxSeries, STATE_UNAVAILABLE when Redis
+   * failed). Never throws.
+   */
+  async commit(entries: readonly CommitEntry[]): Promise<Array<FleetPulseError | null>> {
+    const started = performance.now();
+    const results: Array<FleetPulseError | null> = entries.map(() => null);
+    let written = 0;
+    let ok = true;
+    try {
+      const client = this.#client();
+      const now = this.#now();
+      const members = await this.#admit(client, entries, results, now);
+      const builder = new DeltaBuilder(this.#o.retention);
+      entries.forEach((e, i) => {
+        if (results[i] === null) builder.add(e.batch, e.receivedAt);
+      });
+      const delta = builder.take();
+      if (delta.samples === 0) return results;
+      const failedSources = await this.#write(client, delta, members, now);
+      entries.forEach((e, i) => {
+        if (results[i] !== null) return;
+        if (failedSources.size > 0 && e.batch.source.some((s) => failedSources.has(s))) {
+          results[i] = unavailable('redis write failed');
+          ok = false;
+        } else written += e.batch.length;
+      });
+      return results;
+    } catch (err) {
+      const e = toStateError(err);
+      ok = false;
+      written = 0;
+      return results.map((r) => r ?? e);
+    } finally {
+      if (written > 0 || !ok) this.#o.hooks?.onOp?.('commit', (performance.now() - started) / 1000, ok);
+    }
+  }
+
+  /**
+   * The series limit, checked before anything is written. Series this worker already wrote are
+   * known; others are looked up in P:series. Entries are admitted in order while the live count
+   * plus their new series stays within state.maxSeries. Approximate across concurrent writers
+   * (two workers may both admit the last few series), exact for one writer.
+   * Returns the series members of the admitted entries.
+   */
+  async #admit(client: AnyRedis, entries: readonly CommitEntry[], results: Array<FleetPulseError | null>, now: number): Promise<Map<string, string>> {
+    const all = new Map<string, string>(); // member → source
+    const unknownPer: Array<Set<string> | undefined> = [];
+    const unknown = new Set<string>();
+    entries.forEach((e, i) => {
+      const b = e.batch;
+      for (let j = 0; j < b.length; j++) {
+        const m = seriesMember(b.source[j]!, seriesField(b.metric[j]!, b.tags[j]!));
+        if (!this.#knownSeries.has(m)) {
+          (unknownPer[i] ??= new Set()).add(m);
+          unknown.add(m);
+        }
+        all.set(m, b.source[j]!);
+      }
+    });
+    if (unknown.size === 0) return all;
+    const floor = this.#liveFloor(now);
+    const list = [...unknown];
+    const [count, ...scoreChunks] = await Promise.all([
+      client.zcount(this.#keys.series, `(${floor}`, '+inf'),
+      ...chunks(list, MAX_MEMBERS_PER_CALL).map((c) => client.zmscore(this.#keys.series, ...c)),
+    ]);
+    const scores = (scoreChunks as Array<Array<string | null>>).flat();
+    const fresh = new Set<string>();
+    list.forEach((m, i) => {
+      const s = scores[i];
+      if (s === null || s === undefined || Number(s) <= floor) fresh.add(m);
+    });
+    let live = Number(count);
+    const admittedNew = new Set<string>();
+    entries.forEach((_e, i) => {
+      const mine = unknownPer[i];
+      if (mine === undefined) return;
+      let n = 0;
+      for (const m of mine) if (fresh.has(m) && !admittedNew.has(m)) n++;
+      if (n > 0 && live + n > this.#o.state.maxSeries) {
+        results[i] = new FleetPulseError(ErrorCode.SERIES_LIMIT, `series limit reached: ${live} series live, ${n} new ones would pass the limit of ${this.#o.state.maxSeries}`);
+        return;
+      }
+      live += n;
+      for (const m of mine) if (fresh.has(m)) admittedNew.add(m);
+    });
+    if (results.some((r) => r !== null)) {
+      // Drop members only rejected entries brought.
+      const keep = new Map<string, string>();
+      entries.forEach((e, i) => {
+        if (results[i] !== null) return;
+        const b = e.batch;
+        for (let j = 0; j < b.length; j++) keep.set(seriesMember(b.source[j]!, seriesField(b.metric[j]!, b.tags[j]!)), b.source[j]!);
+      });
+      return keep;
+    }
+    return all;
+  }
+
+  /** Send one tick; resolves with the sources whose data write failed (none on success). */
+  async #write(client: AnyRedis, delta: TickDelta, members: Map<string, string>, now: number): Promise<Set<string>> {
+    const index = this.#indexCommands(client, delta, members, now);
+    const groups = this.#conn.isCluster ? [...delta.sources.values()].map((s) => [s]) : groupBySize([...delta.sources.values()]);
+    const w = new BlobWriter();
+    const writes = groups.map(async (srcs) => {
+      const keys: string[] = [];
+      const argv: Array<string | Buffer> = [...this.#writeConf, String(srcs.length)];
+      for (const s of srcs) {
+        keys.push(this.#keys.info(s.source));
+        argv.push(String(s.series.size), encodeTimes(w, s.receivedAts));
+        const base = this.#keys.seriesBase(s.source);
+        for (const [field, sd] of s.series) {
+          keys.push(base + field);
+          argv.push(field, encodeSeriesDelta(w, sd));
+        }
+      }
+      try {
+        const reply = await client.fpWriteBuffer(keys.length, ...keys, ...argv);
+        this.#noteHeads(srcs, decodeHeads(reply, keys.length - srcs.length));
+        return [] as string[];
+      } catch (err) {
+        const e = toStateError(err);
+        if (e.code === ErrorCode.INTERNAL) throw e;
+        return srcs.map((s) => s.source);
+      }
+    });
+    const [failed] = await Promise.all([Promise.all(writes), index]);
+    return new Set(failed.flat());
+  }
+
+  /**
+   * The index commands due in this tick (all single-key, outside the Lua call): metric unit/kind
+   * changes every tick; index entries only when new or older than INDEX_REFRESH_MS. An index
+   * write that fails is retried next tick (its cache entry is not updated); it fails no ack.
+   */
+  async #indexCommands(client: AnyRedis, delta: TickDelta, members: Map<string, string>, now: number): Promise<void> {
+    const due = (cache: Map<string, number>, k: string): boolean => {
+      const t = cache.get(k);
+      return t === undefined || now - t >= INDEX_REFRESH_MS;
+    };
+    const ops: Array<Promise<unknown>> = [];
+    const zadd = (key: string, cache: Map<string, number>, cacheKeys: string[], names: string[]): void => {
+      for (let i = 0; i < names.length; i += MAX_MEMBERS_PER_CALL) {
+        const part = names.slice(i, i + MAX_MEMBERS_PER_CALL);
+        const ck = cacheKeys.slice(i, i + MAX_MEMBERS_PER_CALL);
+        const args: Array<string | number> = [];
+        for (const n of part) args.push(now, n);
+        ops.push(client.zadd(key, 'GT', ...args).then(() => {
+          for (const k of ck) cache.set(k, now);
+        }));
+      }
+    };
+    const meta: Array<string | number> = [];
+    for (const [metric, changes] of delta.meta) {
+      meta.push(metric, changes.length);
+      for (const c of changes) meta.push(c.unit, c.kind, c.at);
+    }
+    if (meta.length > 0) ops.push(client.fpMeta(this.#keys.metrics, ...meta));
+
+    const sources = [...delta.sources.keys()].filter((s) => due(this.#knownSources, s));
+    if (sources.length > 0) zadd(this.#keys.sources, this.#knownSources, sources, sources);
+    const byMetric = new Map<string, string[]>();
+    for (const s of delta.sources.values()) {
+      for (const sd of s.series.values()) {
+        const k = sd.metric + '\u0000' + s.source;
+        if (!due(this.#knownMetricSources, k)) continue;
+        let l = byMetric.get(sd.metric);
+        if (l === undefined) byMetric.set(sd.metric, (l = []));
+        if (!l.includes(s.source)) l.push(s.source);
+      }
+    }
+    for (const [metric, srcs] of byMetric) zadd(this.#keys.metricSources(metric), this.#knownMetricSources, srcs.map((s) => metric + '\u0000' + s), srcs);
+    const series = [...members.keys()].filter((m) => due(this.#knownSeries, m));
+    if (series.length > 0) zadd(this.#keys.series, this.#knownSeries, series, series);
+
+    if (this.#knownSeries.size > 2 * this.#o.state.maxSeries + 100_000) this.#forgetIndexes(); // bound; costs only rewrites
+    const settled = await Promise.allSettled(ops);
+    for (const s of settled) if (s.status === 'rejected' && toStateError(s.reason).code === ErrorCode.INTERNAL) throw s.reason;
+  }
+
+  #noteHeads(srcs: SourceDelta[], heads: ReturnType<typeof decodeHeads>): void {
+    let i = 0;
+    const step = this.#o.retention.fineStepMs;
+    for (const s of srcs) {
+      for (const [field, sd] of s.series) {
+        const h = heads[i++]!;
+        if (h.count === 0) continue;
+        const start = h.b * step;
+        this.#updates.set(seriesMember(s.source, field), {
+          metric: sd.metric, source: s.source, tags: sd.tags, start, count: h.count, sum: h.sum, min: h.min, max: h.max,
+          last: h.last, lastTs: start + h.off, receivedAt: sd.receivedAt,
+        });
+      }
+    }
+  }
+
+  async drainUpdates(): Promise<BucketUpdate[]> {
+    const u = this.#updates;
+    this.#updates = new Map();
+    return [...u.values()];
+  }
+
+  // ---------------------------------------------------------------- reads
+
+  sources(now: number): Promise<SourceAnswer[]> {
+    return this.#run('query', async (c) => {
+      const floor = this.#liveFloor(now);
+      const names = await c.zrangebyscore(this.#keys.sources, `(${floor}`, '+inf');
+      void c.zremrangebyscore(this.#keys.sources, '-inf', floor).catch(() => {});
+      const infos = await Promise.all(names.map((s) => c.hgetall(this.#keys.info(s))));
+      const parts: SourcePartial[] = [];
+      names.forEach((source, i) => {
+        const h = infos[i]!;
+        if (h.ls === undefined) return; // expired since it was indexed
+        const metrics = new Set<string>();
+        for (const f of Object.keys(h)) {
+          const nul = f.indexOf('\u0000');
+          if (nul > 0) metrics.add(f.slice(0, nul));
+        }
+        parts.push({ source, lastSeen: Number(h.ls), intervalMs: Math.round(Number(h.iv ?? 0)), metrics: [...metrics] });
+      });
+      return mergeSources([parts], now);
+    });
+  }
+
+  metrics(): Promise<MetricAnswer[]> {
+    return this.#run('query', async (c) => {
+      const floor = this.#liveFloor(this.#now());
+      const all = await c.hgetallBuffer(this.#keys.metrics);
+      const names = Object.keys(all);
+      const counts = await Promise.all(names.map((m) => c.zcount(this.#keys.metricSources(m), `(${floor}`, '+inf')));
+      const parts: MetricPartial[] = [];
+      names.forEach((metric, i) => {
+        if (counts[i] === 0) return; // no source with data in the retention
+        const meta = decodeMeta(all[metric]!);
+        parts.push({ metric, unit: meta.unit, kind: meta.kind === 1 ? 'counter' : 'gauge', updatedAt: meta.updatedAt, sources: counts[i]! });
+      });
+      return mergeMetrics([parts]);
+    });
+  }
+
+  /** fp_read of one source: its series of `metric` (one tag set or all) in a bucket range. */
+  async #read(c: AnyRedis, source: string, metric: string, tags: string | undefined, ring: 'fine' | 'coarse', fromMs: number, toMs: number): Promise<ReadSeries[]> {
+    const r = this.#o.retention;
+    const w = ring === 'fine' ? r.fineStepMs : r.coarseStepMs;
+    const b0 = Math.max(Math.ceil(fromMs / w), -1e15);
+    const b1 = Math.min(Math.floor(toMs / w), 1e15);
+    const reply = await c.fpReadBuffer(
+      this.#keys.info(source), this.#keys.seriesBase(source), metric, tags === undefined ? '0' : '1', tags ?? '',
+      ring === 'fine' ? 'f' : 'c', String(b0), String(b1), String(ring === 'fine' ? this.#fineN : this.#coarseN), String(this.#ch),
+    );
+    return decodeRead(reply);
+  }
+
+  /** [start, count, sum, min, max, last, lastTs] per stored bucket, ascending (the memory rings' visitor order). */
+  #visit(s: ReadSeries, ring: 'fine' | 'coarse', fn: (start: number, count: number, sum: number, min: number, max: number, last: number, lastTs: number) => void): void {
+    const r = this.#o.retention;
+    const w = ring === 'fine' ? r.fineStepMs : r.coarseStepMs;
+    const unit = ring === 'fine' ? 1 : this.#coarseOffUnit;
+    for (const [b, count, sum, min, max, last, off] of s.buckets) {
+      const start = b * w;
+      fn(start, count, sum, min, max, last, start + off * unit);
+    }
+  }
+
+  series(q: SeriesQuery): Promise<SeriesAnswer> {
+    return this.#run('query', async (c) => {
+      const read = await this.#read(c, q.source, q.metric, q.tags, q.ring, q.fromMs, q.toMs);
+      const out = new Map<number, BucketPartial>();
+      for (const s of read) this.#visit(s, q.ring, (start, count, sum, min, max, last, lastTs) => addAtStep(out, q.stepMs, start, count, sum, min, max, last, lastTs));
+      return mergeSeries([[...out.values()]], q);
+    });
+  }
+
+  summary(q: SummaryQuery, windowText: string): Promise<SummaryAnswer> {
+    return this.#run('query', async (c) => {
+      const r = this.#o.retention;
+      const step = q.ring === 'fine' ? r.fineStepMs : r.coarseStepMs;
+      // Buckets that start inside the window [now - window, now] (as the memory store).
+      const fromMs = Math.floor((q.now - q.windowMs) / step) * step + step;
+      const floor = this.#liveFloor(this.#now());
+      const sources = await c.zrangebyscore(this.#keys.metricSources(q.metric), `(${floor}`, '+inf');
+      void c.zremrangebyscore(this.#keys.metricSources(q.metric), '-inf', floor).catch(() => {});
+      const reads = await Promise.all(sources.map((s) => this.#read(c, s, q.metric, undefined, q.ring, fromMs, q.now)));
+      const parts: SummaryPartial[] = [];
+      sources.forEach((source, i) => {
+        let cur: SummaryPartial | undefined;
+        for (const s of reads[i]!) {
+          const acc = new SummaryAccumulator();
+          this.#visit(s, q.ring, (_start, count, sum, min, max, last, lastTs) => acc.add(count, sum, min, max, last, lastTs));
+          if (acc.count === 0) continue;
+          const p = acc.partial(source, s.counter);
+          if (cur === undefined) cur = p;
+          else mergeTagSet(cur, p);
+        }
+        if (cur !== undefined) parts.push(cur);
+      });
+      return mergeSummary([parts], q, windowText);
+    });
+  }
+
+  // ---------------------------------------------------------------- streams
+
+  streamSeq(streamId: string): Promise<number> {
+    return this.#run('seq', async (c) => {
+      const v = await c.get(this.#keys.streamSeq(streamId));
+      return v === null ? 0 : Number(v);
+    });
+  }
+
+  setStreamSeq(streamId: string, seq: number): Promise<void> {
+    return this.#run('seq', async (c) => {
+      await c.fpSeq(this.#keys.streamSeq(streamId), String(seq), this.#o.state.streamSeqTtlMs);
+    });
+  }
+
+  stats(): StoreStats {
+    // Series this worker wrote recently; the total lives in Redis (P:series), not per worker.
+    return { series: this.#knownSeries.size, bytes: 0 };
+  }
+
+  async close(): Promise<void> {
+    await this.#conn.close();
+  }
+}
+
+function unavailable(message: string, cause?: unknown): FleetPulseError {
+  return new FleetPulseError(ErrorCode.STATE_UNAVAILABLE, `state store unavailable: ${message}`, { retryAfterS: 1, ...(cause === undefined ? {} : { cause }) });
+}
+
+/**
+ * Redis failures → coded errors. Script or usage errors (`ERR …`, a bug on our side) are INTERNAL;
+ * everything else — connection lost, timeouts, LOADING, CLUSTERDOWN, OOM — is retryable 503.
+ */
+export function toStateError(err: unknown): FleetPulseError {
+  if (err instanceof FleetPulseError) return err;
+  const msg = err instanceof Error ? err.message : String(err);
+  if (err instanceof Error && err.name === 'ReplyError' && /^(ERR|WRONGTYPE)/.test(msg)) {
+    return new FleetPulseError(ErrorCode.INTERNAL, `redis rejected a command: ${msg}`, { cause: err });
+  }
+  return unavailable(msg, err);
+}
+
+function groupBySize(sources: SourceDelta[]): SourceDelta[][] {
+  const out: SourceDelta[][] = [];
+  let cur: SourceDelta[] = [];
+  let n = 0;
+  for (const s of sources) {
+    if (n > 0 && n + s.series.size > MAX_SERIES_PER_CALL) {
+      out.push(cur);
+      cur = [];
+      n = 0;
+    }
+    cur.push(s);
+    n += s.series.size;
+  }
+  if (cur.length > 0) out.push(cur);
+  return out;
+}
+
+function chunks<T>(xs: readonly T[], n: number): T[][] {
+  const out: T[][] = [];
+  for (let i = 0; i < xs.length; i += n) out.push(xs.slice(i, i + n));
+  return out;
+}
