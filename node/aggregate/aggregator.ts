@@ -19,6 +19,8 @@ export interface AggregatorHooks {
   onPendingChange?: (pending: number) => void;
   onShed?: (samples: number) => void;
   onStored?: (samples: number) => void;
+  /** A batch's store.apply() settled after `seconds` (state-store lag; failures included). */
+  onApplied?: (seconds: number, ok: boolean) => void;
 }
 
 export class Aggregator implements SampleSink {
@@ -28,6 +30,9 @@ export class Aggregator implements SampleSink {
   readonly #log: Logger;
   #pending = 0;
   #shedding = false;
+  /** Start time (ms) of each batch in flight, in start order: the first entry is the oldest. */
+  readonly #inFlight = new Map<number, number>();
+  #nextId = 0;
 
   constructor(store: StateStore, maxPending: number, log: Logger, hooks: AggregatorHooks = {}) {
     this.#store = store;
@@ -38,6 +43,12 @@ export class Aggregator implements SampleSink {
 
   get pending(): number {
     return this.#pending;
+  }
+
+  /** Age of the oldest batch not yet acknowledged by the store, ms (0 when none). */
+  oldestPendingMs(now: number): number {
+    for (const startedAt of this.#inFlight.values()) return Math.max(0, now - startedAt);
+    return 0;
   }
 
   async submit(batch: SampleBatch, receivedAt: number): Promise<void> {
@@ -56,10 +67,17 @@ export class Aggregator implements SampleSink {
     }
     this.#pending += n;
     this.#hooks.onPendingChange?.(this.#pending);
+    const id = this.#nextId++;
+    const started = performance.now();
+    this.#inFlight.set(id, Date.now());
+    let ok = false;
     try {
       await this.#store.apply(batch, receivedAt);
+      ok = true;
       this.#hooks.onStored?.(n);
     } finally {
+      this.#inFlight.delete(id);
+      this.#hooks.onApplied?.((performance.now() - started) / 1000, ok);
       this.#pending -= n;
       this.#hooks.onPendingChange?.(this.#pending);
     }

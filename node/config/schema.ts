@@ -25,7 +25,7 @@ export const IngestSchema = Type.Object(
     maxFutureMs: Type.Integer({ minimum: 0 }),
     /** How long the worker waits for an owner worker or Redis to apply a batch before 503. @default 5000 */
     applyTimeoutMs: PositiveInt,
-    /** Most samples accepted but not yet applied per worker; past it ingest answers 503 `overloaded` (counter fleetpulse_ingest_shed_samples_total). @default 200000 */
+    /** Most samples accepted but not yet applied per worker; past it ingest answers 503 `overloaded` (counter fleetpulse_ingest_samples_total{result="shed"}). @default 200000 */
     maxPendingSamples: PositiveInt,
   },
   strict,

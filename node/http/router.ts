@@ -5,7 +5,9 @@
 import { ErrorCode, FleetPulseError } from '../errors.js';
 import { answerQuery, type QueryDeps, type QueryRoute } from '../query/http.js';
 import type { WorkerMetrics } from '../observability/metrics.js';
-import { sendError, sendJson } from './respond.js';
+import { errorSentOn, sendError, sendJson } from './respond.js';
+import type { Logger } from '../observability/logger.js';
+import { REQUEST_ID_HEADER, RequestErrorLog, requestIdOf } from '../observability/request-log.js';
 import type { AnyRequest, AnyResponse, Handler } from './server.js';
 
 export interface RouterDeps {
@@ -14,6 +16,8 @@ export interface RouterDeps {
   /** /readyz: can this worker accept and store samples now? */
   ready: () => { ready: boolean; reason?: string };
   metrics: WorkerMetrics;
+  /** Request error log (observability/request-log.ts); without it failures are only counted. */
+  log?: Logger;
   /** Fallback for GET paths that are not API routes (the dashboard's static files). */
   staticFiles?: (req: AnyRequest, res: AnyResponse, path: string) => boolean;
 }
@@ -27,28 +31,46 @@ const queryRoutes: Record<string, QueryRoute> = {
 
 export function createRouter(deps: RouterDeps): Handler {
   const count = (route: string, status: number): void => deps.metrics.httpRequests.inc({ route, code: `${Math.floor(status / 100)}xx` });
+  const errLog = deps.log === undefined ? undefined : new RequestErrorLog(deps.log);
+  /** After a request was answered: log it if it failed (levels and rate limit in request-log.ts). */
+  const logIfFailed = (res: AnyResponse, reqId: string, route: string): void => {
+    const err = errorSentOn(res);
+    if (err !== undefined) errLog?.failed(reqId, route, err.httpStatus, err);
+  };
 
   return (req, res) => {
+    // Honoured or generated, returned to the client, and in every log line about this request.
+    const reqId = requestIdOf(req.headers[REQUEST_ID_HEADER]);
+    res.setHeader(REQUEST_ID_HEADER, reqId);
     const url = req.url ?? '/';
     const q = url.indexOf('?');
     const path = q === -1 ? url : url.slice(0, q);
     const method = req.method ?? 'GET';
 
     if (path === '/api/v1/ingest' || path === '/api/metrics') {
-      if (method !== 'POST') return methodNotAllowed(res, 'POST', count);
-      void deps.push(req, res, path === '/api/metrics');
+      if (method !== 'POST') {
+        methodNotAllowed(res, 'POST', count);
+        return logIfFailed(res, reqId, 'ingest');
+      }
+      void deps.push(req, res, path === '/api/metrics').then(() => logIfFailed(res, reqId, 'ingest'));
       return;
     }
     const route = queryRoutes[path];
     if (route !== undefined) {
-      if (method !== 'GET' && method !== 'HEAD') return methodNotAllowed(res, 'GET', count);
+      if (method !== 'GET' && method !== 'HEAD') {
+        methodNotAllowed(res, 'GET', count);
+        return logIfFailed(res, reqId, 'query');
+      }
       const params = new URLSearchParams(q === -1 ? '' : url.slice(q + 1));
       answerQuery(route, params, deps.query).then(
         (body) => {
           sendJson(res, 200, body);
           count('query', 200);
         },
-        (err: unknown) => count('query', sendError(res, err)),
+        (err: unknown) => {
+          count('query', sendError(res, err));
+          logIfFailed(res, reqId, 'query');
+        },
       );
       return;
     }
@@ -63,6 +85,7 @@ export function createRouter(deps: RouterDeps): Handler {
     }
     if ((method === 'GET' || method === 'HEAD') && deps.staticFiles?.(req, res, path) === true) return;
     count('other', sendError(res, new FleetPulseError(ErrorCode.NOT_FOUND, `no route for ${method} ${path.slice(0, 200)}`)));
+    logIfFailed(res, reqId, 'other');
   };
 }
 

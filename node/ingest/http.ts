@@ -52,6 +52,7 @@ export function createPushHandler(deps: PushDeps): (req: AnyRequest, res: AnyRes
       const text = body.toString('utf8');
       const batch = kind === 'json' ? parseJson(text, limits, now) : parseNdjson(text, limits, now);
       samples = batch.length;
+      m.ingestRequestSamples.observe({ transport: 'http' }, samples);
       stage = 'store';
       await deps.sink.submit(batch, now);
       m.ingestSamples.inc({ transport: 'http', result: 'accepted' }, samples);

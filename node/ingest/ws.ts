@@ -171,6 +171,7 @@ export class StreamServer {
     this.#deps.metrics.ingestBodyBytes.observe({ transport: 'ws' }, buf.length);
     void isBinary; // binary frames are read as UTF-8 JSON too
     const msg = decodeStreamMessage(buf.toString('utf8'), this.#limits, receivedAt);
+    if (msg.batch !== undefined) this.#deps.metrics.ingestRequestSamples.observe({ transport: 'ws' }, msg.batch.length);
     conn.onMessage(msg, receivedAt, t0);
   }
 

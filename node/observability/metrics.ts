@@ -10,13 +10,58 @@ export type Transport = (typeof Transport)[keyof typeof Transport];
 export const IngestResult = { Accepted: 'accepted', Rejected: 'rejected', Shed: 'shed', Failed: 'failed' } as const;
 export type IngestResult = (typeof IngestResult)[keyof typeof IngestResult];
 
+/** `store` label values (the state mode). */
+export const StoreLabel = { Memory: 'memory', Redis: 'redis' } as const;
+export type StoreLabel = (typeof StoreLabel)[keyof typeof StoreLabel];
+
+/**
+ * `op` label of the Redis metrics: logical operations of node/state/redis.ts (its RedisStoreOp),
+ * never raw command names or keys (a key holds client-chosen names). commit = one group-commit round
+ * trip (admission, fp_write, index updates); query = reads for the query API and the live
+ * broadcaster; seq = stream seq read/record (exactly-once).
+ */
+export const RedisOp = { Commit: 'commit', Query: 'query', Seq: 'seq' } as const;
+export type RedisOp = (typeof RedisOp)[keyof typeof RedisOp];
+
 const LATENCY_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5];
 const LIVE_LATENCY_BUCKETS = [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 const SIZE_BUCKETS = [128, 512, 2048, 8192, 32768, 131072, 524288, 1048576, 4194304];
+const COUNT_BUCKETS = [1, 2, 5, 10, 50, 100, 500, 1000, 5000, 10000];
+
+/**
+ * prom-client's default process/runtime metrics under our prefix, cleaned up: three of them are
+ * gauges named `_total` (`nodejs_active_{handles,requests,resources}_total`), which `promtool check
+ * metrics` rejects and PromQL users misread as counters — `sum(fleetpulse_nodejs_active_handles)`
+ * gives the same number. process_start_time_seconds is `omit`ted by prom-client's cluster merge;
+ * every process has its own `worker` label here, so keep it (restarts show as a new start time).
+ */
+function collectRuntimeMetrics(registry: Registry, labels: Record<string, string> = {}): void {
+  collectDefaultMetrics({ register: registry, prefix: 'fleetpulse_', labels });
+  for (const kind of ['handles', 'requests', 'resources']) registry.removeSingleMetric(`fleetpulse_nodejs_active_${kind}_total`);
+  const start = registry.getSingleMetric('fleetpulse_process_start_time_seconds') as { aggregator?: string } | undefined;
+  if (start !== undefined) start.aggregator = 'max';
+}
+
+/**
+ * Values read when /metrics is scraped rather than pushed on every change (the worker binds them
+ * once its store and sink exist): cheaper than updating a gauge on every request.
+ */
+export interface WorkerReadings {
+  store: StoreLabel;
+  /** Can the state store take writes now (Redis connected; memory: cluster membership known)? */
+  stateReady(): boolean;
+  /** Age of the oldest batch accepted by this worker and not yet acknowledged by the store, ms (0 = none). */
+  oldestPendingMs(): number;
+}
 
 export function createWorkerMetrics(registry: Registry) {
-  collectDefaultMetrics({ register: registry, prefix: 'fleetpulse_' });
-  return {
+  collectRuntimeMetrics(registry);
+  let readings: WorkerReadings | undefined;
+  const m = {
+    /** Bind the scrape-time readings (worker/worker.ts, once the store exists). */
+    bindReadings(r: WorkerReadings): void {
+      readings = r;
+    },
     ingestSamples: new Counter({
       name: 'fleetpulse_ingest_samples_total', help: 'Samples received, by transport and result (accepted, rejected by validation, shed under load, failed to store).',
       labelNames: ['transport', 'result'] as const, registers: [registry],
@@ -127,18 +172,94 @@ export function createWorkerMetrics(registry: Registry) {
       name: 'fleetpulse_sample_to_screen_seconds', help: 'Time from a sample being received to a browser painting it, as reported by dashboards (clock offset corrected).',
       buckets: LIVE_LATENCY_BUCKETS, registers: [registry],
     }),
+    // ---- request sizes, state-store lag and readiness (observability) ----
+    ingestRequestSamples: new Histogram({
+      name: 'fleetpulse_ingest_request_samples', help: 'Samples per ingest request (HTTP) or stream message (ws) that passed validation.',
+      labelNames: ['transport'] as const, buckets: COUNT_BUCKETS, registers: [registry],
+    }),
+    stateApplyDuration: new Histogram({
+      name: 'fleetpulse_state_apply_duration_seconds', help: 'Time from a batch entering the state store to the store confirming it (memory: own partition + forwarding to owners; redis: group-commit tick + round trip). Failed applies included.',
+      labelNames: ['store'] as const, buckets: LATENCY_BUCKETS, registers: [registry],
+    }),
+    stateOldestPending: new Gauge({
+      name: 'fleetpulse_state_oldest_pending_seconds', help: 'State-store lag: age of the oldest batch this worker accepted and the store has not acknowledged yet (0 when nothing is pending). Read at scrape time.',
+      aggregator: 'max', registers: [registry],
+      collect() {
+        if (readings !== undefined) this.set(readings.oldestPendingMs() / 1000);
+      },
+    }),
+    stateReady: new Gauge({
+      name: 'fleetpulse_state_ready', help: '1 when this worker\'s state store can take writes (redis: connected; memory: cluster membership known), else 0. Read at scrape time.',
+      labelNames: ['store'] as const, aggregator: 'min', registers: [registry],
+      collect() {
+        if (readings !== undefined) this.set({ store: readings.store }, readings.stateReady() ? 1 : 0);
+      },
+    }),
+    /**
+     * Redis (state: redis). node/state/redis.ts reports each logical operation through its
+     * RedisStoreHooks.onOp, which the worker wires to `observeRedisOp(metrics, op, seconds, ok)`
+     * (op from {@link RedisOp}, never a key or a raw command).
+     */
+    redisDuration: new Histogram({
+      name: 'fleetpulse_redis_command_duration_seconds', help: 'Duration of Redis operations of the state store by op (commit = one group-commit round trip, query, seq), failures included.',
+      labelNames: ['op'] as const, buckets: LATENCY_BUCKETS, registers: [registry],
+    }),
+    redisErrors: new Counter({
+      name: 'fleetpulse_redis_command_errors_total', help: 'Redis operations of the state store that failed (error, timeout, or Redis unreachable), by op.',
+      labelNames: ['op'] as const, registers: [registry],
+    }),
   };
+  // Export the fixed label combinations at 0 from the start: rate() and sum() then see a series
+  // before its first increment, and alerts on ratios do not wait for the first failure.
+  for (const transport of Object.values(Transport)) {
+    for (const result of Object.values(IngestResult)) m.ingestSamples.inc({ transport, result }, 0);
+    for (const code of ['2xx', '4xx', '5xx']) m.ingestRequests.inc({ transport, code }, 0);
+  }
+  return m;
+}
+
+/** Record one logical Redis operation of the state store (see {@link RedisOp}). */
+export function observeRedisOp(m: Pick<WorkerMetrics, 'redisDuration' | 'redisErrors'>, op: RedisOp, seconds: number, ok: boolean): void {
+  m.redisDuration.observe({ op }, seconds);
+  if (!ok) m.redisErrors.inc({ op });
 }
 
 export type WorkerMetrics = ReturnType<typeof createWorkerMetrics>;
 
+/** Why a worker was left out of a /metrics scrape. */
+export const ScrapeMissReason = { Timeout: 'timeout', Error: 'error' } as const;
+export type ScrapeMissReason = (typeof ScrapeMissReason)[keyof typeof ScrapeMissReason];
+
 export function createPrimaryMetrics(registry: Registry) {
-  collectDefaultMetrics({ register: registry, prefix: 'fleetpulse_primary_' });
-  return {
+  // Same names as the workers' runtime metrics, told apart by worker="primary".
+  collectRuntimeMetrics(registry, { worker: 'primary' });
+  const m = {
     workerRestarts: new Counter({ name: 'fleetpulse_worker_restarts_total', help: 'Workers restarted by the primary after an unexpected exit.', registers: [registry] }),
-    workersLive: new Gauge({ name: 'fleetpulse_workers_live', help: 'Workers that are up and registered.', registers: [registry] }),
-    scrapeMissing: new Counter({ name: 'fleetpulse_scrape_missing_workers_total', help: 'Workers left out of a /metrics scrape because they did not answer in time.', registers: [registry] }),
+    workersLive: new Gauge({ name: 'fleetpulse_workers_live', help: 'Workers that are up and registered (members of the cluster).', aggregator: 'max', registers: [registry] }),
+    workersDesired: new Gauge({ name: 'fleetpulse_workers_desired', help: 'Workers the primary wants running (--workers, or the last scale); fleetpulse_workers_live below it for long means workers keep failing.', aggregator: 'max', registers: [registry] }),
+    scrapeMissing: new Counter({
+      name: 'fleetpulse_scrape_missing_workers_total', help: 'Workers left out of a /metrics scrape: timeout = no answer within the per-worker budget (below the scraper\'s timeout), error = the worker answered with an error or an unusable registry.',
+      labelNames: ['reason'] as const, registers: [registry],
+    }),
+    scrapeDuration: new Histogram({
+      name: 'fleetpulse_scrape_duration_seconds', help: 'Time the primary took to gather and merge every worker\'s registry for one /metrics scrape.',
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5], registers: [registry],
+    }),
+    upstreamUp: new Gauge({
+      name: 'fleetpulse_balancer_upstream_up', help: 'Balancer upstream health as the primary sees it, per declared worker slot: caddy = the primary\'s own probe of the slot\'s /healthz (the check Caddy runs); cluster = the slot\'s worker is a live cluster member. 1 up, 0 down.',
+      labelNames: ['slot'] as const, aggregator: 'max', registers: [registry],
+    }),
+    upstreamFails: new Gauge({
+      name: 'fleetpulse_balancer_upstream_fails', help: 'Caddy\'s count of recent failed proxy attempts per worker slot (passive health, within fail_duration), from its admin API GET /reverse_proxy/upstreams; only when caddy.adminPort is set.',
+      labelNames: ['slot'] as const, aggregator: 'max', registers: [registry],
+    }),
+    upstreamRequests: new Gauge({
+      name: 'fleetpulse_balancer_upstream_requests', help: 'Requests Caddy is proxying to each worker slot right now, from its admin API; only when caddy.adminPort is set.',
+      labelNames: ['slot'] as const, aggregator: 'max', registers: [registry],
+    }),
   };
+  for (const reason of Object.values(ScrapeMissReason)) m.scrapeMissing.inc({ reason }, 0);
+  return m;
 }
 
 export type PrimaryMetrics = ReturnType<typeof createPrimaryMetrics>;

@@ -4,14 +4,13 @@
  */
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { AggregatorRegistry, type Registry } from 'prom-client';
-
-type MetricsJson = Awaited<ReturnType<Registry['getMetricsAsJSON']>>;
+import type { Registry } from 'prom-client';
 import { ErrorCode, FleetPulseError } from '../errors.js';
 import { sendError, sendJson } from '../http/respond.js';
 import { RpcOp } from '../protocol/ipc.js';
 import type { PrimaryMetrics } from '../observability/metrics.js';
 import type { RpcRouter } from './rpc-router.js';
+import { gatherWithin, scrapeBudgetMs, scrapeCluster } from './scrape.js';
 
 export interface AdminDeps {
   router: RpcRouter;
@@ -20,7 +19,10 @@ export interface AdminDeps {
   clusterInfo: () => { balancer: string; state: string };
   scale: (workers: number) => Promise<{ workers: number }>;
   maxWorkers: number;
+  /** Most a scrape waits for workers, ms; less when the scraper's own timeout is shorter (scrape.ts). */
   scrapeTimeoutMs: number;
+  /** Refresh primary-side gauges before a scrape (scrape.ts). */
+  beforeScrape?: () => void;
 }
 
 export async function startAdmin(port: number, deps: AdminDeps): Promise<{ server: http.Server; port: number }> {
@@ -36,20 +38,16 @@ export async function startAdmin(port: number, deps: AdminDeps): Promise<{ serve
 
 async function handle(req: http.IncomingMessage, res: http.ServerResponse, deps: AdminDeps): Promise<void> {
   const path = (req.url ?? '/').split('?', 1)[0];
-  if (path === '/metrics' && req.method === 'GET') {
-    const g = await deps.router.gatherFromPrimary(RpcOp.PromMetrics, null, deps.scrapeTimeoutMs);
-    // A worker that does not answer in time is left out and counted, never allowed to fail the scrape.
-    if (g.missing.length > 0) deps.metrics.scrapeMissing.inc(g.missing.length);
-    const parts = g.results.filter((r) => r.ok).map((r) => r.result as MetricsJson);
-    parts.push(await deps.registry.getMetricsAsJSON());
-    const merged = AggregatorRegistry.aggregate(parts);
-    const text = await merged.metrics();
-    res.writeHead(200, { 'content-type': merged.contentType });
-    res.end(text);
+  if (path === '/metrics' && (req.method === 'GET' || req.method === 'HEAD')) {
+    // A worker that does not answer in time is left out and counted, never allowed to fail the scrape (scrape.ts).
+    const budget = scrapeBudgetMs(req.headers['x-prometheus-scrape-timeout-seconds'], deps.scrapeTimeoutMs);
+    const { text, contentType } = await scrapeCluster(deps, budget);
+    res.writeHead(200, { 'content-type': contentType, 'cache-control': 'no-store' });
+    res.end(req.method === 'HEAD' ? undefined : text);
     return;
   }
   if (path === '/admin/cluster' && req.method === 'GET') {
-    const g = await deps.router.gatherFromPrimary(RpcOp.Status, null, 2000);
+    const g = await gatherWithin(deps.router, RpcOp.Status, 2000);
     const workers = g.results.filter((r) => r.ok).map((r) => r.result);
     sendJson(res, 200, { ...deps.clusterInfo(), workers });
     return;

@@ -13,6 +13,8 @@ import { createPrimaryMetrics } from '../observability/metrics.js';
 import { IPC_SOURCE, isIpc, type Members, type WorkerToPrimary } from '../protocol/ipc.js';
 import { startAdmin } from './admin.js';
 import { RpcRouter } from './rpc-router.js';
+import { UpstreamHealth } from './upstream-health.js';
+import { configSummary } from '../observability/config-summary.js';
 
 /** What a balancer integration (balancer/) plugs into the primary. */
 export interface BalancerHandle {
@@ -77,6 +79,9 @@ export async function runPrimary(cfg: ResolvedConfig, log: Logger, opts: Primary
     s.startedAt = Date.now();
     const w = cluster.fork({ [WORKER_CONFIG_ENV]: JSON.stringify(cfg), [WORKER_SLOT_ENV]: String(slot) });
     s.worker = w;
+    // A send racing the worker's death emits 'error' (ERR_IPC_CHANNEL_CLOSED) on the worker; with
+    // no listener that would throw and take the whole primary down. The exit handler cleans up.
+    w.on('error', (err) => log.debug({ err, slot }, 'worker IPC error'));
     w.on('message', (m: unknown) => {
       if (!isIpc(m)) return;
       const msg = m as WorkerToPrimary;
@@ -138,6 +143,7 @@ export async function runPrimary(cfg: ResolvedConfig, log: Logger, opts: Primary
 
   const scale = async (n: number): Promise<{ workers: number }> => {
     desired = n;
+    metrics.workersDesired.set(n);
     for (let slot = 0; slot < cfg.maxWorkers; slot++) {
       const s = slots.get(slot);
       if (slot < n) {
@@ -155,12 +161,19 @@ export async function runPrimary(cfg: ResolvedConfig, log: Logger, opts: Primary
     return { workers: n };
   };
 
+  // Balancer upstream health per slot as the primary sees it (fleetpulse_balancer_upstream_up).
+  const upstreams = new UpstreamHealth({
+    cfg: { balancer: cfg.balancer, maxWorkers: cfg.maxWorkers, workerPort: cfg.workerPort, intervalMs: 1000, caddyAdminPort: 0 },
+    metrics, log, members: () => router.slots,
+  });
   const admin = await startAdmin(cfg.adminPort, {
-    router, registry, metrics, maxWorkers: cfg.maxWorkers, scrapeTimeoutMs: 4000, scale,
+    router, registry, metrics, maxWorkers: cfg.maxWorkers, scrapeTimeoutMs: 4000, scale, beforeScrape: () => upstreams.sync(),
     clusterInfo: () => ({ balancer: cfg.balancer, state: cfg.state.mode }),
   });
 
-  log.info({ workers: cfg.workers, balancer: cfg.balancer, balancerReason: cfg.balancerReason, state: cfg.state.mode, maxWorkers: cfg.maxWorkers, logLevel: cfg.logLevel }, 'starting');
+  // The whole configuration once, secrets redacted (observability/config-summary.ts).
+  log.info({ workers: cfg.workers, balancer: cfg.balancer, balancerReason: cfg.balancerReason, state: cfg.state.mode, maxWorkers: cfg.maxWorkers, logLevel: cfg.logLevel, config: configSummary(cfg) }, 'starting');
+  metrics.workersDesired.set(cfg.workers);
   for (let slot = 0; slot < cfg.workers; slot++) {
     ensureSlot(slot);
     fork(slot);
@@ -169,6 +182,8 @@ export async function runPrimary(cfg: ResolvedConfig, log: Logger, opts: Primary
 
   let balancer: BalancerHandle | undefined;
   if (opts.startBalancer !== undefined) balancer = await opts.startBalancer(cfg, log.child({ mod: 'balancer' }));
+  // Probe once the balancer runs (its admin API, when enabled, exists only from now on).
+  upstreams.start();
   const port = slots.get(0)!.port;
   const base = balancer?.urls.http ?? `http://${cfg.host.includes(':') ? `[${cfg.host}]` : cfg.host}:${port}`;
   const adminUrl = `http://127.0.0.1:${admin.port}`;
@@ -197,6 +212,7 @@ export async function runPrimary(cfg: ResolvedConfig, log: Logger, opts: Primary
     await Promise.race([Promise.all(exits), new Promise((r) => setTimeout(r, SHUTDOWN_BUDGET_MS - 500).unref())]);
     for (const s of slots.values()) s.worker?.process.kill('SIGKILL');
     await balancer?.stop().catch(() => {});
+    upstreams.stop();
     admin.server.close();
     log.info({ readyAnnounced }, 'stopped');
     log.flush?.();

@@ -6,6 +6,12 @@ import { runWorker } from './worker.js';
 const { cfg, slot } = loadWorkerConfig(process.env);
 const log = createLogger({ role: 'worker', workerId: slot, level: cfg.logLevel });
 process.on('unhandledRejection', (err) => log.error({ err }, 'unhandled rejection'));
+// A bug (BUG: assert) crashes the worker and the primary restarts it; say why in the JSON log first.
+process.on('uncaughtException', (err) => {
+  log.fatal({ err }, 'uncaught exception: worker exits');
+  log.flush?.();
+  setTimeout(() => process.exit(1), 50);
+});
 runWorker(cfg, slot, log).catch((err: unknown) => {
   log.fatal({ err }, 'worker failed to start');
   log.flush?.();

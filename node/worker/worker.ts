@@ -67,11 +67,15 @@ export async function runWorker(cfg: ResolvedConfig, slot: number, log: Logger):
   let stored = 0;
   const sink = new Aggregator(store, cfg.ingest.maxPendingSamples, log.child({ mod: 'aggregate' }), {
     onPendingChange: (n) => metrics.pendingSamples.set(n),
-    onShed: (n) => metrics.ingestSamples.inc({ transport: 'http', result: 'shed' }, n),
+    // Shed samples are counted by the transport that answers for them (ingest/http.ts on its 503;
+    // the stream retries OVERLOADED before giving up), not here: counting here too doubled them.
+    onApplied: (seconds) => metrics.stateApplyDuration.observe({ store: cfg.state.mode }, seconds),
     onStored: (n) => {
       stored += n;
     },
   });
+
+  metrics.bindReadings({ store: cfg.state.mode, stateReady: () => store.ready(), oldestPendingMs: () => sink.oldestPendingMs(Date.now()) });
 
   let connections = 0;
   const push = createPushHandler({ cfg: cfg.ingest, maxAgeMs: cfg.retention.coarseSpanMs, sink, metrics, now: Date.now });
@@ -80,6 +84,7 @@ export async function runWorker(cfg: ResolvedConfig, slot: number, log: Logger):
     query: { store, retention: cfg.retention, now: Date.now },
     metrics,
     staticFiles: createStaticFiles(),
+    log: log.child({ mod: 'http' }),
     ready: () => (server.closing ? { ready: false, reason: 'shutting down' } : store.ready() ? { ready: true } : { ready: false, reason: 'waiting for cluster membership' }),
   });
   const server = new DualServer(router, {
