@@ -3,10 +3,26 @@ import { fileURLToPath } from 'node:url';
 import { spawnProcess, type Spawned } from '../../node/testing/process.js';
 
 /** The bare-Node push baseline with `workers` cluster workers; resolves with its URL. */
-export async function startBarePush(workers: number): Promise<{ url: string; proc: Spawned; stop: () => Promise<number | null> }> {
-  const script = fileURLToPath(new URL('../baselines/bare-push.js', import.meta.url));
+export function startBarePush(workers: number): Promise<Baseline> {
+  return startBaseline('bare-push', workers, 'bare-node baseline');
+}
+
+/** The raw-`ws` stream baseline (JSON.parse + cumulative acks) with `workers` cluster workers. */
+export function startBareStream(workers: number): Promise<Baseline> {
+  return startBaseline('bare-stream', workers, 'raw ws baseline');
+}
+
+export interface Baseline {
+  url: string;
+  proc: Spawned;
+  stop: () => Promise<number | null>;
+}
+
+/** Run bench/baselines/<name>.js and wait for its "listening <port>" line. */
+async function startBaseline(name: string, workers: number, what: string): Promise<Baseline> {
+  const script = fileURLToPath(new URL(`../baselines/${name}.js`, import.meta.url));
   const proc = spawnProcess(process.execPath, [script, String(workers)]);
-  const line = await proc.waitForLine(/^listening \d+/, 15_000, 'bare-node baseline');
+  const line = await proc.waitForLine(/^listening \d+/, 15_000, what);
   const port = Number(line.split(' ')[1]);
   return { url: `http://127.0.0.1:${port}`, proc, stop: () => proc.stop(2000) };
 }

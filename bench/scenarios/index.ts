@@ -4,5 +4,6 @@ import { dashboardScenario } from './dashboard.js';
 import { liveAdaptersScenario } from './live-adapters.js';
 import { pushScenario } from './push.js';
 import { memoryScenario } from './memory.js';
+import { streamScenario } from './stream.js';
 
-export const scenarios: Scenario[] = [pushScenario, memoryScenario, dashboardScenario, liveAdaptersScenario];
+export const scenarios: Scenario[] = [pushScenario, memoryScenario, streamScenario, dashboardScenario, liveAdaptersScenario];

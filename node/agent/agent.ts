@@ -10,7 +10,7 @@
 import http from 'node:http';
 import https from 'node:https';
 import { SimulatedHost, hostName, metricCatalogue } from './encode.js';
-import { AgentStats, type Lane } from './lane.js';
+import { AgentStats, ConnectGate, type Lane } from './lane.js';
 import type { LatencySummary } from './latency.js';
 import { PushLane } from './push-lane.js';
 import { StreamLane } from './stream-lane.js';
@@ -79,11 +79,15 @@ export interface AgentSummary {
   /** Sent but not acknowledged when the agent gave up draining. */
   unackedAtExit: number;
   fatal: string | null;
+  /** CPU time of the agent process during the run (user + system), s: a generator's own cost. */
+  cpuSeconds: number;
 }
 
 const TICK_MS = 10;
 const MAX_BEHIND_MS = 2000;
 const DRAIN_TIMEOUT_MS = 10_000;
+/** Stream handshakes in progress at once (see ConnectGate). */
+const CONNECT_CONCURRENCY = 100;
 
 export class Agent {
   readonly stats = new AgentStats();
@@ -104,6 +108,7 @@ export class Agent {
   #stoppedAt = 0;
   #stopping = false;
   #warm = false;
+  #cpu0: NodeJS.CpuUsage = { user: 0, system: 0 };
   #lastLinger = 0;
 
   constructor(opts: AgentOptions) {
@@ -123,6 +128,7 @@ export class Agent {
     }
     const catalogue = metricCatalogue(opts.metrics);
     const maxPendingSamples = Math.max(10 * batch, opts.rate > 0 ? opts.rate * opts.metrics * 60 : 0, 10_000);
+    const gate = new ConnectGate(CONNECT_CONCURRENCY);
     const onRoom = this.#o.rate === 0 ? (lane: Lane): void => this.#refill(lane) : undefined;
     for (let i = 0; i < opts.sources; i++) {
       const source = hostName(i, opts.sources, opts.prefix);
@@ -130,7 +136,7 @@ export class Agent {
       const common = { source, batch, windowSamples: this.#o.windowSamples, maxPendingSamples, stats: this.stats, ...(onRoom === undefined ? {} : { onRoom }) };
       this.#lanes.push(
         opts.transport === 'stream'
-          ? new StreamLane({ ...common, url, streamId: `${source}.${this.#o.runId}`, key: opts.key })
+          ? new StreamLane({ ...common, url, streamId: `${source}.${this.#o.runId}`, key: opts.key, gate })
           : new PushLane({ ...common, url, key: opts.key, agent: this.#httpAgent! }),
       );
       this.#laneIndex.set(this.#lanes[i]!, i);
@@ -142,6 +148,7 @@ export class Agent {
   }
 
   start(): void {
+    this.#cpu0 = process.cpuUsage();
     this.#t0 = Date.now();
     this.#measureFrom = this.#t0 + this.#o.warmupS * 1000;
     this.#lastProgress = { t: this.#t0, acked: 0 };
@@ -222,6 +229,7 @@ export class Agent {
     this.#stoppedAt = Date.now();
     const measuredAcked = this.stats.ackedSamples - this.#measureAcked;
     const measuredMessages = this.stats.ackedMessages - this.#measureMessages;
+    const cpu = process.cpuUsage(this.#cpu0);
     clearInterval(this.#timer);
     clearInterval(this.#progressTimer);
     for (const lane of this.#lanes) lane.flush();
@@ -245,7 +253,7 @@ export class Agent {
       sentSamples: s.sentSamples, ackedSamples: s.ackedSamples, ackedMessages: s.ackedMessages,
       samplesPerSec: Math.round(measuredAcked / durationS), messagesPerSec: Math.round(measuredMessages / durationS),
       ackLatencyMs: s.latency.summary(), errors: s.errors, errorCodes: Object.fromEntries(s.errorCodes), reconnects: s.reconnects,
-      dropped: s.dropped, unackedAtExit: unacked, fatal: s.fatal ?? null,
+      dropped: s.dropped, unackedAtExit: unacked, fatal: s.fatal ?? null, cpuSeconds: Math.round((cpu.user + cpu.system) / 1e4) / 100,
     };
   }
 }

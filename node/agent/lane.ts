@@ -130,6 +130,37 @@ export abstract class Lane {
   }
 }
 
+/**
+ * Bounds the handshakes in progress across the fleet: a thousand simultaneous connects overflow a
+ * server's accept backlog (511 by default in Node), and the dropped SYNs are only retried after
+ * 1, 3, 7 s — slower than opening them a hundred at a time.
+ */
+export class ConnectGate {
+  readonly #max: number;
+  #active = 0;
+  readonly #waiting: Array<() => void> = [];
+
+  constructor(max: number) {
+    this.#max = max;
+  }
+
+  /** Run `open` when a slot is free; the caller calls the returned release once the handshake ended. */
+  acquire(open: (release: () => void) => void): void {
+    const run = (): void => {
+      this.#active++;
+      let released = false;
+      open(() => {
+        if (released) return;
+        released = true;
+        this.#active--;
+        this.#waiting.shift()?.();
+      });
+    };
+    if (this.#active < this.#max) run();
+    else this.#waiting.push(run);
+  }
+}
+
 /** Reconnect/retry delay: exponential from 100 ms to 5 s, with jitter so a fleet does not stampede. */
 export function backoffMs(attempt: number): number {
   const base = Math.min(5000, 100 * 2 ** Math.min(attempt, 10));

@@ -8,15 +8,10 @@
  *   so `processed` only moves forward over a gap-free prefix and an ack never overtakes an apply.
  * - `{"ack":n}` means every message with seq ≤ n is done: applied, recognised as a duplicate,
  *   or answered with an error frame.
- * - Named streams (`?stream=ID`): as messages arrive, the connection *claims* the highest seq
- *   received (`setStreamSeq(ID#claim, …)`) and applies only claimed messages; after applying, it
- *   *records* the applied seq (`setStreamSeq(ID, …)`) before acking. A new connection for ID
- *   waits until recorded ≥ claimed (bounded), so a reconnect that races the previous
- *   connection's in-flight apply — on this or another worker — does not apply a message twice.
- *   Everything received is applied even after the socket closed, which is what lets recorded
- *   catch up with claimed. (The one window left: a message received in the last moment before
- *   the client's reconnect whose claim has not landed yet when the new connection reads; the
- *   client's reconnect takes a TCP + WebSocket handshake, the claim one IPC/Redis round trip.)
+ * - Named streams (`?stream=ID`) get exactly-once resume from stream-lease.ts: a lease held
+ *   while applying, the applied seq recorded, a reconnect waiting for the previous holder to
+ *   release. Everything received is applied even after the socket closed (then recorded and the
+ *   lease released), so the next connection resumes exactly after it.
  * - Unacked samples per connection are bounded: past `maxUnackedSamples` the socket is paused
  *   (TCP back-pressure to the client); it resumes below half of that.
  */
@@ -24,6 +19,7 @@ import type { WebSocket } from 'ws';
 import { ErrorCode, FleetPulseError, toFleetPulseError, wsCloseCodeOf } from '../errors.js';
 import type { SampleBatch } from '../protocol/samples.js';
 import type { DecodedMessage } from './stream-decode.js';
+import { StreamLease } from './stream-lease.js';
 import type { StreamContext } from './ws.js';
 
 interface Entry {
@@ -38,12 +34,8 @@ interface Entry {
   legacy: { sentAt: unknown } | undefined;
 }
 
-/** Key of the claim record beside a stream's applied-seq record ('#' is not valid in stream ids). */
-export const claimKey = (streamId: string): string => `${streamId}#claim`;
-
 /** Ack frames are skipped (and coalesced into a later one) while this much is unsent to the peer. */
 const ACK_BACKLOG_BYTES = 64 * 1024;
-const CLAIM_POLL_MS = 25;
 
 export class StreamConnection {
   readonly ws: WebSocket;
@@ -60,9 +52,6 @@ export class StreamConnection {
   #awaiting: Entry[] = [];
   #acked = 0;
   #forceAck = false;
-  #recorded = 0;
-  #claimed = 0;
-  #claiming = false;
   #unacked = 0;
   #sinceAck = 0;
   #lastAckAt = 0;
@@ -72,7 +61,8 @@ export class StreamConnection {
   #socketClosed = false;
   /** Set on a fatal error: nothing more is applied. */
   #failed = false;
-  #finalRecord = false;
+  #finishing = false;
+  readonly #lease: StreamLease | undefined;
   #settled: () => void = () => {};
   /** Resolves when nothing is queued or in flight any more after the socket closed. */
   readonly done: Promise<void>;
@@ -81,6 +71,10 @@ export class StreamConnection {
     this.ws = ws;
     this.streamId = streamId;
     this.#ctx = ctx;
+    this.#lease =
+      streamId === undefined
+        ? undefined
+        : new StreamLease(ctx.store, streamId, { applyTimeoutMs: ctx.applyTimeoutMs, onRecordError: ctx.onRecordError, onExpired: ctx.onLeaseExpired });
     this.done = new Promise((resolve) => (this.#settled = resolve));
   }
 
@@ -91,9 +85,9 @@ export class StreamConnection {
   /** Learn where a named stream stands, then start processing. */
   async start(): Promise<void> {
     try {
-      if (this.streamId !== undefined) {
-        const applied = await this.#settledSeq(this.streamId);
-        this.#lastSeq = this.#processed = this.#recorded = this.#claimed = applied;
+      if (this.#lease !== undefined) {
+        const applied = await this.#lease.resume(() => this.#socketClosed);
+        this.#lastSeq = this.#processed = applied;
       }
     } catch (err) {
       this.fail(toFleetPulseError(err));
@@ -114,26 +108,6 @@ export class StreamConnection {
       this.#admit(m.d, m.receivedAt, m.t0);
     }
     this.#checkIdle();
-  }
-
-  /**
-   * The stream's applied seq, once no other connection still holds a claim above it (a bounded
-   * wait: past applyTimeoutMs the claim's apply either finished or failed, so resuming from the
-   * recorded seq re-applies at most what a crashed worker may have half-applied).
-   */
-  async #settledSeq(id: string): Promise<number> {
-    const store = this.#ctx.store;
-    const read = (): Promise<[number, number]> => Promise.all([store.streamSeq(id), store.streamSeq(claimKey(id))]);
-    let [applied, claimed] = await read();
-    if (claimed <= applied) return applied;
-    const deadline = Date.now() + this.#ctx.applyTimeoutMs + this.#ctx.cfg.ackIntervalMs + 1000;
-    while (applied < claimed && Date.now() < deadline && !this.#socketClosed) {
-      await new Promise((r) => setTimeout(r, CLAIM_POLL_MS));
-      // Re-read the claim too: the previous connection may have claimed more meanwhile.
-      [applied, claimed] = await read();
-    }
-    if (applied < claimed) this.#ctx.onClaimTimeout(id, applied, claimed);
-    return applied;
   }
 
   /** A decoded message arrived. */
@@ -179,7 +153,6 @@ export class StreamConnection {
     const weight = Math.max(1, d.batch?.length ?? 0);
     this.#queue.push({ seq, batch: d.batch, weight, receivedAt, t0, legacy: d.batch === undefined ? undefined : d.legacy });
     this.#addUnacked(weight);
-    this.#ensureClaim();
     void this.#run();
   }
 
@@ -193,49 +166,23 @@ export class StreamConnection {
     }
   }
 
-  /**
-   * Claim (named streams) everything received so far, as soon as it is received: a reconnect
-   * elsewhere reads the claim and waits for it, so the claim must land before the client could
-   * possibly have reconnected. Claims coalesce: one in flight at a time, covering all received.
-   */
-  #ensureClaim(): void {
-    if (this.streamId === undefined || this.#claiming || this.#lastSeq <= this.#claimed || this.#failed) return;
-    this.#claiming = true;
-    const target = this.#lastSeq;
-    this.#ctx.store.setStreamSeq(claimKey(this.streamId), target).then(
-      () => {
-        this.#claiming = false;
-        if (target > this.#claimed) this.#claimed = target;
-        this.#ensureClaim();
-        void this.#run();
-      },
-      (err: unknown) => {
-        this.#claiming = false;
-        this.fail(toFleetPulseError(err));
-      },
-    );
-  }
-
   /** Apply queued groups one at a time, in order (the only writer of `#processed`). */
   async #run(): Promise<void> {
     if (this.#running) return;
     this.#running = true;
     try {
       while (this.#queue.length > 0 && !this.#failed) {
-        // Named streams apply only what is claimed; the rest waits for the claim in flight.
-        let n = this.#queue.length;
-        if (this.streamId !== undefined) {
-          n = 0;
-          while (n < this.#queue.length && this.#queue[n]!.seq <= this.#claimed) n++;
-          if (n === 0) break; // #ensureClaim's completion runs us again
-        }
-        const group = n === this.#queue.length ? this.#queue : this.#queue.slice(0, n);
-        this.#queue = n === this.#queue.length ? [] : this.#queue.slice(n);
+        const group = this.#queue;
+        this.#queue = [];
         const batches: SampleBatch[] = [];
         for (const e of group) if (e.batch !== undefined) batches.push(e.batch);
-        if (batches.length > 0) await this.#applyGroup(group, batches);
+        if (batches.length > 0) {
+          await this.#lease?.hold();
+          await this.#applyGroup(group, batches);
+        }
         if (this.#failed) break;
         this.#processed = group[group.length - 1]!.seq;
+        this.#lease?.applied(this.#processed);
         for (const e of group) {
           this.#awaiting.push(e);
           this.#sinceAck += e.weight;
@@ -246,6 +193,7 @@ export class StreamConnection {
       this.fail(toFleetPulseError(err));
     } finally {
       this.#running = false;
+      if (!this.#failed && !this.#socketClosed) this.#lease?.idle();
       this.#checkIdle();
     }
   }
@@ -317,7 +265,7 @@ export class StreamConnection {
 
   /** Ack now if the last ack is ackIntervalMs old or ackEverySamples piled up, else soon. */
   #requestAck(): void {
-    if (this.#flushing || (this.#socketClosed && this.streamId === undefined)) return;
+    if (this.#flushing || this.#socketClosed) return;
     if (this.#processed <= this.#acked && !this.#forceAck) return;
     const wait = this.#lastAckAt + this.#ctx.cfg.ackIntervalMs - Date.now();
     if (wait <= 0 || this.#sinceAck >= this.#ctx.cfg.ackEverySamples) {
@@ -332,7 +280,7 @@ export class StreamConnection {
     }
   }
 
-  /** Record the applied seq (named streams), then send `{"ack":n}` (+ legacy acks). */
+  /** Send `{"ack":n}` (+ the original project's acks) for everything processed so far. */
   async #flushAck(): Promise<void> {
     if (this.#flushing) return;
     this.#flushing = true;
@@ -341,15 +289,6 @@ export class StreamConnection {
     const entries = this.#awaiting;
     this.#awaiting = [];
     try {
-      if (this.streamId !== undefined && target > this.#recorded) {
-        try {
-          await this.#ctx.store.setStreamSeq(this.streamId, target);
-          this.#recorded = target;
-        } catch (err) {
-          // The samples are applied; a client only resends unacked messages, so ack anyway.
-          this.#ctx.onRecordError(toFleetPulseError(err));
-        }
-      }
       if (!this.#socketClosed) {
         if (this.ws.bufferedAmount > ACK_BACKLOG_BYTES) {
           // The peer does not read its acks: keep them (and its unacked bound) until it does.
@@ -404,6 +343,7 @@ export class StreamConnection {
     if (dropped > 0) this.#ctx.metrics.streamMessages.inc({ result: 'dropped' }, dropped);
     this.#queue = [];
     this.#early = [];
+    this.#lease?.abandon();
     this.#ctx.onFatal(this, e);
     if (!this.#socketClosed) this.ws.close(wsCloseCodeOf(e), closeReason(e.message));
     this.#checkIdle();
@@ -430,25 +370,23 @@ export class StreamConnection {
     }
     if (this.#ackTimer !== undefined) clearTimeout(this.#ackTimer);
     this.#ackTimer = undefined;
-    if (this.#processed > this.#acked || this.#processed > this.#recorded) await this.#flushAck();
+    if (this.#processed > this.#acked) await this.#flushAck();
+    await this.#lease?.release(true);
     if (!this.#socketClosed) this.ws.close(1001, 'server shutting down');
   }
 
   #checkIdle(): void {
-    if (!this.#socketClosed) return;
-    if (this.#running || this.#flushing || this.#claiming || (this.#queue.length > 0 && !this.#failed)) return;
-    if (this.streamId !== undefined && this.#processed > this.#recorded && !this.#failed && !this.#finalRecord) {
-      // Record what was applied after the socket closed, so a reconnect's claim wait ends.
-      this.#finalRecord = true;
-      void this.#flushAck();
-      return;
-    }
+    if (!this.#socketClosed || this.#finishing) return;
+    if (this.#running || this.#flushing || (this.#queue.length > 0 && !this.#failed)) return;
+    this.#finishing = true;
     const leftover = this.#unacked;
     if (leftover !== 0) {
       this.#unacked = 0;
       this.#ctx.metrics.streamUnackedSamples.dec(leftover);
     }
-    this.#settled();
+    // Record what was applied and release, so a reconnect elsewhere resumes right after it.
+    if (this.#lease !== undefined && !this.#failed) void this.#lease.release(true).then(this.#settled, this.#settled);
+    else this.#settled();
   }
 }
 

@@ -1,6 +1,6 @@
 /**
  * StreamServer on a real HTTP server (port 0) over the real Aggregator and MemoryStateStore:
- * acks, errors, exactly-once resume, claims, back-pressure, heartbeat, limits, auth, shutdown.
+ * acks, errors, exactly-once resume (leases), back-pressure, heartbeat, limits, auth, shutdown.
  * The multi-worker behaviour (resume on another worker, 1,000 connections, floods) is in
  * node/integration/stream*.test.ts.
  */
@@ -17,7 +17,7 @@ import { createWorkerMetrics } from '../observability/metrics.js';
 import type { SampleBatch } from '../protocol/samples.js';
 import { MemoryStateStore } from '../state/memory.js';
 import { connectStream } from '../testing/ws-client.js';
-import { claimKey } from './stream-conn.js';
+import { leaseKey } from './stream-lease.js';
 import { keyListAuthorizer, rejectUpgrade, StreamServer, STREAM_PATH } from './ws.js';
 
 /** The real memory store; `hold()` makes applies wait until `release()` (a slow store, deterministically). */
@@ -86,6 +86,16 @@ async function start(t: TestContext, stream: Partial<StreamConfig> = {}, opts: {
       return ans.points.reduce((n, p) => n + p[1], 0);
     },
   };
+}
+
+/** Wait until a connection holds `stream`'s lease (it started applying). */
+async function leaseHeld(h: Harness, stream: string): Promise<void> {
+  for (let i = 0; i < 500; i++) {
+    const v = await h.store.streamSeq(leaseKey(stream));
+    if (v > 0 && v % 2 === 0) return;
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  throw new Error(`no connection took the lease of ${stream} within 5 s`);
 }
 
 const sample = (seq: number, source = 'web-01', metric = 'cpu'): unknown => ({ seq, source, metric, value: seq });
@@ -176,31 +186,53 @@ test('messages in flight when the socket dies are still applied and recorded', a
   const a = await connectStream(h.url, { stream: 'inflight' });
   h.store.hold();
   for (let i = 1; i <= 20; i++) a.send(sample(i, 'fl'));
-  // Wait until the server holds them (claimed), then kill the client.
-  for (let i = 0; i < 200 && (await h.store.streamSeq(claimKey('inflight'))) < 1; i++) await new Promise((r) => setTimeout(r, 10));
+  // Wait until the server is applying them (it holds the stream's lease), then kill the client.
+  await leaseHeld(h, 'inflight');
   a.ws.terminate();
   await a.closed;
   const reconnect = connectStream(h.url, { stream: 'inflight' });
   setTimeout(() => h.store.release(), 200);
   const b = await reconnect;
   t.after(() => b.close());
-  // The reconnect waited for the claim: resending everything applies nothing twice.
+  // The reconnect waited for the release: resending everything applies nothing twice.
   for (let i = 1; i <= 25; i++) b.send(sample(i, 'fl'));
   await b.waitAck(25);
   assert.equal(await h.count('cpu', 'fl'), 25);
   assert.equal(await h.metric('fleetpulse_stream_seq_errors_total'), 0);
 });
 
-test('an unfinished claim delays a resume only up to its bound, then counts an error', async (t) => {
-  const h = await start(t, { ackIntervalMs: 10 }, { applyTimeoutMs: 300 });
+test('an idle stream records its seq and releases its lease while the connection stays open', async (t) => {
+  const h = await start(t);
+  const c = await connectStream(h.url, { stream: 'quiet' });
+  t.after(() => c.close());
+  for (let i = 1; i <= 3; i++) c.send(sample(i, 'q'));
+  await c.waitAck(3);
+  await leaseHeld(h, 'quiet');
+  let lease = 0;
+  for (let i = 0; i < 500 && lease % 2 === 0; i++) {
+    await new Promise((r) => setTimeout(r, 10));
+    lease = await h.store.streamSeq(leaseKey('quiet'));
+  }
+  assert.equal(lease % 2, 1, 'released after IDLE_RELEASE_MS');
+  assert.equal(await h.store.streamSeq('quiet'), 3);
+  // More traffic takes it again.
+  c.send(sample(4, 'q'));
+  await c.waitAck(4);
+  assert.ok((await h.store.streamSeq(leaseKey('quiet'))) > lease);
+});
+
+test('a lease left by a vanished connection delays a resume only until it expires, and is counted', async (t) => {
+  const h = await start(t);
   await h.store.setStreamSeq('stuck', 4);
-  await h.store.setStreamSeq(claimKey('stuck'), 9); // a connection that died mid-apply
+  await h.store.setStreamSeq(leaseKey('stuck'), 2 * (Date.now() + 1500)); // held, never released
   const c = await connectStream(h.url, { stream: 'stuck' });
   t.after(() => c.close());
   await c.waitAck(4, 10_000);
   c.send(sample(5, 'st'));
   await c.waitAck(5);
   assert.equal(await h.metric('fleetpulse_stream_seq_errors_total'), 1);
+  // The new connection now holds the lease itself.
+  assert.equal((await h.store.streamSeq(leaseKey('stuck'))) % 2, 0);
 });
 
 test('back-pressure: past maxUnackedSamples the socket is paused, and resumed once drained', async (t) => {
@@ -268,13 +300,14 @@ test('shutdown: what was received is applied and acked, then close 1001', async 
   const c = await connectStream(h.url, { stream: 'bye' });
   h.store.hold();
   for (let i = 1; i <= 30; i++) c.send(sample(i, 'bye'));
-  for (let i = 0; i < 200 && (await h.store.streamSeq(claimKey('bye'))) < 1; i++) await new Promise((r) => setTimeout(r, 10));
+  await leaseHeld(h, 'bye');
   const closing = h.stream.close(5000);
   setTimeout(() => h.store.release(), 100);
   await closing;
   const { code } = await c.closed;
   assert.equal(code, 1001);
-  assert.equal(c.acked, await h.store.streamSeq('bye'));
+  assert.equal(c.acked, await h.store.streamSeq('bye'), 'the final seq was recorded');
+  assert.equal((await h.store.streamSeq(leaseKey('bye'))) % 2, 1, 'and the stream released');
   assert.equal(await h.count('cpu', 'bye'), c.acked);
   assert.ok(c.acked >= 1);
 });

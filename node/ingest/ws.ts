@@ -53,7 +53,7 @@ export interface StreamContext {
   readonly draining: boolean;
   onFatal(conn: StreamConnection, e: FleetPulseError): void;
   onRecordError(e: FleetPulseError): void;
-  onClaimTimeout(streamId: string, applied: number, claimed: number): void;
+  onLeaseExpired(streamId: string, applied: number): void;
 }
 
 /** Close codes counted by fleetpulse_stream_closes_total (a fixed label set). */
@@ -101,9 +101,9 @@ export class StreamServer {
           log.warn({ code: e.code, err: e }, 'could not record a stream seq (exactly-once resume may re-apply on reconnect)');
         }
       },
-      onClaimTimeout: (streamId, applied, claimed) => {
+      onLeaseExpired: (streamId, applied) => {
         deps.metrics.streamSeqErrors.inc();
-        log.warn({ stream: streamId, applied, claimed }, 'stream resumed past an unfinished claim: messages in (applied, claimed] may be applied again');
+        log.warn({ stream: streamId, applied }, 'stream resumed after its previous connection vanished without releasing it: what that one applied in its last second may be applied again');
       },
     };
     this.#heartbeat = setInterval(() => this.#beat(), deps.cfg.heartbeatMs);

@@ -50,7 +50,9 @@ const PER_MSG = 20;
 const msg = (seq: number): unknown => ({ seq, samples: Array.from({ length: PER_MSG }, (_, j) => ({ source: `eo-${(seq + j) % SOURCES}`, metric: 'eo.m', value: seq })) });
 
 test('exactly-once: kill a connection mid-flight, resume on the other worker, re-send everything', { timeout: 120_000 }, async (t) => {
-  const c = await startCluster({ workers: 2, env: { FLEETPULSE_LOG_LEVEL: 'warn' } });
+  // Acks after every applied group (no 50 ms throttle), so the first ack of a round arrives while
+  // most of the round is still in flight.
+  const c = await startCluster({ workers: 2, env: { FLEETPULSE_LOG_LEVEL: 'warn', FLEETPULSE_CONFIG: JSON.stringify({ stream: { ackIntervalMs: 1 } }) } });
   t.after(() => c.stop());
   const stream = `eo-${Date.now()}`;
   let last = 0;
