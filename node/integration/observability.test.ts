@@ -18,6 +18,7 @@ import { fileURLToPath } from 'node:url';
 import { CLI, startCluster } from '../testing/cluster.js';
 import { getJson, h2Session, request } from '../testing/http.js';
 import { skipUnless } from '../testing/binaries.js';
+import { freezeProcess } from '../testing/process.js';
 import { until } from '../testing/until.js';
 import { familyOf, parseCatalogue, parseExposition, sumSeries } from '../testing/prom-text.js';
 
@@ -94,15 +95,8 @@ test('a stopped worker is left out of the scrape and counted; the scrape still a
   t.after(() => cluster.stop());
   const info = await getJson<ClusterInfo>(`${cluster.adminUrl}/admin/cluster`);
   const victim = info.workers.find((w) => w.id === 1)!;
-  const resume = (): void => {
-    try {
-      process.kill(victim.pid, 'SIGCONT');
-    } catch {
-      // already gone
-    }
-  };
+  const resume = freezeProcess(victim.pid);
   t.after(resume); // on failure: a stopped worker cannot drain (the primary would SIGKILL it after its budget)
-  process.kill(victim.pid, 'SIGSTOP');
 
   // Prometheus sends its timeout; the primary answers without the stopped worker (the budget math is unit-tested in scrape.test.ts).
   const res = await request(`${cluster.adminUrl}/metrics`, { headers: { 'x-prometheus-scrape-timeout-seconds': '1' }, timeoutMs: 10_000 });

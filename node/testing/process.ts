@@ -73,3 +73,19 @@ export function spawnProcess(cmd: string, args: string[], opts: SpawnOptions = {
     },
   };
 }
+
+/**
+ * Freeze a process with SIGSTOP (a hung peer: alive, holding its sockets, answering nothing) and
+ * return resume(), which sends SIGCONT; safe to call twice or after the process exited. Register
+ * resume with t.after() too: a stopped process cannot shut down gracefully.
+ */
+export function freezeProcess(pid: number): () => void {
+  process.kill(pid, 'SIGSTOP');
+  return () => {
+    try {
+      process.kill(pid, 'SIGCONT');
+    } catch {
+      // already gone
+    }
+  };
+}
