@@ -94,6 +94,12 @@ async function start(argv: string[]): Promise<void> {
   }
   const log = createLogger({ role: 'primary', level: cfg.logLevel });
   process.on('unhandledRejection', (err) => log.error({ err }, 'unhandled rejection'));
+  // Say why in the JSON log before dying; workers notice the lost IPC channel and stop.
+  process.on('uncaughtException', (err) => {
+    log.fatal({ err }, 'uncaught exception: primary exits');
+    log.flush?.();
+    setTimeout(() => process.exit(1), 50);
+  });
   const plugins = await import('./primary/plugins.js');
   await runPrimary(cfg, log, await plugins.primaryPlugins(cfg));
 }
