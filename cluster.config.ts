@@ -15,6 +15,7 @@ export default {
   balancer: 'auto',
   workerPort: 9100,
   upstreamProtocol: 'h1',
+  caddy: { adminPort: 0, dataDir: '.fleetpulse/caddy', healthIntervalMs: 1000 },
   ingest: {
     maxBodyBytes: 1024 * 1024,
     maxSamplesPerRequest: 10_000,

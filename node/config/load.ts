@@ -39,6 +39,8 @@ export const envTwins: ReadonlyArray<{ env: string; path: string; kind: 'int' | 
   { env: 'FLEETPULSE_WORKER_PORT', path: 'workerPort', kind: 'int' },
   { env: 'FLEETPULSE_BALANCER', path: 'balancer', kind: 'string' },
   { env: 'FLEETPULSE_UPSTREAM_PROTOCOL', path: 'upstreamProtocol', kind: 'string' },
+  { env: 'FLEETPULSE_CADDY_DATA_DIR', path: 'caddy.dataDir', kind: 'string' },
+  { env: 'FLEETPULSE_CADDY_ADMIN_PORT', path: 'caddy.adminPort', kind: 'int' },
   { env: 'FLEETPULSE_STATE', path: 'state.mode', kind: 'string' },
   { env: 'FLEETPULSE_REDIS_URL', path: 'state.redisUrl', kind: 'string' },
   { env: 'FLEETPULSE_INGEST_KEYS', path: 'auth.ingestKeys', kind: 'list' },
@@ -92,7 +94,12 @@ export function loadConfig(opts: LoadOptions = {}): ResolvedConfig {
     const v = opts.flags?.[t.flag];
     if (v !== undefined) setPath(raw, t.path, parseScalar(v, t.kind));
   }
-  return validateAndResolve(raw, problems, opts.caddyAvailable ?? commandOnPath('caddy'));
+  const caddyAvailable = opts.caddyAvailable ?? commandOnPath('caddy');
+  // Asking for caddy explicitly without the binary is a startup error, not a silent fallback.
+  if (raw.balancer === 'caddy' && !caddyAvailable) {
+    problems.push('/balancer: caddy was requested but no `caddy` executable is on PATH; install it (node scripts/ensure-system-deps.mjs) or use --balancer cluster');
+  }
+  return validateAndResolve(raw, problems, caddyAvailable);
 }
 
 /** Validate an already-merged config object (a worker re-validates what its primary sent). */

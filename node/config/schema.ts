@@ -111,6 +111,27 @@ export const DemoSchema = Type.Object(
   strict,
 );
 
+export const CaddySchema = Type.Object(
+  {
+    /**
+     * Caddy's admin API on 127.0.0.1:<adminPort>; 0 = `admin off` (the default). FleetPulse never
+     * changes Caddy's config at run time (any reload drops every proxied WebSocket, NOTES.md §1.7),
+     * so the admin API is only for inspection (`GET /reverse_proxy/upstreams`). @default 0
+     */
+    adminPort: Port,
+    /**
+     * Caddy's state directory (internal CA, TLS certificates, autosave): the child runs with
+     * XDG_DATA_HOME=<dataDir>/data and XDG_CONFIG_HOME=<dataDir>/config, never /var/lib or $HOME.
+     * The TLS root certificate is <dataDir>/data/caddy/pki/authorities/local/root.crt.
+     * Relative to the working directory (FLEETPULSE_CADDY_DATA_DIR). @default .fleetpulse/caddy
+     */
+    dataDir: Type.String({ minLength: 1 }),
+    /** Active health-check interval per worker slot (GET /healthz), ms; empty slots are probed too. @default 1000 */
+    healthIntervalMs: Type.Integer({ minimum: 100, maximum: 60_000 }),
+  },
+  strict,
+);
+
 export const ClusterConfigSchema = Type.Object(
   {
     /** Public bind host. Non-loopback needs auth keys. @default 127.0.0.1 */
@@ -131,6 +152,8 @@ export const ClusterConfigSchema = Type.Object(
     workerPort: Port,
     /** Protocol Caddy uses to proxy push ingest to the workers. @default h1 */
     upstreamProtocol: Type.Union([Type.Literal(UpstreamProtocol.H1), Type.Literal(UpstreamProtocol.H2c)]),
+    /** The Caddy balancer (`balancer: caddy`): admin endpoint, state directory, health checks. */
+    caddy: CaddySchema,
     ingest: IngestSchema,
     retention: RetentionSchema,
     state: StateSchema,
@@ -151,6 +174,7 @@ export type StateConfig = ClusterConfig['state'];
 export type StreamConfig = ClusterConfig['stream'];
 export type LiveConfig = ClusterConfig['live'];
 export type AuthConfig = ClusterConfig['auth'];
+export type CaddyConfig = ClusterConfig['caddy'];
 
 /** The config after load: `auto`/0 placeholders resolved, deep-frozen. */
 export type ResolvedConfig = Readonly<Omit<ClusterConfig, 'balancer'> & { balancer: 'caddy' | 'cluster'; balancerReason: string }>;

@@ -13,6 +13,8 @@ import type { AnyRequest, AnyResponse, Handler } from './server.js';
 export interface RouterDeps {
   push: (req: AnyRequest, res: AnyResponse, legacy: boolean) => Promise<void>;
   query: QueryDeps;
+  /** True while the worker leaves the cluster: /healthz answers 503 so the balancer stops routing here. */
+  draining?: () => boolean;
   /** /readyz: can this worker accept and store samples now? */
   ready: () => { ready: boolean; reason?: string };
   metrics: WorkerMetrics;
@@ -75,7 +77,8 @@ export function createRouter(deps: RouterDeps): Handler {
       return;
     }
     if (path === '/healthz') {
-      sendJson(res, 200, { status: 'ok' });
+      if (deps.draining?.() === true) sendJson(res, 503, { status: 'draining' });
+      else sendJson(res, 200, { status: 'ok' });
       return;
     }
     if (path === '/readyz') {

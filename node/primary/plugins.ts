@@ -7,6 +7,12 @@ import type { PrimaryOptions } from './primary.js';
 
 export async function primaryPlugins(cfg: ResolvedConfig): Promise<PrimaryOptions> {
   const opts: PrimaryOptions = {};
+  if (cfg.balancer === 'caddy') {
+    // Loaded only in caddy mode: cluster mode never touches balancer/.
+    const caddy = await import('../../balancer/index.js');
+    opts.prepareConfig = caddy.resolveCaddyPorts;
+    opts.startBalancer = caddy.startCaddyBalancer;
+  }
   if (cfg.demo.sources > 0) {
     // The demo fleet runs inside the primary (no child process to orphan if the primary dies):
     // cfg.demo.sources hosts x cfg.demo.metrics at 1 Hz over the exactly-once stream transport.

@@ -10,8 +10,9 @@ import { WORKER_CONFIG_ENV, WORKER_SLOT_ENV } from '../config/load.js';
 import type { ResolvedConfig } from '../config/schema.js';
 import type { Logger } from '../observability/logger.js';
 import { createPrimaryMetrics } from '../observability/metrics.js';
-import { IPC_SOURCE, isIpc, type Members, type WorkerToPrimary } from '../protocol/ipc.js';
+import { IPC_SOURCE, isIpc, RpcOp, type Members, type WorkerToPrimary } from '../protocol/ipc.js';
 import { startAdmin } from './admin.js';
+import { handOffPartition } from './handoff.js';
 import { RpcRouter } from './rpc-router.js';
 import { UpstreamHealth } from './upstream-health.js';
 import { configSummary } from '../observability/config-summary.js';
@@ -20,10 +21,19 @@ import { configSummary } from '../observability/config-summary.js';
 export interface BalancerHandle {
   /** Public URLs to print (plain, TLS). */
   urls: { http: string; https?: string };
+  /**
+   * How long a draining worker keeps serving before it stops listening, so the balancer's health
+   * checks notice first (caddy: two health intervals). 0/undefined = no wait (node:cluster).
+   */
+  drainMs?: number;
   stop(): Promise<void>;
+  /** Last resort when the primary exits abruptly: kill the balancer by PID, synchronously. */
+  kill?(): void;
 }
 
 export interface PrimaryOptions {
+  /** Resolve what must be fixed before workers fork (caddy: concrete ports for `0`). */
+  prepareConfig?: (cfg: ResolvedConfig) => Promise<ResolvedConfig>;
   /** Start the balancer once workers listen (caddy mode); undefined = cluster mode. */
   startBalancer?: (cfg: ResolvedConfig, log: Logger) => Promise<BalancerHandle>;
   /** Start the demo fleet once ready (`--demo`). */
@@ -47,8 +57,11 @@ const BACKOFF_MAX_MS = 5000;
 /** A worker that stayed up this long is healthy again: its backoff resets. */
 const HEALTHY_AFTER_MS = 30_000;
 const SHUTDOWN_BUDGET_MS = 4500;
+/** Scale-up: pause between the two rebalance passes (covers forwards in flight under the old membership). */
+const REBALANCE_SETTLE_MS = 1000;
 
 export async function runPrimary(cfg: ResolvedConfig, log: Logger, opts: PrimaryOptions = {}): Promise<void> {
+  if (opts.prepareConfig !== undefined) cfg = await opts.prepareConfig(cfg);
   const registry = new Registry();
   const metrics = createPrimaryMetrics(registry);
   const router = new RpcRouter(Math.min(cfg.ingest.applyTimeoutMs, 4000));
@@ -67,9 +80,14 @@ export async function runPrimary(cfg: ResolvedConfig, log: Logger, opts: Primary
   // only touches messages marked `source: '_sio_adapter'`; ours carry `src: 'fleetpulse'`.
   if (cfg.state.mode === 'memory') setupSocketIoPrimary();
 
+  /** Slots being scaled away: still registered (they drain and hand off) but no longer members. */
+  const leaving = new Set<number>();
+  let drainMs = 0;
+  const members = (): number[] => router.slots.filter((slot) => !leaving.has(slot));
   const announceMembers = (): void => {
-    metrics.workersLive.set(router.slots.length);
-    const msg: Members = { src: IPC_SOURCE, t: 'members', slots: router.slots };
+    const live = members();
+    metrics.workersLive.set(live.length);
+    const msg: Members = { src: IPC_SOURCE, t: 'members', slots: live };
     router.broadcast(msg);
   };
 
@@ -99,6 +117,7 @@ export async function runPrimary(cfg: ResolvedConfig, log: Logger, opts: Primary
       s.worker = undefined;
       s.ready = false;
       router.remove(slot);
+      leaving.delete(slot);
       announceMembers();
       for (const r of readyWaiters.splice(0)) r();
       if (shuttingDown || !s.wanted) {
@@ -141,9 +160,60 @@ export async function runPrimary(cfg: ResolvedConfig, log: Logger, opts: Primary
     }
   };
 
-  const scale = async (n: number): Promise<{ workers: number }> => {
+  /**
+   * Scale-down, in an order that loses nothing (node/state/handoff.ts): announce the membership
+   * without the leaving slots (new samples go to their new owners), drain them (/healthz 503)
+   * long enough for the balancer to stop routing to them, hand their partitions over (memory
+   * mode), then stop them and wait for their exit.
+   */
+  const retire = async (going: number[]): Promise<void> => {
+    for (const slot of going) leaving.add(slot);
+    announceMembers();
+    const live = going.filter((slot) => router.slots.includes(slot));
+    await Promise.all(live.map((slot) => router.callFromPrimary(slot, RpcOp.Drain, null, 5000).catch((err: unknown) => log.warn({ err, slot }, 'drain request failed'))));
+    if (drainMs > 0 && live.length > 0) await new Promise((r) => setTimeout(r, drainMs));
+    if (cfg.state.mode === 'memory') {
+      for (const slot of live) {
+        await handOffPartition(router, slot, members(), log).catch((err: unknown) => log.error({ err, slot }, 'handoff failed; what was not handed off yet is lost'));
+      }
+    }
+    await Promise.all(
+      going.map(
+        (slot) =>
+          new Promise<void>((resolve) => {
+            const w = slots.get(slot)?.worker;
+            if (w === undefined) return resolve();
+            const kill = setTimeout(() => w.process.kill('SIGKILL'), 10_000);
+            w.once('exit', () => {
+              clearTimeout(kill);
+              resolve();
+            });
+            if (w.isConnected()) w.send({ src: IPC_SOURCE, t: 'shutdown' });
+          }),
+      ),
+    );
+  };
+
+  /**
+   * Scale-up (memory mode): the sources a new worker now owns move to it from the staying
+   * workers, so partitions stay disjoint. New samples already go to the new owner (membership was
+   * announced when it became ready); a second pass picks up samples a peer forwarded under the
+   * old membership while the first pass ran.
+   */
+  const rebalance = async (staying: number[]): Promise<void> => {
+    for (let pass = 0; pass < 2; pass++) {
+      if (pass === 1) await new Promise((r) => setTimeout(r, REBALANCE_SETTLE_MS));
+      for (const slot of staying) {
+        if (!members().includes(slot)) continue;
+        await handOffPartition(router, slot, members(), log).catch((err: unknown) => log.error({ err, slot }, 'rebalance failed; the sources not moved stay split between two partitions'));
+      }
+    }
+  };
+
+  const scaleTo = async (n: number): Promise<{ workers: number }> => {
     desired = n;
-    metrics.workersDesired.set(n);
+    const before = members();
+    const going: number[] = [];
     for (let slot = 0; slot < cfg.maxWorkers; slot++) {
       const s = slots.get(slot);
       if (slot < n) {
@@ -153,12 +223,22 @@ export async function runPrimary(cfg: ResolvedConfig, log: Logger, opts: Primary
       } else if (s !== undefined && s.wanted) {
         s.wanted = false;
         if (s.restartTimer !== undefined) clearTimeout(s.restartTimer);
-        s.worker?.send({ src: IPC_SOURCE, t: 'shutdown' });
+        going.push(slot);
       }
     }
+    if (going.length > 0) await retire(going);
     await waitReady(n, 15_000);
+    const staying = before.filter((slot) => slot < n);
+    if (cfg.state.mode === 'memory' && staying.length > 0 && members().some((slot) => !before.includes(slot))) await rebalance(staying);
     log.info({ workers: n }, 'scaled');
     return { workers: n };
+  };
+  // One scale operation at a time (a handoff must finish before the next membership change).
+  let scaling: Promise<unknown> = Promise.resolve();
+  const scale = (n: number): Promise<{ workers: number }> => {
+    const run = scaling.then(() => scaleTo(n));
+    scaling = run.catch(() => {});
+    return run;
   };
 
   // Balancer upstream health per slot as the primary sees it (fleetpulse_balancer_upstream_up).
@@ -182,6 +262,9 @@ export async function runPrimary(cfg: ResolvedConfig, log: Logger, opts: Primary
 
   let balancer: BalancerHandle | undefined;
   if (opts.startBalancer !== undefined) balancer = await opts.startBalancer(cfg, log.child({ mod: 'balancer' }));
+  drainMs = balancer?.drainMs ?? 0;
+  // A balancer child must not outlive an abruptly exiting primary.
+  process.once('exit', () => balancer?.kill?.());
   // Probe once the balancer runs (its admin API, when enabled, exists only from now on).
   upstreams.start();
   const port = slots.get(0)!.port;
@@ -191,7 +274,7 @@ export async function runPrimary(cfg: ResolvedConfig, log: Logger, opts: Primary
   if (opts.startDemo !== undefined) demo = await opts.startDemo(`${base}/api/v1/ingest`);
   readyAnnounced = true;
   log.info(
-    { url: base, dashboardUrl: `${base}/`, ingestUrl: `${base}/api/v1/ingest`, streamUrl: `${base.replace(/^http/, 'ws')}/api/v1/stream`, tlsUrl: balancer?.urls.https, adminUrl, metricsUrl: `${adminUrl}/metrics`, workers: desired },
+    { url: base, dashboardUrl: `${base}/`, ingestUrl: `${base}/api/v1/ingest`, streamUrl: `${base.replace(/^http/, 'ws')}/api/v1/stream`, tlsUrl: balancer?.urls.https, adminUrl, metricsUrl: `${adminUrl}/metrics`, workers: desired, balancer: cfg.balancer, balancerReason: cfg.balancerReason },
     'fleetpulse ready',
   );
 
@@ -202,16 +285,19 @@ export async function runPrimary(cfg: ResolvedConfig, log: Logger, opts: Primary
     const hardStop = setTimeout(() => {
       log.error('shutdown budget exceeded; killing remaining workers');
       for (const s of slots.values()) s.worker?.process.kill('SIGKILL');
+      balancer?.kill?.();
       process.exit(1);
     }, SHUTDOWN_BUDGET_MS + 400);
     hardStop.unref();
     await demo?.stop().catch(() => {});
     for (const s of slots.values()) if (s.restartTimer !== undefined) clearTimeout(s.restartTimer);
     const exits = [...slots.values()].filter((s) => s.worker !== undefined).map((s) => new Promise<void>((resolve) => s.worker!.once('exit', () => resolve())));
+    // The balancer stops accepting at once and finishes its in-flight requests while the workers drain theirs.
+    const balancerStopped = balancer?.stop().catch(() => {});
     router.broadcast({ src: IPC_SOURCE, t: 'shutdown' });
     await Promise.race([Promise.all(exits), new Promise((r) => setTimeout(r, SHUTDOWN_BUDGET_MS - 500).unref())]);
     for (const s of slots.values()) s.worker?.process.kill('SIGKILL');
-    await balancer?.stop().catch(() => {});
+    await balancerStopped;
     upstreams.stop();
     admin.server.close();
     log.info({ readyAnnounced }, 'stopped');

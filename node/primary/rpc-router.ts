@@ -6,7 +6,7 @@
  * The primary itself can call workers too (from = PRIMARY).
  */
 import type { Worker } from 'node:cluster';
-import { ErrorCode } from '../errors.js';
+import { ErrorCode, FleetPulseError } from '../errors.js';
 import { IPC_SOURCE, type RpcGathered, type RpcOp, type RpcReply, type RpcRequest } from '../protocol/ipc.js';
 
 export const PRIMARY = -1;
@@ -28,6 +28,11 @@ export class RpcRouter {
   readonly #gathers = new Map<string, Gather>();
   readonly #gatherTimeoutMs: number;
   #nextLocalId = 1;
+  /** Point-to-point calls the primary made itself, by id. */
+  readonly #localCalls = new Map<number, { resolve: (v: unknown) => void; reject: (e: FleetPulseError) => void; timer: NodeJS.Timeout }>();
+  /** Set while an exclusive step runs (scale-down handoff); gathers started meanwhile wait for it. */
+  #exclusive: Promise<void> | undefined;
+  #deferred: Array<() => void> = [];
 
   constructor(gatherTimeoutMs: number) {
     this.#gatherTimeoutMs = gatherTimeoutMs;
@@ -62,6 +67,10 @@ export class RpcRouter {
 
   handleRequest(req: RpcRequest): void {
     if (req.to === 'all') {
+      if (this.#exclusive !== undefined) {
+        this.#deferred.push(() => this.handleRequest(req));
+        return;
+      }
       this.#startGather(req);
       return;
     }
@@ -93,8 +102,51 @@ export class RpcRouter {
   /** The primary asks every live worker (for /metrics, /admin/cluster). */
   gatherFromPrimary(op: RpcOp, args: unknown, timeoutMs = this.#gatherTimeoutMs): Promise<RpcGathered> {
     return new Promise((resolve) => {
-      this.#startGather({ src: IPC_SOURCE, t: 'rpc', id: this.#nextLocalId++, from: PRIMARY, to: 'all', op, args }, resolve, timeoutMs);
+      const start = (): void => {
+        if (this.#exclusive !== undefined) this.#deferred.push(start);
+        else this.#startGather({ src: IPC_SOURCE, t: 'rpc', id: this.#nextLocalId++, from: PRIMARY, to: 'all', op, args }, resolve, timeoutMs);
+      };
+      start();
     });
+  }
+
+  /** The primary calls one worker; rejects with STATE_UNAVAILABLE on timeout or when it exits. */
+  callFromPrimary(slot: number, op: RpcOp, args: unknown, timeoutMs = this.#gatherTimeoutMs): Promise<unknown> {
+    return new Promise((resolve, reject) => {
+      const w = this.#workers.get(slot);
+      if (w === undefined || !w.isConnected()) {
+        reject(new FleetPulseError(ErrorCode.STATE_UNAVAILABLE, `worker ${slot} is not live`));
+        return;
+      }
+      const id = this.#nextLocalId++;
+      const timer = setTimeout(() => {
+        this.#localCalls.delete(id);
+        this.#relayed.delete(`${PRIMARY}:${id}`);
+        reject(new FleetPulseError(ErrorCode.STATE_UNAVAILABLE, `no answer from worker ${slot} to ${op} within ${timeoutMs} ms`));
+      }, timeoutMs);
+      this.#localCalls.set(id, { resolve, reject, timer });
+      this.#relayed.set(`${PRIMARY}:${id}`, slot);
+      const req: RpcRequest = { src: IPC_SOURCE, t: 'rpc', id, from: PRIMARY, to: slot, op, args };
+      w.send(req);
+    });
+  }
+
+  /**
+   * Run `fn` while no cross-partition gather starts (they wait and start right after). Gathers
+   * already sent are unaffected: IPC keeps order per worker, so every partition answers them from
+   * its state before `fn`'s messages arrive. Steps run one at a time.
+   */
+  async exclusive<T>(fn: () => Promise<T>): Promise<T> {
+    while (this.#exclusive !== undefined) await this.#exclusive;
+    let release!: () => void;
+    this.#exclusive = new Promise<void>((r) => (release = r));
+    try {
+      return await fn();
+    } finally {
+      this.#exclusive = undefined;
+      release();
+      for (const start of this.#deferred.splice(0)) start();
+    }
   }
 
   #startGather(req: RpcRequest, local?: (g: RpcGathered) => void, timeoutMs = this.#gatherTimeoutMs): void {
@@ -124,7 +176,20 @@ export class RpcRouter {
   }
 
   #deliver(slot: number, msg: object): void {
+    if (slot === PRIMARY) {
+      this.#settleLocal(msg as RpcReply);
+      return;
+    }
     const w = this.#workers.get(slot);
     if (w !== undefined && w.isConnected()) w.send(msg);
+  }
+
+  #settleLocal(rep: RpcReply): void {
+    const call = this.#localCalls.get(rep.id);
+    if (call === undefined) return; // timed out already
+    this.#localCalls.delete(rep.id);
+    clearTimeout(call.timer);
+    if (rep.ok) call.resolve(rep.result);
+    else call.reject(FleetPulseError.fromWire(rep.error ?? { code: ErrorCode.INTERNAL, message: 'unknown error' }, { retryable: true }));
   }
 }

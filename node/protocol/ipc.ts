@@ -18,6 +18,12 @@ export const RpcOp = {
   SetStreamSeq: 'setStreamSeq',
   PromMetrics: 'promMetrics',
   Status: 'status',
+  /** Scale-down: stop taking traffic from the balancer (/healthz answers 503). */
+  Drain: 'drain',
+  /** Membership change (memory): remove a chunk of the sources this worker no longer owns, split by new owner. */
+  HandoffExport: 'handoffExport',
+  /** Membership change (memory): merge sources handed over by another worker into this partition. */
+  HandoffImport: 'handoffImport',
 } as const;
 export type RpcOp = (typeof RpcOp)[keyof typeof RpcOp];
 

@@ -5,9 +5,11 @@
  * own partition with its peers' over IPC.
  */
 import { SampleKind, tagsFromCanonical, TAG_SEPARATOR, type SampleBatch } from '../protocol/samples.js';
+import assert from 'node:assert/strict';
 import { ErrorCode, FleetPulseError } from '../errors.js';
 import type { RetentionConfig } from '../config/schema.js';
 import { RingStore } from './rings.js';
+import { emptyExport, type PartitionExport } from './handoff.js';
 import { mergeMetrics, mergeSeries, mergeSources, mergeSummary, mergeBucket, SummaryAccumulator } from './merge.js';
 import type {
   BucketPartial, BucketUpdate, MetricAnswer, MetricPartial, PartitionReader, SeriesAnswer, SeriesQuery, SourceAnswer,
@@ -38,6 +40,8 @@ interface SourceEntry {
   lastSeen: number;
   intervalMs: number;
   metrics: Set<string>;
+  /** Ids of the source's series (so a handoff finds them without scanning every series). */
+  series: number[];
 }
 
 /** Arrivals closer than this belong to one burst (a batch), not a new interval. */
@@ -48,11 +52,16 @@ export class MemoryPartition implements PartitionReader {
   readonly #maxSeries: number;
   readonly #metrics = new Map<string, MetricEntry>();
   readonly #sources = new Map<string, SourceEntry>();
-  readonly #meta: SeriesMeta[] = [];
+  /** Series id → metadata; undefined once a series was handed off (its id may be reused). */
+  readonly #meta: Array<SeriesMeta | undefined> = [];
   readonly #streamSeqs = new Map<string, { seq: number; expiresAt: number }>();
   readonly #streamSeqTtlMs: number;
   /** Series touched since the last drainUpdates(), each once. */
   #dirty: number[] = [];
+  /** Set once the partition was handed off completely: it takes no more samples. */
+  #sealed = false;
+  /** Metadata of metrics whose last series left during the current takeChunk(). */
+  readonly #removedMetrics = new Map<string, MetricEntry>();
 
   constructor(retention: RetentionConfig, opts: { maxSeries: number; streamSeqTtlMs: number }) {
     this.#rings = new RingStore(retention);
@@ -65,6 +74,7 @@ export class MemoryPartition implements PartitionReader {
    * so a rejected batch leaves the partition untouched.
    */
   apply(b: SampleBatch, receivedAt: number): void {
+    if (this.#sealed) throw sealedError();
     const n = b.length;
     const ids = new Int32Array(n);
     let fresh = 0;
@@ -110,6 +120,7 @@ export class MemoryPartition implements PartitionReader {
           this.#meta[id] = { metric, source, tags, counter: false, receivedAt, dirty: false };
           m.ids.set(key, id);
           m.sources.set(source, (m.sources.get(source) ?? 0) + 1);
+          this.#entryOf(source, receivedAt).series.push(id);
         }
       }
       const meta = this.#meta[id]!;
@@ -128,13 +139,19 @@ export class MemoryPartition implements PartitionReader {
     }
   }
 
-  #touchSource(source: string, now: number): SourceEntry {
+  /** The source's entry, created (without counting an arrival) when new. */
+  #entryOf(source: string, now: number): SourceEntry {
     let e = this.#sources.get(source);
     if (e === undefined) {
-      e = { lastSeen: now, intervalMs: 0, metrics: new Set() };
+      e = { lastSeen: now, intervalMs: 0, metrics: new Set(), series: [] };
       this.#sources.set(source, e);
-      return e;
     }
+    return e;
+  }
+
+  #touchSource(source: string, now: number): SourceEntry {
+    const e = this.#sources.get(source);
+    if (e === undefined) return this.#entryOf(source, now);
     const gap = now - e.lastSeen;
     if (gap >= MIN_INTERVAL_MS) e.intervalMs = e.intervalMs === 0 ? gap : 0.8 * e.intervalMs + 0.2 * gap;
     if (now > e.lastSeen) e.lastSeen = now;
@@ -220,7 +237,8 @@ export class MemoryPartition implements PartitionReader {
     this.#dirty = [];
     const out: BucketUpdate[] = [];
     for (const id of ids) {
-      const meta = this.#meta[id]!;
+      const meta = this.#meta[id];
+      if (meta === undefined || !meta.dirty) continue; // handed off meanwhile (or its id reused and listed again)
       meta.dirty = false;
       const b = this.#rings.headBucket(id);
       if (b === undefined) continue;
@@ -256,6 +274,137 @@ export class MemoryPartition implements PartitionReader {
 
   stats(): StoreStats {
     return { series: this.#rings.size, bytes: this.#rings.bytes() };
+  }
+
+  /** Nothing left at all: no series, sources or stream sequence numbers. */
+  get isEmpty(): boolean {
+    return this.#rings.size === 0 && this.#sources.size === 0 && this.#streamSeqs.size === 0;
+  }
+
+  /** True when some source (or `stream:<id>` key) still has to move per `moves`. */
+  hasMoves(moves: (key: string) => boolean): boolean {
+    for (const source of this.#sources.keys()) if (moves(source)) return true;
+    for (const id of this.#streamSeqs.keys()) if (moves('stream:' + id)) return true;
+    return false;
+  }
+
+  /**
+   * Remove the sources for which `moves(source)` holds (every series of each, with its metadata)
+   * and return them, until about `maxValues` ring values are collected; stream sequence numbers
+   * move by `moves('stream:' + id)`, all in one go. The caller repeats until !{@link hasMoves}
+   * (a leaving worker: until {@link isEmpty}, then {@link seal} in the same turn).
+   */
+  takeChunk(maxValues: number, moves: (key: string) => boolean): PartitionExport {
+    const out = emptyExport();
+    for (const [id, e] of this.#streamSeqs) {
+      if (!moves('stream:' + id)) continue;
+      out.streamSeqs.push({ id, seq: e.seq, expiresAt: e.expiresAt });
+      this.#streamSeqs.delete(id);
+    }
+    const metrics = new Set<string>();
+    let values = 0;
+    // Deleting the current entry while iterating a Map is safe: iteration continues with the next.
+    for (const [source, e] of this.#sources) {
+      if (values >= maxValues) break;
+      if (!moves(source)) continue;
+      for (const id of e.series) {
+        const meta = this.#meta[id];
+        if (meta === undefined || meta.source !== source) continue;
+        const fine = this.#rings.exportRing(id, 'fine');
+        const coarse = this.#rings.exportRing(id, 'coarse');
+        out.series.push({ metric: meta.metric, source, tags: meta.tags, counter: meta.counter, receivedAt: meta.receivedAt, fine, coarse });
+        values += fine.length + coarse.length + 8;
+        metrics.add(meta.metric);
+        this.#removeSeries(id, meta);
+      }
+      out.sources.push({ source, lastSeen: e.lastSeen, intervalMs: e.intervalMs, metrics: [...e.metrics] });
+      this.#sources.delete(source);
+    }
+    for (const metric of metrics) {
+      const meta = this.#metrics.get(metric) ?? this.#removedMetrics.get(metric);
+      if (meta !== undefined) out.metrics.push({ metric, unit: meta.unit, kind: meta.kind, updatedAt: meta.updatedAt });
+    }
+    this.#removedMetrics.clear();
+    return out;
+  }
+
+  #removeSeries(id: number, meta: SeriesMeta): void {
+    const m = this.#metrics.get(meta.metric);
+    assert.ok(m !== undefined, 'BUG: a series without its metric entry');
+    m.ids.delete(meta.tags === '' ? meta.source : meta.source + TAG_SEPARATOR + meta.tags);
+    const n = (m.sources.get(meta.source) ?? 1) - 1;
+    if (n <= 0) m.sources.delete(meta.source);
+    else m.sources.set(meta.source, n);
+    if (m.ids.size === 0) {
+      this.#metrics.delete(meta.metric);
+      this.#removedMetrics.set(meta.metric, m);
+    }
+    this.#rings.release(id);
+    this.#meta[id] = undefined;
+  }
+
+  /** After the last chunk: refuse samples (a late forward gets STATE_UNAVAILABLE and is re-routed). */
+  seal(): void {
+    this.#sealed = true;
+  }
+
+  /**
+   * Merge a handed-off slice into this partition, exactly: buckets combine field by field (as
+   * merge.ts mergeBucket), metadata keeps the newest, stream sequence numbers the highest. The
+   * series limit is not applied here: history that already existed is never dropped.
+   */
+  importChunk(x: PartitionExport): void {
+    if (this.#sealed) throw sealedError();
+    for (const im of x.metrics) {
+      const m = this.#metrics.get(im.metric);
+      if (m === undefined) this.#metrics.set(im.metric, { unit: im.unit, kind: im.kind, updatedAt: im.updatedAt, ids: new Map(), sources: new Map() });
+      else if (im.updatedAt > m.updatedAt) {
+        m.unit = im.unit;
+        m.kind = im.kind;
+        m.updatedAt = im.updatedAt;
+      }
+    }
+    for (const se of x.series) {
+      let m = this.#metrics.get(se.metric);
+      if (m === undefined) {
+        m = { unit: '', kind: se.counter ? SampleKind.Counter : SampleKind.Gauge, updatedAt: 0, ids: new Map(), sources: new Map() };
+        this.#metrics.set(se.metric, m);
+      }
+      const key = se.tags === '' ? se.source : se.source + TAG_SEPARATOR + se.tags;
+      let id = m.ids.get(key);
+      if (id === undefined) {
+        id = this.#rings.allocate();
+        this.#meta[id] = { metric: se.metric, source: se.source, tags: se.tags, counter: se.counter, receivedAt: se.receivedAt, dirty: false };
+        m.ids.set(key, id);
+        m.sources.set(se.source, (m.sources.get(se.source) ?? 0) + 1);
+        this.#entryOf(se.source, se.receivedAt).series.push(id);
+      } else {
+        const meta = this.#meta[id]!;
+        if (se.receivedAt >= meta.receivedAt) {
+          meta.counter = se.counter;
+          meta.receivedAt = se.receivedAt;
+        }
+      }
+      this.#rings.importRing(id, 'fine', se.fine);
+      this.#rings.importRing(id, 'coarse', se.coarse);
+    }
+    for (const is of x.sources) {
+      const e = this.#sources.get(is.source);
+      if (e === undefined) this.#sources.set(is.source, { lastSeen: is.lastSeen, intervalMs: is.intervalMs, metrics: new Set(is.metrics), series: [] });
+      else {
+        if (is.lastSeen > e.lastSeen) e.lastSeen = is.lastSeen;
+        e.intervalMs = Math.max(e.intervalMs, is.intervalMs);
+        for (const metric of is.metrics) e.metrics.add(metric);
+      }
+    }
+    for (const ss of x.streamSeqs) {
+      const e = this.#streamSeqs.get(ss.id);
+      if (e === undefined) this.#streamSeqs.set(ss.id, { seq: ss.seq, expiresAt: ss.expiresAt });
+      else {
+        e.seq = Math.max(e.seq, ss.seq);
+        e.expiresAt = Math.max(e.expiresAt, ss.expiresAt);
+      }
+    }
   }
 
   /** Tags of a series key, for display (kept canonical internally). */
@@ -305,4 +454,8 @@ export class MemoryStateStore implements StateStore {
     return this.partition.stats();
   }
   async close(): Promise<void> {}
+}
+
+function sealedError(): FleetPulseError {
+  return new FleetPulseError(ErrorCode.STATE_UNAVAILABLE, 'this partition was handed off (worker leaving); retry on the new owner');
 }

@@ -91,14 +91,19 @@ export class RingStore {
   write(id: number, ts: number, value: number): void {
     const c = this.#chunk(id);
     const row = id & (CHUNK - 1);
-    this.#writeFine(c, id, row, ts, value);
-    this.#writeCoarse(c, row, ts, value);
+    const fb = Math.floor(ts / this.fineStepMs);
+    this.#mergeFine(c, id, row, fb, ts - fb * this.fineStepMs, 1, value, value, value, value);
+    const cb = Math.floor(ts / this.coarseStepMs);
+    this.#mergeCoarse(c, row, cb, Math.floor((ts - cb * this.coarseStepMs) / this.#coarseOffUnit), 1, value, value, value, value);
   }
 
-  #writeFine(c: Chunk, id: number, row: number, ts: number, value: number): void {
+  /**
+   * Fold a whole bucket (count/sum/min/max, and `last` at offset `off` ms into the bucket) into
+   * fine bucket `b`; one sample is the case count = 1. Same field-wise semantics as merge.ts
+   * mergeBucket: the later offset wins `last`, ties go to the incoming bucket (the later arrival).
+   */
+  #mergeFine(c: Chunk, id: number, row: number, b: number, off: number, count: number, sum: number, min: number, max: number, last: number): void {
     const n = this.#fineN;
-    const b = Math.floor(ts / this.fineStepMs);
-    const off = ts - b * this.fineStepMs;
     const base = row * n;
     const head = c.fineHead[row]!;
     if (head === NO_HEAD || b > head) {
@@ -112,43 +117,49 @@ export class RingStore {
     const s = b % n;
     const slot = base + s;
     const tag = c.fineTag[slot]!;
-    if (tag === 0) {
+    if (tag === 0 && count === 1) {
       c.fineTag[slot] = off + 1;
-      c.fineLast[slot] = value;
-    } else if (tag !== MULTI) {
-      const prevOff = tag - 1;
-      const prev = c.fineLast[slot]!;
+      c.fineLast[slot] = last;
+    } else if (tag === 0 || tag !== MULTI) {
+      // Becomes (or is created as) a multi-sample bucket in the overflow pool.
       const e = this.#extAlloc();
-      this.#extCount[e] = 2;
-      this.#extSum[e] = prev + value;
-      this.#extMin[e] = Math.min(prev, value);
-      this.#extMax[e] = Math.max(prev, value);
-      if (off >= prevOff) {
-        c.fineLast[slot] = value;
-        this.#extOff[e] = off;
-      } else {
-        this.#extOff[e] = prevOff;
+      this.#extCount[e] = count;
+      this.#extSum[e] = sum;
+      this.#extMin[e] = min;
+      this.#extMax[e] = max;
+      this.#extOff[e] = off;
+      if (tag !== 0) {
+        const prevOff = tag - 1;
+        const prev = c.fineLast[slot]!;
+        this.#extCount[e]!++;
+        this.#extSum[e]! += prev;
+        if (prev < min) this.#extMin[e] = prev;
+        if (prev > max) this.#extMax[e] = prev;
+        if (off < prevOff) {
+          last = prev;
+          this.#extOff[e] = prevOff;
+        }
       }
+      c.fineLast[slot] = last;
       c.fineTag[slot] = MULTI;
       this.#extOf.set(id * n + s, e);
     } else {
       const e = this.#extOf.get(id * n + s);
       assert.ok(e !== undefined, 'BUG: MULTI fine slot without an overflow entry');
-      this.#extCount[e]!++;
-      this.#extSum[e]! += value;
-      if (value < this.#extMin[e]!) this.#extMin[e] = value;
-      if (value > this.#extMax[e]!) this.#extMax[e] = value;
+      this.#extCount[e]! += count;
+      this.#extSum[e]! += sum;
+      if (min < this.#extMin[e]!) this.#extMin[e] = min;
+      if (max > this.#extMax[e]!) this.#extMax[e] = max;
       if (off >= this.#extOff[e]!) {
-        c.fineLast[slot] = value;
+        c.fineLast[slot] = last;
         this.#extOff[e] = off;
       }
     }
   }
 
-  #writeCoarse(c: Chunk, row: number, ts: number, value: number): void {
+  /** Coarse twin of #mergeFine; `off` is in units of #coarseOffUnit. */
+  #mergeCoarse(c: Chunk, row: number, b: number, off: number, count: number, sum: number, min: number, max: number, last: number): void {
     const n = this.#coarseN;
-    const b = Math.floor(ts / this.coarseStepMs);
-    const off = Math.floor((ts - b * this.coarseStepMs) / this.#coarseOffUnit);
     const base = row * n;
     const head = c.coarseHead[row]!;
     if (head === NO_HEAD || b > head) {
@@ -159,23 +170,60 @@ export class RingStore {
       return;
     }
     const slot = base + (b % n);
-    const count = c.coarseCount[slot]!;
-    if (count === 0) {
-      c.coarseCount[slot] = 1;
-      c.coarseSum[slot] = value;
-      c.coarseMin[slot] = value;
-      c.coarseMax[slot] = value;
-      c.coarseLast[slot] = value;
+    const cur = c.coarseCount[slot]!;
+    if (cur === 0) {
+      c.coarseCount[slot] = count;
+      c.coarseSum[slot] = sum;
+      c.coarseMin[slot] = min;
+      c.coarseMax[slot] = max;
+      c.coarseLast[slot] = last;
       c.coarseOff[slot] = off;
     } else {
-      c.coarseCount[slot] = count + 1;
-      c.coarseSum[slot]! += value;
-      if (value < c.coarseMin[slot]!) c.coarseMin[slot] = value;
-      if (value > c.coarseMax[slot]!) c.coarseMax[slot] = value;
+      c.coarseCount[slot] = cur + count;
+      c.coarseSum[slot]! += sum;
+      if (min < c.coarseMin[slot]!) c.coarseMin[slot] = min;
+      if (max > c.coarseMax[slot]!) c.coarseMax[slot] = max;
       if (off >= c.coarseOff[slot]!) {
-        c.coarseLast[slot] = value;
+        c.coarseLast[slot] = last;
         c.coarseOff[slot] = off;
       }
+    }
+  }
+
+  /**
+   * One ring of a series as a flat Float64Array (for the scale-down handoff): per non-empty
+   * bucket `start, count, lastTs, last`, followed by `sum, min, max` when count > 1.
+   */
+  exportRing(id: number, ring: 'fine' | 'coarse'): Float64Array {
+    const out: number[] = [];
+    this.visit(id, ring, -Infinity, Infinity, (start, count, sum, min, max, last, lastTs) => {
+      out.push(start, count, lastTs, last);
+      if (count > 1) out.push(sum, min, max);
+    });
+    return Float64Array.from(out);
+  }
+
+  /** Merge an {@link exportRing} encoding into a series, bucket by bucket (exact). */
+  importRing(id: number, ring: 'fine' | 'coarse', data: Float64Array): void {
+    const c = this.#chunk(id);
+    const row = id & (CHUNK - 1);
+    for (let i = 0; i < data.length; ) {
+      const start = data[i]!;
+      const count = data[i + 1]!;
+      const off = data[i + 2]! - start;
+      const last = data[i + 3]!;
+      let sum = last;
+      let min = last;
+      let max = last;
+      i += 4;
+      if (count > 1) {
+        sum = data[i]!;
+        min = data[i + 1]!;
+        max = data[i + 2]!;
+        i += 3;
+      }
+      if (ring === 'fine') this.#mergeFine(c, id, row, Math.round(start / this.fineStepMs), off, count, sum, min, max, last);
+      else this.#mergeCoarse(c, row, Math.round(start / this.coarseStepMs), Math.floor(off / this.#coarseOffUnit), count, sum, min, max, last);
     }
   }
 

@@ -11,6 +11,7 @@ import { IPC_SOURCE, RpcOp, type WorkerReady } from '../protocol/ipc.js';
 import { MemoryPartition } from '../state/memory.js';
 import { PartitionedStore } from '../state/partitioned.js';
 import { workerDial } from '../state/ownership.js';
+import { serveHandoff } from '../state/handoff.js';
 import type { StateStore } from '../state/store.js';
 import { Aggregator } from '../aggregate/aggregator.js';
 import { createPushHandler } from '../ingest/http.js';
@@ -58,6 +59,7 @@ export async function runWorker(cfg: ResolvedConfig, slot: number, log: Logger):
         metrics.forwardedSamples.inc(n);
       },
     });
+    serveHandoff(partition, peers, cfg.workerPort);
     const sweep = setInterval(() => partition.sweep(Date.now()), 60_000);
     sweep.unref();
   } else {
@@ -78,6 +80,7 @@ export async function runWorker(cfg: ResolvedConfig, slot: number, log: Logger):
   metrics.bindReadings({ store: cfg.state.mode, stateReady: () => store.ready(), oldestPendingMs: () => sink.oldestPendingMs(Date.now()) });
 
   let connections = 0;
+  let draining = false;
   const push = createPushHandler({ cfg: cfg.ingest, maxAgeMs: cfg.retention.coarseSpanMs, sink, metrics, now: Date.now });
   const router = createRouter({
     push,
@@ -85,7 +88,9 @@ export async function runWorker(cfg: ResolvedConfig, slot: number, log: Logger):
     metrics,
     staticFiles: createStaticFiles(),
     log: log.child({ mod: 'http' }),
-    ready: () => (server.closing ? { ready: false, reason: 'shutting down' } : store.ready() ? { ready: true } : { ready: false, reason: 'waiting for cluster membership' }),
+    // Scale-down: /healthz answers 503 so the balancer stops routing here before we stop listening.
+    draining: () => draining,
+    ready: () => (server.closing || draining ? { ready: false, reason: 'shutting down' } : store.ready() ? { ready: true } : { ready: false, reason: 'waiting for cluster membership' }),
   });
   const server = new DualServer(router, {
     // Above Caddy's upstream idle timeout, so Caddy never reuses a socket we just closed (NOTES §1.3).
@@ -145,6 +150,11 @@ export async function runWorker(cfg: ResolvedConfig, slot: number, log: Logger):
   broadcaster.start();
 
   peers.handle(RpcOp.PromMetrics, () => registry.getMetricsAsJSON());
+  peers.handle(RpcOp.Drain, () => {
+    draining = true;
+    log.info('draining: leaving the cluster');
+    return null;
+  });
   peers.handle(RpcOp.Status, (): WorkerStatus => {
     const st = store.stats();
     return {

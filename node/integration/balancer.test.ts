@@ -1,0 +1,164 @@
+/**
+ * The real Caddy 2.6.2 in front of real workers: HTTP/1.1, h2c and h2 over TLS (verified against
+ * Caddy's internal root CA), 413 at the edge without denting upstream health, source-sticky
+ * routing (10,000 sources, ≤ 2% forwarded), h2c upstreams, and WebSockets (stream ingest and
+ * Socket.IO) through Caddy over HTTP/1.1.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import http from 'node:http';
+import https from 'node:https';
+import { readFileSync } from 'node:fs';
+import WebSocket from 'ws';
+import { io as ioClient } from 'socket.io-client';
+import { rootCertPath } from '../../balancer/caddy.js';
+import { skipUnless } from '../testing/binaries.js';
+import { startCluster, type RunningCluster } from '../testing/cluster.js';
+import { getJson, h2Session, request } from '../testing/http.js';
+import { pool } from '../testing/load.js';
+import { scrape } from '../testing/prom.js';
+import { sumSeries } from '../testing/prom-text.js';
+import { Ownership } from '../state/ownership.js';
+
+interface ClusterInfo { balancer: string; workers: Array<{ id: number; address: string; series: number }> }
+
+const skip = skipUnless('caddy');
+
+async function ownership(c: RunningCluster): Promise<Ownership> {
+  const info = await getJson<ClusterInfo>(`${c.adminUrl}/admin/cluster`);
+  const port = Number(info.workers[0]!.address.split(':')[1]);
+  return new Ownership(info.workers.map((w) => w.id), port);
+}
+
+/** HTTP/1.1 over TLS (node:https offers no ALPN, so Caddy speaks HTTP/1.1). */
+function httpsGet(url: string, ca: Buffer): Promise<{ status: number; version: string }> {
+  return new Promise((resolve, reject) => {
+    const req = https.get(url, { ca, agent: false }, (res) => {
+      res.resume();
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, version: res.httpVersion }));
+    });
+    req.on('error', reject);
+  });
+}
+
+test('Caddy front door: h1, h2c, h2 over TLS; 413 at the edge; 10,000 sources reach their owners', { skip, timeout: 120_000 }, async (t) => {
+  const c = await startCluster({ workers: 4, balancer: 'caddy' });
+  t.after(() => c.stop());
+  assert.equal(c.ready.balancer, 'caddy');
+  assert.match(String(c.ready.balancerReason), /caddy/);
+  const ca = readFileSync(rootCertPath(c.caddyDataDir!));
+  const sample = (source: string, value: number): string => JSON.stringify({ source, metric: 'cpu', value });
+
+  // HTTP/1.1 and h2c (prior knowledge) on the public port.
+  const h1 = await request(`${c.url}/api/v1/ingest`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-source': 'p-h1' }, body: sample('p-h1', 1) });
+  assert.equal(h1.status, 202, h1.body);
+  const h2c = h2Session(c.url);
+  t.after(() => h2c.close());
+  const viaH2c = await h2c.request('/api/v1/ingest', { method: 'POST', headers: { 'content-type': 'application/json', 'x-source': 'p-h2c' }, body: sample('p-h2c', 2) });
+  assert.equal(viaH2c.status, 202, viaH2c.body);
+  // h2 over TLS, the certificate verified against Caddy's internal root (nothing trusted system-wide).
+  const tls = h2Session(c.tlsUrl!, { ca });
+  t.after(() => tls.close());
+  const viaTls = await tls.request('/api/v1/ingest', { method: 'POST', headers: { 'content-type': 'application/json', 'x-source': 'p-h2' }, body: sample('p-h2', 3) });
+  assert.equal(viaTls.status, 202, viaTls.body);
+  assert.deepEqual(JSON.parse((await tls.request('/api/v1/series?metric=cpu&source=p-h1&from=-5m')).body).points.length, 1);
+  // …and HTTP/1.1 over TLS (ALPN) on the same port.
+  const tlsH1 = await httpsGet(`${c.tlsUrl}/readyz`, ca);
+  assert.deepEqual(tlsH1, { status: 200, version: '1.1' });
+
+  // Over-limit bodies: Caddy answers 413 itself for a declared Content-Length (h1 and h2), the
+  // worker for a chunked body; neither may count as an upstream failure (checked below: the
+  // 10,000 sourced requests still reach their owners).
+  const big = Buffer.alloc(1024 * 1024 + 1, 0x20);
+  const tooBig = await request(`${c.url}/api/v1/ingest`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-source': 'p-h1' }, body: big });
+  assert.equal(tooBig.status, 413);
+  assert.equal(tooBig.headers.server, 'Caddy');
+  assert.equal(tooBig.json<{ error: { code: string } }>().error.code, 'body_too_large');
+  const tooBigH2 = await tls.request('/api/v1/ingest', { method: 'POST', headers: { 'content-type': 'application/json', 'x-source': 'p-h2' }, body: big });
+  assert.equal(tooBigH2.status, 413);
+  const chunked = await new Promise<number>((resolve, reject) => {
+    const req = http.request(`${c.url}/api/v1/ingest`, { method: 'POST', agent: false, headers: { 'content-type': 'application/json', 'x-source': 'p-h1', 'transfer-encoding': 'chunked' } }, (res) => {
+      res.resume();
+      resolve(res.statusCode ?? 0);
+    });
+    req.on('error', reject);
+    for (let i = 0; i < 5; i++) req.write(big.subarray(0, 300_000));
+    req.end();
+  });
+  assert.equal(chunked, 413);
+
+  // 10,000 sources, one request each with X-Source: Caddy's `header` policy must pick the owner.
+  const before = await scrape(c.adminUrl);
+  const agent = new http.Agent({ keepAlive: true, maxSockets: 32 });
+  t.after(() => agent.destroy());
+  const failures: string[] = [];
+  await pool(10_000, 32, async (i) => {
+    const source = `fleet-${i}.example`;
+    const a = await request(`${c.url}/api/v1/ingest`, { method: 'POST', agent, headers: { 'content-type': 'application/json', 'x-source': source }, body: sample(source, i) });
+    if (a.status !== 202) failures.push(`${a.status} ${a.body.slice(0, 200)}`);
+  });
+  assert.deepEqual(failures.slice(0, 5), []);
+  const after = await scrape(c.adminUrl);
+  const accepted = sumSeries(after, 'fleetpulse_ingest_samples_total', { result: 'accepted' }) - sumSeries(before, 'fleetpulse_ingest_samples_total', { result: 'accepted' });
+  const forwarded = sumSeries(after, 'fleetpulse_forwarded_samples_total') - sumSeries(before, 'fleetpulse_forwarded_samples_total');
+  t.diagnostic(`10,000 sources through Caddy: accepted ${accepted}, forwarded ${forwarded} (${((100 * forwarded) / accepted).toFixed(2)} %)`);
+  assert.equal(accepted, 10_000);
+  assert.ok(forwarded <= 0.02 * accepted, `forwarded ${forwarded} of ${accepted}`);
+  // Rendezvous hashing spreads the sources evenly over the 4 owners.
+  const info = await getJson<ClusterInfo>(`${c.adminUrl}/admin/cluster`);
+  for (const w of info.workers) assert.ok(w.series > 2000 && w.series < 3100, `uneven: ${JSON.stringify(info.workers)}`);
+
+  // Without X-Source the least_conn fallback applies, so samples do get forwarded (the metric works).
+  await pool(200, 8, async (i) => {
+    const a = await request(`${c.url}/api/v1/ingest`, { method: 'POST', agent, headers: { 'content-type': 'application/json' }, body: sample(`anon-${i}`, i) });
+    assert.equal(a.status, 202);
+  });
+  const forwardedAnon = sumSeries(await scrape(c.adminUrl), 'fleetpulse_forwarded_samples_total') - sumSeries(after, 'fleetpulse_forwarded_samples_total');
+  t.diagnostic(`200 requests without X-Source: ${forwardedAnon} forwarded`);
+  assert.ok(forwardedAnon > 50, `least_conn fallback should spread unsourced requests, got ${forwardedAnon} forwarded`);
+
+  // Queries answer the same whichever way they come in.
+  const sources = await getJson<unknown[]>(`${c.url}/api/v1/sources`);
+  assert.equal(sources.length, 10_000 + 3 + 200);
+});
+
+test('h2c upstreams for push ingest; WebSocket stream and Socket.IO still reach workers over HTTP/1.1', { skip, timeout: 90_000 }, async (t) => {
+  const c = await startCluster({ workers: 2, balancer: 'caddy', env: { FLEETPULSE_UPSTREAM_PROTOCOL: 'h2c' } });
+  t.after(() => c.stop());
+  const ca = readFileSync(rootCertPath(c.caddyDataDir!));
+  const body = (source: string): string => JSON.stringify({ source, metric: 'mem', value: 7 });
+  for (const source of ['u-1', 'u-2', 'u-3']) {
+    const a = await request(`${c.url}/api/v1/ingest`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-source': source }, body: body(source) });
+    assert.equal(a.status, 202, a.body);
+  }
+  const noHeader = await request(`${c.url}/api/v1/ingest`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: body('u-4') });
+  assert.equal(noHeader.status, 202);
+  const tls = h2Session(c.tlsUrl!, { ca });
+  t.after(() => tls.close());
+  assert.equal((await tls.request('/api/v1/ingest', { method: 'POST', headers: { 'content-type': 'application/json', 'x-source': 'u-5' }, body: body('u-5') })).status, 202);
+  // The workers saw Caddy's h2c sessions.
+  assert.ok(sumSeries(await scrape(c.adminUrl), 'fleetpulse_http_open_connections', { protocol: 'h2c' }) >= 1, 'no h2c session from Caddy');
+
+  // Stream ingest through Caddy with X-Source: an HTTP/1.1 upgrade (h2c would give 502), taken by the owner.
+  const own = await ownership(c);
+  const ws = new WebSocket(`${c.url.replace(/^http/, 'ws')}/api/v1/stream`, { headers: { 'x-source': 'ws-src-7' }, perMessageDeflate: false });
+  t.after(() => ws.terminate());
+  const worker = await new Promise<number>((resolve, reject) => {
+    ws.once('upgrade', (res) => resolve(Number(res.headers['x-fleetpulse-worker'])));
+    ws.once('unexpected-response', (_req, res) => reject(new Error(`stream upgrade through Caddy answered ${res.statusCode}`)));
+    ws.once('error', reject);
+  });
+  assert.equal(worker, own.ownerOf('ws-src-7'), 'X-Source routed the stream to the owner');
+  await new Promise<void>((resolve) => (ws.readyState === WebSocket.OPEN ? resolve() : ws.once('open', () => resolve())));
+  const ack = new Promise<unknown>((resolve) => ws.once('message', (d) => resolve(JSON.parse(String(d)))));
+  ws.send(JSON.stringify({ seq: 1, samples: [{ source: 'ws-src-7', metric: 'mem', value: 9 }] }));
+  assert.deepEqual(await ack, { ack: 1 });
+
+  // Socket.IO through Caddy (its own HTTP/1.1 proxy; the server is websocket-only, DESIGN.md §5).
+  const sock = ioClient(`${c.url}/live`, { transports: ['websocket'], reconnection: false, timeout: 10_000 });
+  t.after(() => sock.close());
+  await new Promise<void>((resolve, reject) => {
+    sock.once('connect', () => resolve());
+    sock.once('connect_error', (err) => reject(new Error(`Socket.IO through Caddy: ${err.message}`)));
+  });
+});
