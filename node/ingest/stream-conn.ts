@@ -170,9 +170,10 @@ export class StreamConnection {
   async #run(): Promise<void> {
     if (this.#running) return;
     this.#running = true;
+    let group: Entry[] = [];
     try {
       while (this.#queue.length > 0 && !this.#failed) {
-        const group = this.#queue;
+        group = this.#queue;
         this.#queue = [];
         const batches: SampleBatch[] = [];
         for (const e of group) if (e.batch !== undefined) batches.push(e.batch);
@@ -188,9 +189,10 @@ export class StreamConnection {
           this.#sinceAck += e.weight;
         }
         this.#requestAck();
+        group = [];
       }
     } catch (err) {
-      this.fail(toFleetPulseError(err));
+      this.fail(toFleetPulseError(err), group);
     } finally {
       this.#running = false;
       if (!this.#failed && !this.#socketClosed) this.#lease?.idle();
@@ -226,6 +228,8 @@ export class StreamConnection {
           this.#sendError(entry.seq, e2);
           entry.legacy = undefined;
         }
+        // Settled either way: a later failure of this group must not count it again.
+        entry.batch = undefined;
       }
     }
   }
@@ -336,11 +340,16 @@ export class StreamConnection {
   }
 
   /** Fatal: close with the error's close code; whatever was not applied is dropped (unacked). */
-  fail(e: FleetPulseError): void {
+  fail(e: FleetPulseError, inFlight: Entry[] = []): void {
     if (this.#failed) return;
     this.#failed = true;
-    const dropped = this.#queue.length + this.#early.length;
-    if (dropped > 0) this.#ctx.metrics.streamMessages.inc({ result: 'dropped' }, dropped);
+    const lost = [...inFlight, ...this.#queue, ...this.#early.map((m) => ({ batch: m.d.batch }))];
+    if (lost.length > 0) {
+      this.#ctx.metrics.streamMessages.inc({ result: 'dropped' }, lost.length);
+      // Counted here (not by the sink): OVERLOADED was retried until applyTimeoutMs before this.
+      const samples = lost.reduce((n, m) => n + (m.batch?.length ?? 0), 0);
+      if (samples > 0) this.#ctx.metrics.ingestSamples.inc({ transport: 'ws', result: e.code === ErrorCode.OVERLOADED ? 'shed' : 'failed' }, samples);
+    }
     this.#queue = [];
     this.#early = [];
     this.#lease?.abandon();

@@ -47,11 +47,11 @@ interface Harness {
   count(metric: string, source: string): Promise<number>;
 }
 
-async function start(t: TestContext, stream: Partial<StreamConfig> = {}, opts: { keys?: string[]; applyTimeoutMs?: number } = {}): Promise<Harness> {
+async function start(t: TestContext, stream: Partial<StreamConfig> = {}, opts: { keys?: string[]; applyTimeoutMs?: number; maxSeries?: number } = {}): Promise<Harness> {
   const registry = new Registry();
   const metrics = createWorkerMetrics(registry);
   const log = createLogger({ role: 'worker', level: 'silent', json: true });
-  const store = new HeldStore(defaults.retention, { maxSeries: 100_000, streamSeqTtlMs: 600_000 });
+  const store = new HeldStore(defaults.retention, { maxSeries: opts.maxSeries ?? 100_000, streamSeqTtlMs: 600_000 });
   const sink = new Aggregator(store, 1_000_000, log);
   const server = new StreamServer({
     cfg: { ...defaults.stream, ...stream }, ingest: { ...defaults.ingest, applyTimeoutMs: opts.applyTimeoutMs ?? 5000 },
@@ -144,6 +144,27 @@ test('a bad message gets an error frame with its seq; the connection stays open'
   assert.equal(c.ws.readyState, c.ws.OPEN);
   assert.equal(await h.count('cpu', 'web-01'), 2);
   assert.equal(await h.metric('fleetpulse_stream_messages_total', { result: 'rejected' }), 3);
+});
+
+test('a message the store refuses (series limit) is answered alone; the ones around it are applied', async (t) => {
+  const h = await start(t, {}, { maxSeries: 5 });
+  const c = await connectStream(h.url, { stream: 'limits' });
+  t.after(() => c.close());
+  const wide = (seq: number, source: string, n: number): unknown => ({ seq, source, metrics: Object.fromEntries(Array.from({ length: n }, (_, i) => [`m${i}`, i])) });
+  c.send(wide(1, 'a', 3));
+  await c.waitAck(1);
+  h.store.hold(); // 3 and 4 queue up behind 2 and are then applied as one group
+  c.send(wide(2, 'b', 1)); // 4 series: fits
+  c.send(wide(3, 'c', 5)); // 9: over the limit
+  c.send(wide(4, 'a', 3)); // existing series
+  for (let i = 0; i < 500 && (await h.metric('fleetpulse_stream_unacked_samples')) < 9; i++) await new Promise((r) => setTimeout(r, 10));
+  h.store.release();
+  await c.waitAck(4);
+  const errors = c.frames.filter((f) => f.error !== undefined);
+  assert.deepEqual(errors.map((f) => [f.error!.code, f.seq]), [['series_limit', 3]]);
+  assert.equal(await h.count('m0', 'a'), 2);
+  assert.equal(await h.count('m0', 'b'), 1);
+  assert.equal(await h.count('m0', 'c'), 0);
 });
 
 test('the original project message is acked with {ack_seq, ack_ts, sent_at} too', async (t) => {

@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { startCluster, CLI } from '../testing/cluster.js';
 import { spawnProcess } from '../testing/process.js';
 import type { AgentSummary } from '../agent/agent.js';
+import { skipUnless } from '../testing/binaries.js';
 
 async function runAgent(args: string[]): Promise<{ code: number | null; summary: AgentSummary | undefined; output: string }> {
   const p = spawnProcess(process.execPath, [CLI, 'agent', ...args]);
@@ -65,4 +66,19 @@ test('start --demo feeds a simulated fleet over the stream transport', { timeout
   const text = await (await fetch(`${c.adminUrl}/metrics`)).text();
   const conns = text.split('\n').filter((l) => l.startsWith('fleetpulse_stream_connections')).reduce((s, l) => s + Number(l.slice(l.lastIndexOf(' ') + 1)), 0);
   assert.equal(conns, 60, 'one stream per demo host');
+});
+
+test('through Caddy, X-Source takes every agent stream and push to its source\'s owner: nothing forwarded', { timeout: 120_000, skip: skipUnless('caddy') }, async (t) => {
+  const c = await startCluster({ workers: 2, balancer: 'caddy', env: { FLEETPULSE_LOG_LEVEL: 'warn' } });
+  t.after(() => c.stop());
+  for (const transport of ['stream', 'push']) {
+    const r = await runAgent(['--url', c.url, '--sources', '30', '--rate', '5', '--duration', '2', '--quiet', '--transport', transport, '--prefix', `cd-${transport}-`]);
+    assert.equal(r.code, 0, r.output);
+    assert.equal(r.summary?.errors, 0, r.output);
+    assert.ok((r.summary?.ackedSamples ?? 0) > 0);
+  }
+  const text = await (await fetch(`${c.adminUrl}/metrics`)).text();
+  const sum = (name: string): number => text.split('\n').filter((l) => l.startsWith(`${name}{`) || l.startsWith(`${name} `)).reduce((n, l) => n + Number(l.slice(l.lastIndexOf(' ') + 1)), 0);
+  assert.ok(sum('fleetpulse_stream_messages_total') > 0);
+  assert.equal(sum('fleetpulse_forwarded_samples_total'), 0, 'every sample arrived at its owner');
 });
