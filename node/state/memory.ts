@@ -76,66 +76,87 @@ export class MemoryPartition implements PartitionReader {
   apply(b: SampleBatch, receivedAt: number): void {
     if (this.#sealed) throw sealedError();
     const n = b.length;
+    // Pass 1: resolve series ids (no writes), so the series limit can refuse the batch whole.
     const ids = new Int32Array(n);
     let fresh = 0;
-    const seen = new Set<string>();
+    let seen: Set<string> | undefined;
+    let lastMetric = '';
+    let m: MetricEntry | undefined;
     for (let i = 0; i < n; i++) {
-      const m = this.#metrics.get(b.metric[i]!);
-      const key = b.tags[i] === '' ? b.source[i]! : b.source[i]! + TAG_SEPARATOR + b.tags[i]!;
+      const metric = b.metric[i]!;
+      if (metric !== lastMetric) {
+        m = this.#metrics.get(metric);
+        lastMetric = metric;
+      }
+      const tags = b.tags[i]!;
+      const key = tags === '' ? b.source[i]! : b.source[i]! + TAG_SEPARATOR + tags;
       const id = m?.ids.get(key);
-      if (id === undefined) {
-        ids[i] = -1;
-        const k = b.metric[i] + '\u0000' + key;
-        if (!seen.has(k)) {
-          seen.add(k);
-          fresh++;
-        }
-      } else ids[i] = id;
+      if (id !== undefined) {
+        ids[i] = id;
+        continue;
+      }
+      ids[i] = -1;
+      const k = metric + '\u0000' + key;
+      seen ??= new Set();
+      if (!seen.has(k)) {
+        seen.add(k);
+        fresh++;
+      }
     }
     if (fresh > 0 && this.#rings.size + fresh > this.#maxSeries) {
       throw new FleetPulseError(ErrorCode.SERIES_LIMIT, `series limit reached: ${this.#rings.size} series live, ${fresh} new ones would pass the limit of ${this.#maxSeries} per partition`);
     }
+    // Pass 2: write. Metric and source entries are looked up once per run of equal names.
     let lastSource = '';
     let srcEntry: SourceEntry | undefined;
+    lastMetric = '';
+    m = undefined;
     for (let i = 0; i < n; i++) {
       const metric = b.metric[i]!;
       const source = b.source[i]!;
-      let id = ids[i]!;
-      let m = this.#metrics.get(metric);
-      if (m === undefined) {
-        m = { unit: b.unit[i]!, kind: b.kind[i]!, updatedAt: receivedAt, ids: new Map(), sources: new Map() };
-        this.#metrics.set(metric, m);
-      } else if ((b.unit[i] !== '' && m.unit !== b.unit[i]) || m.kind !== b.kind[i]) {
-        if (b.unit[i] !== '') m.unit = b.unit[i]!;
-        m.kind = b.kind[i]!;
-        m.updatedAt = receivedAt;
+      const unit = b.unit[i]!;
+      const kind = b.kind[i]!;
+      if (metric !== lastMetric) {
+        m = this.#metrics.get(metric);
+        lastMetric = metric;
+        if (m === undefined) {
+          m = { unit, kind, updatedAt: receivedAt, ids: new Map(), sources: new Map() };
+          this.#metrics.set(metric, m);
+        }
       }
+      if ((unit !== '' && m!.unit !== unit) || m!.kind !== kind) {
+        if (unit !== '') m!.unit = unit;
+        m!.kind = kind;
+        m!.updatedAt = receivedAt;
+      }
+      if (source !== lastSource) {
+        srcEntry = this.#touchSource(source, receivedAt);
+        lastSource = source;
+      }
+      let id = ids[i]!;
       if (id === -1) {
         const tags = b.tags[i]!;
         const key = tags === '' ? source : source + TAG_SEPARATOR + tags;
-        const existing = m.ids.get(key); // created earlier in this same batch
+        const existing = m!.ids.get(key); // created earlier in this same batch
         if (existing !== undefined) id = existing;
         else {
           id = this.#rings.allocate();
           this.#meta[id] = { metric, source, tags, counter: false, receivedAt, dirty: false };
-          m.ids.set(key, id);
-          m.sources.set(source, (m.sources.get(source) ?? 0) + 1);
-          this.#entryOf(source, receivedAt).series.push(id);
+          m!.ids.set(key, id);
+          m!.sources.set(source, (m!.sources.get(source) ?? 0) + 1);
+          srcEntry!.series.push(id);
+          // A source's metric list changes only when it gets a new series.
+          srcEntry!.metrics.add(metric);
         }
       }
       const meta = this.#meta[id]!;
-      meta.counter = b.kind[i] === SampleKind.Counter;
+      meta.counter = kind === SampleKind.Counter;
       meta.receivedAt = receivedAt;
       if (!meta.dirty) {
         meta.dirty = true;
         this.#dirty.push(id);
       }
       this.#rings.write(id, b.ts[i]!, b.value[i]!);
-      if (source !== lastSource) {
-        srcEntry = this.#touchSource(source, receivedAt);
-        lastSource = source;
-      }
-      srcEntry!.metrics.add(metric);
     }
   }
 
