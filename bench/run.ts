@@ -7,6 +7,7 @@ import { parseArgs } from 'node:util';
 import { fileURLToPath } from 'node:url';
 import { resolve } from 'node:path';
 import { mkdirSync } from 'node:fs';
+import os from 'node:os';
 import { machine } from './lib/machine.js';
 import { SCHEMA_VERSION, writeReport } from './lib/report.js';
 import type { BenchContext } from './lib/scenario.js';
@@ -57,6 +58,7 @@ async function main(): Promise<number> {
     const limitS = sc.timeLimitS({ quick, durationS, repeat });
     const ac = new AbortController();
     const started = Date.now();
+    const loadAtStart = Math.round(os.loadavg()[0]! * 100) / 100;
     const tty = process.stderr.isTTY;
     const ctx: BenchContext = {
       quick, durationS, repeat, outDir, signal: ac.signal,
@@ -76,7 +78,9 @@ async function main(): Promise<number> {
           }, limitS * 1000);
         }),
       ]);
-      writeReport(outDir, { schemaVersion: SCHEMA_VERSION, scenario: name, machine: m, durationS: Math.round((Date.now() - started) / 1000), ...result });
+      // Date and load per scenario: a long run spans minutes, and other work on the box shows in the load.
+      const mScenario = { ...m, date: new Date(started).toISOString(), loadAverage1m: loadAtStart };
+      writeReport(outDir, { schemaVersion: SCHEMA_VERSION, scenario: name, machine: mScenario, durationS: Math.round((Date.now() - started) / 1000), ...result });
       process.stderr.write(`${tty ? '\r\x1b[K' : ''}[${name}] done in ${((Date.now() - started) / 1000).toFixed(0)} s → ${outDir}/${name}.md\n`);
     } catch (err) {
       failed++;
