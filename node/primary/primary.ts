@@ -212,6 +212,7 @@ export async function runPrimary(cfg: ResolvedConfig, log: Logger, opts: Primary
 
   const scaleTo = async (n: number): Promise<{ workers: number }> => {
     desired = n;
+    metrics.workersDesired.set(n);
     const before = members();
     const going: number[] = [];
     for (let slot = 0; slot < cfg.maxWorkers; slot++) {
@@ -243,8 +244,8 @@ export async function runPrimary(cfg: ResolvedConfig, log: Logger, opts: Primary
 
   // Balancer upstream health per slot as the primary sees it (fleetpulse_balancer_upstream_up).
   const upstreams = new UpstreamHealth({
-    cfg: { balancer: cfg.balancer, maxWorkers: cfg.maxWorkers, workerPort: cfg.workerPort, intervalMs: 1000, caddyAdminPort: 0 },
-    metrics, log, members: () => router.slots,
+    cfg: { balancer: cfg.balancer, maxWorkers: cfg.maxWorkers, workerPort: cfg.workerPort, intervalMs: cfg.caddy.healthIntervalMs, caddyAdminPort: cfg.caddy.adminPort },
+    metrics, log, members,
   });
   const admin = await startAdmin(cfg.adminPort, {
     router, registry, metrics, maxWorkers: cfg.maxWorkers, scrapeTimeoutMs: 4000, scale, beforeScrape: () => upstreams.sync(),
