@@ -59,6 +59,8 @@ const HEALTHY_AFTER_MS = 30_000;
 const SHUTDOWN_BUDGET_MS = 4500;
 /** Scale-up: pause between the two rebalance passes (covers forwards in flight under the old membership). */
 const REBALANCE_SETTLE_MS = 1000;
+/** node:cluster mode: how long a leaving worker answers with `Connection: close` before it stops listening. */
+const CLUSTER_DRAIN_MS = 1000;
 
 export async function runPrimary(cfg: ResolvedConfig, log: Logger, opts: PrimaryOptions = {}): Promise<void> {
   if (opts.prepareConfig !== undefined) cfg = await opts.prepareConfig(cfg);
@@ -263,7 +265,7 @@ export async function runPrimary(cfg: ResolvedConfig, log: Logger, opts: Primary
 
   let balancer: BalancerHandle | undefined;
   if (opts.startBalancer !== undefined) balancer = await opts.startBalancer(cfg, log.child({ mod: 'balancer' }));
-  drainMs = balancer?.drainMs ?? 0;
+  drainMs = balancer?.drainMs ?? CLUSTER_DRAIN_MS;
   // A balancer child must not outlive an abruptly exiting primary.
   process.once('exit', () => balancer?.kill?.());
   // Probe once the balancer runs (its admin API, when enabled, exists only from now on).

@@ -151,7 +151,14 @@ export async function runWorker(cfg: ResolvedConfig, slot: number, log: Logger):
 
   peers.handle(RpcOp.PromMetrics, () => registry.getMetricsAsJSON());
   peers.handle(RpcOp.Drain, () => {
+    if (draining) return null;
     draining = true;
+    // Close each HTTP/1.1 connection after its next response, so keep-alive clients (node:cluster
+    // mode talks to workers directly) reconnect elsewhere before this server stops listening,
+    // instead of racing a request into a socket that is being closed.
+    server.http.prependListener('request', (_req, res) => {
+      res.shouldKeepAlive = false;
+    });
     log.info('draining: leaving the cluster');
     return null;
   });
