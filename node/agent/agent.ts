@@ -99,6 +99,7 @@ export class Agent {
   readonly #frags: string[] = [];
   #timer: NodeJS.Timeout | undefined;
   #progressTimer: NodeJS.Timeout | undefined;
+  #warmTimer: NodeJS.Timeout | undefined;
   #t0 = 0;
   #emitted = 0;
   #measureFrom = 0;
@@ -162,6 +163,18 @@ export class Agent {
     }
     this.#progressTimer = setInterval(() => this.#progress(), 1000);
     this.#progressTimer.unref();
+    // End the warm-up on time: left to the 1 s progress tick, the snapshot came up to a second
+    // late (a short bench window then under-counted, or counted the warm-up when no tick came).
+    if (this.#o.warmupS > 0) this.#warmTimer = setTimeout(() => this.#endWarmup(), this.#o.warmupS * 1000);
+  }
+
+  #endWarmup(): void {
+    if (this.#warm || this.#stopping) return;
+    this.#warm = true;
+    this.#measureFrom = Date.now();
+    this.#measureAcked = this.stats.ackedSamples;
+    this.#measureMessages = this.stats.ackedMessages;
+    this.stats.latency.reset();
   }
 
   /** Open-loop ticks that are due, host after host, spread over each period. */
@@ -203,13 +216,7 @@ export class Agent {
 
   #progress(): void {
     const now = Date.now();
-    if (!this.#warm && this.#o.warmupS > 0 && now >= this.#measureFrom) {
-      // Warm-up over: measure from here.
-      this.#warm = true;
-      this.#measureAcked = this.stats.ackedSamples;
-      this.#measureMessages = this.stats.ackedMessages;
-      this.stats.latency.reset();
-    }
+    if (!this.#warm && this.#o.warmupS > 0 && now >= this.#measureFrom) this.#endWarmup();
     const s = this.stats;
     const dt = (now - this.#lastProgress.t) / 1000;
     const p: AgentProgress = {
@@ -227,8 +234,11 @@ export class Agent {
     if (this.#stopping) throw new Error('BUG: Agent.stop called twice');
     this.#stopping = true;
     this.#stoppedAt = Date.now();
-    const measuredAcked = this.stats.ackedSamples - this.#measureAcked;
-    const measuredMessages = this.stats.ackedMessages - this.#measureMessages;
+    clearTimeout(this.#warmTimer);
+    // Stopped inside the warm-up: nothing was measured (not everything since the start).
+    const measured = this.#o.warmupS === 0 || this.#warm;
+    const measuredAcked = measured ? this.stats.ackedSamples - this.#measureAcked : 0;
+    const measuredMessages = measured ? this.stats.ackedMessages - this.#measureMessages : 0;
     const cpu = process.cpuUsage(this.#cpu0);
     clearInterval(this.#timer);
     clearInterval(this.#progressTimer);
