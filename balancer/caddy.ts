@@ -21,7 +21,7 @@ const RESTART_MAX_MS = 10_000;
 const HEALTHY_AFTER_MS = 30_000;
 const READY_TIMEOUT_MS = 20_000;
 /** Warnings Caddy prints for choices this config makes on purpose; logged at debug, not warn. */
-const EXPECTED_WARNINGS = new Set(['admin endpoint disabled', 'automatic HTTP->HTTPS redirects are disabled', 'stapling OCSP']);
+const EXPECTED_WARNINGS = new Set(['admin endpoint disabled', 'automatic HTTP->HTTPS redirects are disabled', 'stapling OCSP', 'exiting; byeee!! 👋']);
 
 /** Where Caddy's internal CA keeps the root certificate clients must trust for the TLS port. */
 export function rootCertPath(dataDir: string): string {
@@ -113,7 +113,9 @@ export class CaddyProcess {
     this.#startedAt = Date.now();
     // Caddy's state goes under dataDir; PATH etc. are passed through so `caddy` finds what it needs.
     const env = { ...process.env, XDG_DATA_HOME: join(this.#dataDir, 'data'), XDG_CONFIG_HOME: join(this.#dataDir, 'config') };
-    const child = spawn(this.#bin, ['run', '--config', this.#configPath, '--adapter', 'caddyfile'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    // Its own process group: a Ctrl-C in the terminal reaches the primary, which then stops Caddy
+    // after the workers drained, instead of Caddy dropping in-flight requests at once.
+    const child = spawn(this.#bin, ['run', '--config', this.#configPath, '--adapter', 'caddyfile'], { env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
     this.#child = child;
     let buf = '';
     const onData = (d: Buffer): void => {

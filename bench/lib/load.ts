@@ -10,6 +10,8 @@ export interface HttpLoadOptions {
   durationS: number;
   bodies: readonly string[];
   headers?: Record<string, string>;
+  /** Extra headers per body (same index as `bodies`), e.g. each body's `X-Source`. */
+  bodyHeaders?: readonly Record<string, string>[];
   /** Close the connection after each request (the original project's assumption). */
   newConnectionPerRequest?: boolean;
   signal?: AbortSignal;
@@ -37,7 +39,13 @@ export async function httpLoad(o: HttpLoadOptions): Promise<HttpLoadResult> {
     pipelining: 1,
     method: 'POST',
     headers,
-    requests: [{ setupRequest: (req) => ({ ...req, body: o.bodies[i++ % o.bodies.length]! }) }],
+    requests: [{
+      setupRequest: (req) => {
+        const k = i++ % o.bodies.length;
+        const extra = o.bodyHeaders?.[k];
+        return { ...req, body: o.bodies[k]!, ...(extra === undefined ? {} : { headers: { ...req.headers, ...extra } }) };
+      },
+    }],
     }, (err, result) => (err ? reject(err) : resolve(result)));
   });
   const onAbort = (): void => instance.stop();

@@ -3,7 +3,8 @@ import type { Scenario } from '../lib/scenario.js';
 import { dashboardScenario } from './dashboard.js';
 import { liveAdaptersScenario } from './live-adapters.js';
 import { pushScenario } from './push.js';
+import { balancerScenario } from './balancer.js';
 import { memoryScenario } from './memory.js';
 import { streamScenario } from './stream.js';
 
-export const scenarios: Scenario[] = [pushScenario, memoryScenario, streamScenario, dashboardScenario, liveAdaptersScenario];
+export const scenarios: Scenario[] = [pushScenario, balancerScenario, memoryScenario, streamScenario, dashboardScenario, liveAdaptersScenario];
