@@ -21,7 +21,7 @@ ${scenarios.map((s) => `  ${s.name.padEnd(12)} ${s.description}`).join('\n')}
   --quick        every scenario briefly (smoke check; numbers are not comparable)
   --out DIR      where to write <scenario>.json/.md/.svg and README.md (default: results/)
   --repeat N     runs per variant, median reported (default 3; 1 with --quick)
-  --duration S   measured seconds per run (default 10; 2 with --quick)
+  --duration S   measured seconds per run (default 10; 1 with --quick)
 `;
 
 async function main(): Promise<number> {
@@ -42,7 +42,7 @@ async function main(): Promise<number> {
   }
   const quick = values.quick === true;
   const repeat = Number(values.repeat ?? (quick ? 1 : 3));
-  const durationS = Number(values.duration ?? (quick ? 2 : 10));
+  const durationS = Number(values.duration ?? (quick ? 1 : 10));
   if (!Number.isInteger(repeat) || repeat < 1 || !(durationS > 0)) {
     process.stderr.write('--repeat must be a positive integer and --duration a positive number of seconds\n');
     return 2;
@@ -80,7 +80,7 @@ async function main(): Promise<number> {
       ]);
       // Date and load per scenario: a long run spans minutes, and other work on the box shows in the load.
       const mScenario = { ...m, date: new Date(started).toISOString(), loadAverage1m: loadAtStart };
-      writeReport(outDir, { schemaVersion: SCHEMA_VERSION, scenario: name, machine: mScenario, durationS: Math.round((Date.now() - started) / 1000), ...result });
+      writeReport(outDir, { schemaVersion: SCHEMA_VERSION, scenario: name, machine: mScenario, settings: { quick, repeat, durationS }, durationS: Math.round((Date.now() - started) / 1000), ...result }, scenarios.map((s) => s.name));
       process.stderr.write(`${tty ? '\r\x1b[K' : ''}[${name}] done in ${((Date.now() - started) / 1000).toFixed(0)} s → ${outDir}/${name}.md\n`);
     } catch (err) {
       failed++;

@@ -29,6 +29,10 @@ export interface ScenarioReport {
   findings: string[];
   /** File names of SVG charts written beside the JSON. */
   charts: string[];
+  /** One-line verdicts for the top of results/README.md (targets met or not), generated from the numbers. */
+  headline?: string[];
+  /** How the runner was invoked for this report (a --quick run is a smoke check, not a result). */
+  settings?: { quick: boolean; repeat: number; durationS: number };
   durationS: number;
 }
 
@@ -49,11 +53,20 @@ function table(t: Table): string {
 }
 
 export function machineLine(m: Machine): string {
-  return `${m.cpuModel}, ${m.cores} cores, ${(m.memoryBytes / 2 ** 30).toFixed(0)} GiB, Node ${m.node}, Caddy ${m.caddy ?? '–'}, Redis ${m.redis ?? '–'}, commit ${m.gitCommit ?? '–'}, ${m.date} (load generator on the same machine)`;
+  // Fields added after the first reports are optional when reading older JSON.
+  const load = typeof m.loadAverage1m === 'number' ? `, load average ${m.loadAverage1m} at start` : '';
+  const dirty = m.gitDirty === true ? ' (+ uncommitted changes)' : '';
+  return `${m.cpuModel}, ${m.cores} cores, ${(m.memoryBytes / 2 ** 30).toFixed(0)} GiB, Node ${m.node}, Caddy ${m.caddy ?? '–'}, Redis ${m.redis ?? '–'}, commit ${m.gitCommit ?? '–'}${dirty}, ${m.date}${load} (load generator on the same machine)`;
+}
+
+function settingsLine(r: ScenarioReport): string {
+  const s = r.settings;
+  if (s === undefined) return '';
+  return s.quick ? `**--quick run (smoke check): sizes and durations are cut down; these numbers are not results.** ` : `${s.repeat} repeats of ${s.durationS} s per variant. `;
 }
 
 export function renderMarkdown(r: ScenarioReport, previous?: ScenarioReport): string {
-  const parts = [`# ${r.title}`, '', `Machine: ${machineLine(r.machine)}.`, '', `Params: \`${JSON.stringify(r.params)}\``, ''];
+  const parts = [`# ${r.title}`, '', `${settingsLine(r)}Machine: ${machineLine(r.machine)}.`, '', `Params: \`${JSON.stringify(r.params)}\``, ''];
   for (const t of r.tables) parts.push(`## ${t.title}`, '', table(t), '');
   for (const c of r.charts) parts.push(`![${c}](${c})`, '');
   if (r.findings.length > 0) parts.push('## What the numbers say', '', ...r.findings.map((f) => `- ${f}`), '');
@@ -63,7 +76,7 @@ export function renderMarkdown(r: ScenarioReport, previous?: ScenarioReport): st
   return parts.join('\n');
 }
 
-export function writeReport(dir: string, r: ScenarioReport): void {
+export function writeReport(dir: string, r: ScenarioReport, order: readonly string[] = []): void {
   mkdirSync(dir, { recursive: true });
   const jsonPath = join(dir, `${r.scenario}.json`);
   let previous: ScenarioReport | undefined;
@@ -76,11 +89,14 @@ export function writeReport(dir: string, r: ScenarioReport): void {
   }
   writeFileSync(jsonPath, `${JSON.stringify(r, null, 2)}\n`);
   writeFileSync(join(dir, `${r.scenario}.md`), renderMarkdown(r, previous));
-  writeIndex(dir);
+  writeIndex(dir, order);
 }
 
-/** results/README.md: one section per scenario JSON in the folder. */
-export function writeIndex(dir: string): void {
+/**
+ * results/README.md: the headline verdicts, then one section per scenario JSON in the folder (in
+ * `order`, the registry's, then any others by name) with every table, chart and finding.
+ */
+export function writeIndex(dir: string, order: readonly string[] = []): void {
   const reports: ScenarioReport[] = [];
   for (const f of readdirSync(dir).filter((x) => x.endsWith('.json')).sort()) {
     try {
@@ -90,6 +106,8 @@ export function writeIndex(dir: string): void {
       // not a bench report
     }
   }
+  const rank = (name: string): number => (order.includes(name) ? order.indexOf(name) : order.length);
+  reports.sort((a, b) => rank(a.scenario) - rank(b.scenario) || a.scenario.localeCompare(b.scenario));
   const parts = [
     '# FleetPulse benchmark results',
     '',
@@ -97,13 +115,52 @@ export function writeIndex(dir: string): void {
     'with the load generator on the same machine as the servers, so ratios within one run matter more than absolute values.',
     '',
   ];
+  const quick = reports.filter((r) => r.settings?.quick === true).map((r) => r.scenario);
+  if (quick.length > 0) parts.push(`> **Smoke-check numbers:** ${quick.join(', ')} ${quick.length === 1 ? 'comes' : 'come'} from a \`--quick\` run (cut-down sizes and durations); do not read them as results.`, '');
+  const headlines = reports.flatMap((r) => (r.headline ?? []).map((h) => `- ${h} ([${r.scenario}](${r.scenario}.md))`));
+  if (headlines.length > 0) parts.push('## Headline', '', ...headlines, '');
+  parts.push('## Contents', '', ...reports.map((r) => `- [${r.title}](#${anchor(r.title)})`), '');
   for (const r of reports) {
-    parts.push(`## ${r.title}`, '', `[${r.scenario}.md](${r.scenario}.md) · [${r.scenario}.json](${r.scenario}.json) · ${machineLine(r.machine)}`, '');
-    const first = r.tables[0];
-    if (first !== undefined) parts.push(table(first), '');
+    parts.push(`## ${r.title}`, '', `[${r.scenario}.md](${r.scenario}.md) · [${r.scenario}.json](${r.scenario}.json) · ${settingsLine(r)}${machineLine(r.machine)}`, '');
+    for (const t of r.tables) parts.push(`### ${t.title}`, '', table(t), '');
     for (const c of r.charts) parts.push(`![${c}](${c})`, '');
     for (const f of r.findings) parts.push(`- ${f}`);
     parts.push('');
   }
   writeFileSync(join(dir, 'README.md'), parts.join('\n'));
+}
+
+/** GitHub's heading anchor: lower case, punctuation dropped, spaces to dashes. */
+function anchor(title: string): string {
+  return title.toLowerCase().replace(/[^\p{L}\p{N} _-]/gu, '').replace(/ /g, '-');
+}
+
+/**
+ * Problems with a parsed report file (empty when it has the fields every report must carry):
+ * schema version, scenario, params, the machine record, runs, summary, tables, findings.
+ */
+export function checkReport(x: unknown): string[] {
+  const errs: string[] = [];
+  const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+  if (!isObj(x)) return ['not an object'];
+  if (x.schemaVersion !== SCHEMA_VERSION) errs.push(`schemaVersion is ${JSON.stringify(x.schemaVersion)}, expected ${SCHEMA_VERSION}`);
+  for (const k of ['scenario', 'title'] as const) if (typeof x[k] !== 'string' || x[k] === '') errs.push(`${k} must be a non-empty string`);
+  for (const k of ['params', 'summary', 'machine'] as const) if (!isObj(x[k])) errs.push(`${k} must be an object`);
+  for (const k of ['runs', 'tables', 'findings', 'charts'] as const) if (!Array.isArray(x[k])) errs.push(`${k} must be an array`);
+  if (typeof x.durationS !== 'number') errs.push('durationS must be a number');
+  const m = x.machine;
+  if (isObj(m)) {
+    for (const k of ['cpuModel', 'node', 'platform', 'date'] as const) if (typeof m[k] !== 'string' || m[k] === '') errs.push(`machine.${k} must be a non-empty string`);
+    for (const k of ['cores', 'memoryBytes'] as const) if (typeof m[k] !== 'number' || !((m[k] as number) > 0)) errs.push(`machine.${k} must be a positive number`);
+    // Versions and the commit are null when the tool (or git) is missing, never absent.
+    for (const k of ['caddy', 'redis', 'gitCommit', 'h2load', 'victoriaMetrics'] as const) if (!(k in m) || (m[k] !== null && typeof m[k] !== 'string')) errs.push(`machine.${k} must be a string or null`);
+    if (Number.isNaN(Date.parse(String(m.date)))) errs.push('machine.date must be an ISO date');
+  }
+  if (Array.isArray(x.tables)) {
+    x.tables.forEach((t: unknown, i) => {
+      if (!isObj(t) || typeof t.title !== 'string' || !Array.isArray(t.columns) || !Array.isArray(t.rows)) errs.push(`tables[${i}] must have title, columns, rows`);
+      else if (t.rows.some((r) => !Array.isArray(r) || r.length !== (t.columns as unknown[]).length)) errs.push(`tables[${i}]: every row needs one cell per column`);
+    });
+  }
+  return errs;
 }

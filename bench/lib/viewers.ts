@@ -149,6 +149,8 @@ export interface LiveWindow {
   serverS2b: { p50: number; p99: number; count: number };
   /** Frames skipped for slow clients over the window (fleetpulse_live_slow_clients_total delta). */
   slowClientMarks: number;
+  /** Samples the servers accepted per second over the window (fleetpulse_ingest_samples_total{result="accepted"}). */
+  acceptedPerSec: number;
 }
 
 /** Scrape, run a window of `seconds` with the viewers measuring, scrape again. */
@@ -161,11 +163,13 @@ export async function liveWindow(adminUrl: string, viewers: { start(): void; sto
   const stats = await viewers.stop();
   const after = await scrapeMetrics(adminUrl);
   const name = 'fleetpulse_live_broadcast_latency_seconds';
+  const accepted = { result: 'accepted' };
   const h: Histogram = histogramDelta(readHistogram(after, name), readHistogram(before, name));
   return {
     viewers: stats,
     cpu,
     serverS2b: { p50: histogramQuantile(h, 0.5) * 1000, p99: histogramQuantile(h, 0.99) * 1000, count: h.count },
     slowClientMarks: metricTotal(after, 'fleetpulse_live_slow_clients_total') - metricTotal(before, 'fleetpulse_live_slow_clients_total'),
+    acceptedPerSec: (metricTotal(after, 'fleetpulse_ingest_samples_total', accepted) - metricTotal(before, 'fleetpulse_ingest_samples_total', accepted)) / (cpu.wallMs / 1000),
   };
 }

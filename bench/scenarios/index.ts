@@ -6,5 +6,10 @@ import { pushScenario } from './push.js';
 import { balancerScenario } from './balancer.js';
 import { memoryScenario } from './memory.js';
 import { streamScenario } from './stream.js';
+import { http2Scenario } from './http2.js';
+import { scalingScenario } from './scaling.js';
+import { viewersScenario } from './viewers.js';
+import { targetScenario } from './target.js';
+import { peerScenario } from './peer.js';
 
-export const scenarios: Scenario[] = [pushScenario, balancerScenario, memoryScenario, streamScenario, dashboardScenario, liveAdaptersScenario];
+export const scenarios: Scenario[] = [pushScenario, balancerScenario, http2Scenario, memoryScenario, streamScenario, scalingScenario, viewersScenario, targetScenario, dashboardScenario, liveAdaptersScenario, peerScenario];

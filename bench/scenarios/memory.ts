@@ -22,10 +22,10 @@ interface ClusterInfo { workers: Array<{ pid: number; series: number; seriesByte
 
 export const memoryScenario: Scenario = {
   name: 'memory',
-  description: 'RSS and bytes per series with N series filled at the default retention (100,000; 20,000 with --quick)',
+  description: 'RSS and bytes per series with N series filled at the default retention (100,000; 500 with --quick)',
   timeLimitS: (c) => (c.quick ? 240 : 900),
   async run(ctx) {
-    const sources = ctx.quick ? 2000 : 10_000;
+    const sources = ctx.quick ? 50 : 10_000;
     const series = sources * METRICS;
     const fp = await startCluster({ workers: WORKERS, env: { FLEETPULSE_LOG_LEVEL: 'warn' } });
     try {
