@@ -8,7 +8,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import https from 'node:https';
-import { readFileSync } from 'node:fs';
+import { readFileSync, readdirSync } from 'node:fs';
 import WebSocket from 'ws';
 import { io as ioClient } from 'socket.io-client';
 import { rootCertPath } from '../../balancer/caddy.js';
@@ -161,4 +161,33 @@ test('h2c upstreams for push ingest; WebSocket stream and Socket.IO still reach 
     sock.once('connect', () => resolve());
     sock.once('connect_error', (err) => reject(new Error(`Socket.IO through Caddy: ${err.message}`)));
   });
+
+  // Caddy itself dies: the primary restarts it (same config, same ports) and the front door serves again.
+  const caddyPid = caddyPidOf(c);
+  assert.ok(caddyPid !== undefined, 'no caddy process under the primary');
+  process.kill(caddyPid, 'SIGKILL');
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    const again = caddyPidOf(c);
+    const ok = again !== undefined && again !== caddyPid && (await request(`${c.url}/readyz`, { timeoutMs: 2000 }).then((a) => a.status === 200, () => false));
+    if (ok) break;
+    assert.ok(Date.now() < deadline, `Caddy was not restarted within 30 s:\n${c.proc.output().slice(-2000)}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  assert.match(c.proc.output(), /caddy exited unexpectedly; restarting/);
 });
+
+/** The caddy child of the cluster's primary, from /proc (its comm name). */
+function caddyPidOf(c: RunningCluster): number | undefined {
+  const primary = c.proc.child.pid!;
+  for (const pid of readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
+    try {
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      if (ppid === primary && readFileSync(`/proc/${pid}/comm`, 'utf8').trim() === 'caddy') return Number(pid);
+    } catch {
+      // the process ended meanwhile
+    }
+  }
+  return undefined;
+}
