@@ -11,5 +11,6 @@ import { scalingScenario } from './scaling.js';
 import { viewersScenario } from './viewers.js';
 import { targetScenario } from './target.js';
 import { peerScenario } from './peer.js';
+import { stateScenario } from './state.js';
 
-export const scenarios: Scenario[] = [pushScenario, balancerScenario, http2Scenario, memoryScenario, streamScenario, scalingScenario, viewersScenario, targetScenario, dashboardScenario, liveAdaptersScenario, peerScenario];
+export const scenarios: Scenario[] = [pushScenario, balancerScenario, http2Scenario, memoryScenario, streamScenario, scalingScenario, viewersScenario, targetScenario, dashboardScenario, liveAdaptersScenario, peerScenario, stateScenario];

@@ -25,7 +25,7 @@ type Arg = string | Buffer | number;
 export interface ScriptCommands {
   /** fp_write; numkeys first (the number of keys varies per call). */
   fpWriteBuffer(...args: Arg[]): Promise<unknown>;
-  fpReadBuffer(infoKey: string, ...args: Arg[]): Promise<unknown>;
+  fpReadBuffer(infoKey: string, dataKey: string, ...args: Arg[]): Promise<unknown>;
   fpMeta(metricsKey: string, ...args: Arg[]): Promise<unknown>;
   fpSeq(key: string, seq: string, ttlMs: number): Promise<unknown>;
 }
@@ -69,7 +69,7 @@ export function parseRedisUrl(url: string): ParsedUrl {
 
 function defineScripts(c: Redis | Cluster): AnyRedis {
   c.defineCommand('fpWrite', { lua: WRITE_LUA });
-  c.defineCommand('fpRead', { lua: READ_LUA, numberOfKeys: 1, readOnly: true });
+  c.defineCommand('fpRead', { lua: READ_LUA, numberOfKeys: 2, readOnly: true });
   c.defineCommand('fpMeta', { lua: META_LUA, numberOfKeys: 1 });
   c.defineCommand('fpSeq', { lua: SEQ_LUA, numberOfKeys: 1 });
   return c as AnyRedis;
@@ -112,6 +112,8 @@ export class RedisConnection {
       redisOptions,
       enableOfflineQueue: false,
       enableAutoPipelining: true,
+      // Auto-pipelining picks a command's node by its first argument; fp_write's is numkeys.
+      autoPipeliningIgnoredCommands: ['fpWrite'],
       clusterRetryStrategy: retry,
       scaleReads: 'master',
       retryDelayOnFailover: 100,

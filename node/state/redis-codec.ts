@@ -3,7 +3,7 @@
  * redis-scripts.ts). Doubles travel as IEEE-754 bytes, so nothing is lost in text formatting.
  */
 import assert from 'node:assert/strict';
-import type { BucketDelta, SeriesDelta } from '../aggregate/delta.js';
+import type { BucketDelta, SourceDelta } from '../aggregate/delta.js';
 
 /** Grows as needed; one per commit. */
 export class BlobWriter {
@@ -30,6 +30,14 @@ export class BlobWriter {
     this.#room(4);
     this.#buf.writeUInt32LE(v, this.#pos);
     this.#pos += 4;
+  }
+  /** <H byte length, then the UTF-8 bytes. */
+  str(v: string): void {
+    const n = Buffer.byteLength(v);
+    this.u16(n);
+    this.#room(n);
+    this.#buf.write(v, this.#pos, 'utf8');
+    this.#pos += n;
   }
   f64(v: number): void {
     this.#room(8);
@@ -63,24 +71,34 @@ function writeDelta(w: BlobWriter, d: BucketDelta): void {
   }
 }
 
-/** The delta blob of one series for fp_write; buckets ascending (the order the rings saw them is irrelevant, see delta.ts). */
-export function encodeSeriesDelta(w: BlobWriter, s: SeriesDelta): Buffer {
+/**
+ * One source's part of an fp_write call, as one binary argument (one argument per source instead
+ * of two per series: fewer arguments for ioredis to serialise and for Redis to turn into Lua strings):
+ * <H nTimes, d × nTimes receive times, H nSeries, then per series: <H len + field bytes (metric NUL
+ * tags), <B counter, <I4 nFine, <I4 nCoarse, then the deltas (fine, then coarse, each ascending).
+ */
+export function encodeSource(w: BlobWriter, s: SourceDelta): Buffer {
   const from = w.pos;
-  w.u8(s.counter ? 1 : 0);
-  w.u32(s.fine.size);
-  w.u32(s.coarse.size);
-  for (const d of [...s.fine.values()].sort(byBucket)) writeDelta(w, d);
-  for (const d of [...s.coarse.values()].sort(byBucket)) writeDelta(w, d);
+  w.u16(s.receivedAts.length);
+  for (const t of s.receivedAts) w.f64(t);
+  w.u16(s.series.size);
+  for (const [field, sd] of s.series) {
+    w.str(field);
+    w.u8(sd.counter ? 1 : 0);
+    w.u32(sd.fine.size);
+    w.u32(sd.coarse.size);
+    writeRing(w, sd.fine);
+    writeRing(w, sd.coarse);
+  }
   return w.slice(from);
+}
+
+function writeRing(w: BlobWriter, ring: Map<number, BucketDelta>): void {
+  if (ring.size === 1) for (const d of ring.values()) writeDelta(w, d);
+  else for (const d of [...ring.values()].sort(byBucket)) writeDelta(w, d);
 }
 
 const byBucket = (a: BucketDelta, b: BucketDelta): number => a.b - b.b;
-
-export function encodeTimes(w: BlobWriter, times: readonly number[]): Buffer {
-  const from = w.pos;
-  for (const t of times) w.f64(t);
-  return w.slice(from);
-}
 
 /** The fine head bucket of a series as fp_write reports it after the write. */
 export interface HeadBucket extends BucketDelta {

@@ -1,14 +1,13 @@
 /**
  * Key layout of the Redis state store (P = state.redisKeyPrefix, default `fp:`).
  *
- * Per source, all in the slot of the hash tag `{s:<source>}` so one Lua call per source stays in
+ * Per source, both in the slot of the hash tag `{s:<source>}`, so one Lua call per source stays in
  * one slot on Redis Cluster:
- *   P{s:<source>}:i                 hash: `ls` lastSeen ms, `iv` smoothed interval ms, and one field
- *                                   `<metric>NUL<tags>` per series (the source's series index).
- *                                   TTL: coarse retention after the last write.
- *   P{s:<source>}:s:<metric>NUL<tags>  hash per series: `m` heads + counter flag, `F<c>`/`X<c>` fine
- *                                   chunks, `C<c>` coarse chunks (layouts in redis-scripts.ts).
- *                                   PEXPIREAT: end of its newest coarse bucket + coarse retention.
+ *   P{s:<source>}:i   hash: `ls` lastSeen ms, `iv` smoothed interval ms, `n` last series id, and
+ *                     per series `<metric>NUL<tags>` → its id (the source's series index)
+ *   P{s:<source>}:d   hash: the buckets of every series of the source, fields `<id>m`, `<id>F<c>`,
+ *                     `<id>X<c>`, `<id>C<c>` (binary layouts in redis-scripts.ts)
+ *   Both expire coarse retention + slack after the source's last write.
  * Global indexes (each one key, so one slot; written in the same round trip, outside the Lua call):
  *   P:sources                       zset source → last index time (ms), for GET /sources
  *   P:metrics                       hash metric → <Bd kind updatedAt + unit
@@ -36,9 +35,8 @@ export class RedisKeys {
   info(source: string): string {
     return `${this.sourceBase(source)}i`;
   }
-  /** Series keys are seriesBase(source) + seriesField(metric, tags). */
-  seriesBase(source: string): string {
-    return `${this.sourceBase(source)}s:`;
+  data(source: string): string {
+    return `${this.sourceBase(source)}d`;
   }
   get sources(): string {
     return `${this.#p}sources`;

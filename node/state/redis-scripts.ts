@@ -3,19 +3,23 @@
  * layout). Every script touches keys of ONE hash slot only — a source's keys share the
  * `{s:<source>}` hash tag — so each call is atomic and valid on Redis Cluster.
  *
- * Binary layouts (little-endian, Lua `struct`; the JS side is redis-codec.ts):
- *   series hash field `m`       <ddB     fine head bucket, coarse head bucket, counter flag
- *   field `F<c>` fine chunk     CH × <Hd  tag (0 empty, 1..65534 one sample at offset tag-1, 65535 MULTI), last
- *   field `X<c>` fine overflow  CH × <I4dddH  count, sum, min, max, offset of last (MULTI slots only)
- *   field `C<c>` coarse chunk   CH × <I4ddddH count (0 empty), sum, min, max, last, offset of last
- * Chunk c holds buckets [c·CH, c·CH+CH-1]; the same compact layout as the memory rings (rings.ts):
+ * A source has two hashes: its info hash (lastSeen `ls`, interval `iv`, next series id `n`, and per
+ * series `<metric>NUL<tags>` → its short id) and its data hash, where series `<id>` has:
+ *   `<id>m`      <ddB         fine head bucket, coarse head bucket, counter flag
+ *   `<id>F<c>`   CH × <Hd     fine chunk: tag (0 empty, 1..65534 one sample at offset tag-1,
+ *                             65535 MULTI), last
+ *   `<id>X<c>`   CH × <I4dddH fine overflow: count, sum, min, max, offset of last (MULTI slots)
+ *   `<id>C<c>`   CH × <I4ddddH coarse chunk: count (0 empty), sum, min, max, last, offset of last
+ * Chunk c holds buckets [c·CH, c·CH+CH-1]. The same compact layout as the memory rings (rings.ts):
  * 10 B per fine bucket, 38 B per coarse bucket, overflow only for fine buckets with > 1 sample.
+ * One data hash per source (not per series) keeps a tick at two HMGETs and two HSETs per source
+ * whatever its number of series — Redis' per-command cost dominated the per-series layout.
  *
  * Ring semantics equal the memory rings: a ring holds buckets (head − N, head]; a write older than
  * that is dropped; advancing the head hides what falls out (and deletes chunks that are wholly out).
  */
 
-/** Shared helpers, prepended to the scripts that need them. */
+/** Shared helpers, prepended to the scripts. */
 const PRELUDE = `
 local floor = math.floor
 local spack, sunpack = struct.pack, struct.unpack
@@ -24,7 +28,7 @@ local FS, XS, CS = 10, 30, 38
 local function setslot(s, i, size, v)
   return string.sub(s, 1, i * size) .. v .. string.sub(s, (i + 1) * size + 1)
 end
--- HSET/HDEL in slices: Lua's unpack() is limited to a few thousand values.
+-- Commands with many arguments in slices: Lua's unpack() is limited to a few thousand values.
 local function hcall(cmd, key, args)
   local n = #args
   local i = 1
@@ -34,183 +38,161 @@ local function hcall(cmd, key, args)
     i = j + 1
   end
 end
+local function hmget(key, fields)
+  if #fields <= 1000 then return redis.call('HMGET', key, unpack(fields)) end
+  local out = {}
+  local i = 1
+  while i <= #fields do
+    local j = math.min(#fields, i + 999)
+    local part = redis.call('HMGET', key, unpack(fields, i, j))
+    for x = 1, #part do out[#out + 1] = part[x] end
+    i = j + 1
+  end
+  return out
+end
+-- Chunk c of the ring at bucket b, and b's slot in it.
+local function locate(b, CH)
+  local c = floor(b / CH)
+  return c, b - c * CH
+end
 `;
 
 /**
  * fp_write — merge one tick's bucket deltas of one or more sources.
- * ARGV[1..9]: fineStep fineN coarseStep coarseN CH coarseSpanMs slackMs infoTtlMs minIntervalMs
- * ARGV[10]: number of sources; then per source: nSeries, receivedAts (<d × k), and per series:
- *   field (metric NUL tags), delta blob: <BI4I4 counter nFine nCoarse, then per delta
+ * ARGV[1..9]: fineStep fineN coarseStep coarseN CH coarseSpanMs slackMs ttlMs minIntervalMs
+ * ARGV[10..12]: an empty fine, fine-overflow and coarse chunk (zero bytes; Lua's string.rep is slow)
+ * ARGV[13]: number of sources; then one blob per source (redis-codec.ts encodeSource):
+ *   <H nTimes, d × nTimes receive times, H nSeries, then per series: <H len + field (metric NUL
+ *   tags), <B counter, <I4 nFine, <I4 nCoarse, then per delta (fine, then coarse, each ascending)
  *   kind 1: <ddH b last off (one sample) | kind 2: <dI4ddddH b count sum min max last off.
- * KEYS: per source its info hash, then its series hashes (same order as the ARGV series).
+ * KEYS: per source its info hash and its data hash.
  * Returns one binary string: per series <BdI4ddddH flags(1 = new series) fineHead count sum min
  * max last off — the fine head bucket after the write (what the live broadcaster shows).
+ *
+ * Hot path: no closures or tables per delta, chunk names built once per call, and per source one
+ * HMGET + one HSET on each of its two hashes.
  */
 export const WRITE_LUA = PRELUDE + `
 local fineStep, fineN = tonumber(ARGV[1]), tonumber(ARGV[2])
 local coarseStep, coarseN = tonumber(ARGV[3]), tonumber(ARGV[4])
 local CH = tonumber(ARGV[5])
-local coarseSpan, slack, infoTtl = tonumber(ARGV[6]), tonumber(ARGV[7]), tonumber(ARGV[8])
+local ttl = tonumber(ARGV[8])
 local minInterval = tonumber(ARGV[9])
-local nsrc = tonumber(ARGV[10])
-local k, a = 1, 11
+local ZF, ZX, ZC = ARGV[10], ARGV[11], ARGV[12]
+local nsrc = tonumber(ARGV[13])
+local k, a = 1, 14
 local out = {}
 
-local function readDeltas(blob, p, n)
-  local list = {}
-  for i = 1, n do
-    local kind
-    kind, p = sunpack('<B', blob, p)
+-- Chunk suffixes, once per chunk index per call: [1] fine, [2] fine overflow, [3] coarse.
+local names = {}
+local function chunk(c)
+  local n = names[c]
+  if n == nil then
+    local s = tostring(c)
+    n = { 'F' .. s, 'X' .. s, 'C' .. s }
+    names[c] = n
+  end
+  return n
+end
+
+-- Deltas into a flat array, 7 numbers each: b count sum min max last off.
+local function readDeltas(blob, p, n, into, j)
+  for _ = 1, n do
+    local kind = string.byte(blob, p)
     if kind == 1 then
       local b, v, off
-      b, v, off, p = sunpack('<ddH', blob, p)
-      list[i] = { b, 1, v, v, v, v, off }
+      b, v, off, p = sunpack('<ddH', blob, p + 1)
+      into[j + 1], into[j + 2], into[j + 3], into[j + 4], into[j + 5], into[j + 6], into[j + 7] = b, 1, v, v, v, v, off
     else
       local b, c, s, mn, mx, l, off
-      b, c, s, mn, mx, l, off, p = sunpack('<dI4ddddH', blob, p)
-      list[i] = { b, c, s, mn, mx, l, off }
+      b, c, s, mn, mx, l, off, p = sunpack('<dI4ddddH', blob, p + 1)
+      into[j + 1], into[j + 2], into[j + 3], into[j + 4], into[j + 5], into[j + 6], into[j + 7] = b, c, s, mn, mx, l, off
     end
+    j = j + 7
   end
-  return list, p
+  return p, j
 end
 
-local function writeSeries(key, blob)
-  local counter, nf, nc, p = sunpack('<BI4I4', blob)
-  local fd, cd
-  fd, p = readDeltas(blob, p, nf)
-  cd, p = readDeltas(blob, p, nc)
-  -- One HMGET for the meta field and every chunk the deltas touch.
-  local names, seen = { 'm' }, { m = true }
-  local function want(n) if not seen[n] then seen[n] = true; names[#names + 1] = n end end
-  for i = 1, nf do local c = floor(fd[i][1] / CH); want('F' .. c); want('X' .. c) end
-  for i = 1, nc do want('C' .. floor(cd[i][1] / CH)) end
-  local vals = redis.call('HMGET', key, unpack(names))
-  local cache = {}
-  for i = 1, #names do cache[names[i]] = vals[i] end
-  local fh, ch
-  local isNew = not cache['m']
-  if not isNew then fh, ch = sunpack('<dd', cache['m']) end
-  local dirty, dels = {}, {}
-  local function drop(n) dels[#dels + 1] = n; cache[n] = false; dirty[n] = nil end
-  -- A write to bucket b of a ring with head "head" and N buckets: is b kept, and the new head.
-  -- Advancing drops the chunks alive under the old head that are wholly out of the new ring.
-  local function advance(head, b, N, p1, p2)
-    if head == nil then return true, b end
-    if b > head then
-      for c = floor((head - N + 1) / CH), math.min(floor(head / CH), floor((b - N - CH + 1) / CH)) do
-        drop(p1 .. c)
-        if p2 then drop(p2 .. c) end
-      end
-      return true, b
-    end
-    return b > head - N, head
-  end
-
-  -- Fine ring.
-  for i = 1, nf do
-    local d = fd[i]
-    local b = d[1]
-    local keep
-    keep, fh = advance(fh, b, fineN, 'F', 'X')
-    if keep then
-      local c = floor(b / CH)
-      local s = b - c * CH
-      local fn, xn = 'F' .. c, 'X' .. c
-      local F = cache[fn] or string.rep('\\0', CH * FS)
-      local tag, lastv = sunpack('<Hd', F, s * FS + 1)
-      local cnt, sum, mn, mx, last, off = d[2], d[3], d[4], d[5], d[6], d[7]
-      if tag == 0 and cnt == 1 then
-        F = setslot(F, s, FS, spack('<Hd', off + 1, last))
-      else
-        local X = cache[xn] or string.rep('\\0', CH * XS)
-        if tag == 0 then
-          X = setslot(X, s, XS, spack('<I4dddH', cnt, sum, mn, mx, off))
-        elseif tag ~= MULTI then
-          local prevOff = tag - 1
-          if lastv < mn then mn = lastv end
-          if lastv > mx then mx = lastv end
-          if off < prevOff then last = lastv; off = prevOff end
-          X = setslot(X, s, XS, spack('<I4dddH', cnt + 1, sum + lastv, mn, mx, off))
-        else
-          local xc, xs, xmn, xmx, xo = sunpack('<I4dddH', X, s * XS + 1)
-          if mn < xmn then xmn = mn end
-          if mx > xmx then xmx = mx end
-          if off >= xo then xo = off else last = lastv end
-          X = setslot(X, s, XS, spack('<I4dddH', xc + cnt, xs + sum, xmn, xmx, xo))
-        end
-        F = setslot(F, s, FS, spack('<Hd', MULTI, last))
-        cache[xn] = X; dirty[xn] = true
-      end
-      cache[fn] = F; dirty[fn] = true
+-- Chunks alive under head h that are wholly out of the ring under head b (b > h).
+local function dropDead(id, h, b, N, which, cache, dirty, dels)
+  for c = floor((h - N + 1) / CH), math.min(floor(h / CH), floor((b - N - CH + 1) / CH)) do
+    local n = chunk(c)
+    for _, w in ipairs(which) do
+      local f = id .. n[w]
+      dels[#dels + 1] = f
+      cache[f] = false
+      dirty[f] = nil
     end
   end
+end
+local FINE_PARTS, COARSE_PARTS = { 1, 2 }, { 3 }
 
-  -- Coarse ring.
-  local oldCh = ch
-  for i = 1, nc do
-    local d = cd[i]
-    local b = d[1]
-    local keep
-    keep, ch = advance(ch, b, coarseN, 'C')
-    if keep then
-      local c = floor(b / CH)
-      local s = b - c * CH
-      local cn = 'C' .. c
-      local C = cache[cn] or string.rep('\\0', CH * CS)
-      local cc, cs, cmn, cmx, cl, co = sunpack('<I4ddddH', C, s * CS + 1)
-      if cc == 0 then
-        C = setslot(C, s, CS, spack('<I4ddddH', d[2], d[3], d[4], d[5], d[6], d[7]))
-      else
-        if d[4] < cmn then cmn = d[4] end
-        if d[5] > cmx then cmx = d[5] end
-        if d[7] >= co then cl = d[6]; co = d[7] end
-        C = setslot(C, s, CS, spack('<I4ddddH', cc + d[2], cs + d[3], cmn, cmx, cl, co))
-      end
-      cache[cn] = C; dirty[cn] = true
-    end
+-- A write to bucket b of a ring whose head is h (nil: empty) and that holds N buckets:
+-- is b kept, and the head after it (advancing drops the chunks that fall wholly out).
+local function advance(id, h, b, N, which, cache, dirty, dels)
+  if h == nil then return true, b end
+  if b > h then
+    dropDead(id, h, b, N, which, cache, dirty, dels)
+    return true, b
   end
+  return b > h - N, h
+end
 
-  if #dels > 0 then hcall('HDEL', key, dels) end
-  local args = { 'm', spack('<ddB', fh, ch, counter) }
-  for n in pairs(dirty) do args[#args + 1] = n; args[#args + 1] = cache[n] end
-  hcall('HSET', key, args)
-  -- The key lives as long as its newest coarse bucket is within the coarse retention.
-  if isNew or ch ~= oldCh then redis.call('PEXPIREAT', key, (ch + 1) * coarseStep + coarseSpan + slack) end
-
-  -- Report the fine head bucket as it is now.
-  local hc = floor(fh / CH)
-  local hs = fh - hc * CH
-  local F, X = cache['F' .. hc], cache['X' .. hc]
-  if F == nil then
-    local r = redis.call('HMGET', key, 'F' .. hc, 'X' .. hc)
-    F, X = r[1], r[2]
-  end
-  local flags = 0
-  if isNew then flags = 1 end
-  local cnt, sum, mn, mx, last, off = 0, 0, 0, 0, 0, 0
+-- The fine bucket in slot s of chunk F as fp_write reports it (<BdI4ddddH); its overflow chunk X
+-- is read from field xf of the data hash when needed and not loaded (nil; false = absent).
+local function headRecord(flags, b, F, X, data, xf, s)
+  local cnt, sum, mn, mx, lst, off = 0, 0, 0, 0, 0, 0
   if F then
-    local tag, lastv = sunpack('<Hd', F, hs * FS + 1)
-    if tag == MULTI and X then
-      cnt, sum, mn, mx, off = sunpack('<I4dddH', X, hs * XS + 1)
-      last = lastv
-    elseif tag ~= 0 and tag ~= MULTI then
-      cnt, sum, mn, mx, last, off = 1, lastv, lastv, lastv, lastv, tag - 1
+    local tag, lastv = sunpack('<Hd', F, s * FS + 1)
+    if tag == MULTI then
+      if X == nil then X = redis.call('HGET', data, xf) end
+      if X then
+        cnt, sum, mn, mx, off = sunpack('<I4dddH', X, s * XS + 1)
+        lst = lastv
+      end
+    elseif tag ~= 0 then
+      cnt, sum, mn, mx, lst, off = 1, lastv, lastv, lastv, lastv, tag - 1
     end
   end
-  out[#out + 1] = spack('<BdI4ddddH', flags, fh, cnt, sum, mn, mx, last, off)
+  return spack('<BdI4ddddH', flags, b, cnt, sum, mn, mx, lst, off)
 end
+
+-- Per source, reused: series ids, delta ranges, and the flat delta arrays.
+local sids, fd, cd, fr, cr, counters = {}, {}, {}, {}, {}, {}
 
 for _ = 1, nsrc do
-  local info = KEYS[k]
-  k = k + 1
-  local nser = tonumber(ARGV[a])
-  local rblob = ARGV[a + 1]
-  a = a + 2
-  -- Source liveness: replay the receive times like the memory store's touchSource().
-  local cur = redis.call('HMGET', info, 'ls', 'iv')
-  local ls, iv = tonumber(cur[1]), tonumber(cur[2]) or 0
-  for p = 1, #rblob, 8 do
-    local r = sunpack('<d', rblob, p)
+  local info, data = KEYS[k], KEYS[k + 1]
+  k = k + 2
+  local blob = ARGV[a]
+  a = a + 1
+  local ntimes = sunpack('<H', blob, 1)
+  local tp = 3
+  local nser = sunpack('<H', blob, tp + 8 * ntimes)
+  local p = tp + 8 * ntimes + 2
+  -- Series fields, and where each one's deltas start.
+  local fields, starts = {}, {}
+  for i = 1, nser do
+    local len = sunpack('<H', blob, p)
+    fields[i] = string.sub(blob, p + 2, p + 1 + len)
+    p = p + 2 + len
+    starts[i] = p
+    local nf, nc = sunpack('<I4I4', blob, p + 1)
+    p = p + 9
+    for _ = 1, nf + nc do
+      if string.byte(blob, p) == 1 then p = p + 19 else p = p + 47 end
+    end
+  end
+
+  -- Info: liveness, next id, and the ids of this tick's series.
+  local q = { 'ls', 'iv', 'n' }
+  for i = 1, nser do q[3 + i] = fields[i] end
+  local cur = hmget(info, q)
+  local ls, iv, nextId = tonumber(cur[1]), tonumber(cur[2]) or 0, tonumber(cur[3]) or 0
+  local fresh = ls == nil
+  local oldLs = ls or 0
+  -- Replay the receive times like the memory store's touchSource().
+  for x = 0, ntimes - 1 do
+    local r = sunpack('<d', blob, tp + 8 * x)
     if ls == nil then
       ls = r; iv = 0
     else
@@ -221,44 +203,182 @@ for _ = 1, nsrc do
       if r > ls then ls = r end
     end
   end
-  local fields = { 'ls', string.format('%.17g', ls), 'iv', string.format('%.17g', iv) }
-  for _ = 1, nser do
-    fields[#fields + 1] = ARGV[a]
-    fields[#fields + 1] = '1'
-    writeSeries(KEYS[k], ARGV[a + 1])
-    k = k + 1
-    a = a + 2
+  local infoSet = { 'ls', string.format('%.17g', ls), 'iv', string.format('%.17g', iv) }
+  for i = 1, nser do
+    local id = cur[3 + i]
+    if not id then
+      nextId = nextId + 1
+      id = tostring(nextId)
+      infoSet[#infoSet + 1] = fields[i]
+      infoSet[#infoSet + 1] = id
+    end
+    sids[i] = id
   end
-  hcall('HSET', info, fields)
-  redis.call('PEXPIRE', info, infoTtl)
+  if nextId ~= (tonumber(cur[3]) or 0) then infoSet[#infoSet + 1] = 'n'; infoSet[#infoSet + 1] = tostring(nextId) end
+
+  -- Parse every series' deltas; one HMGET for the meta and chunk fields they touch.
+  local want = {}
+  local fj, cj = 0, 0
+  for i = 1, nser do
+    local id = sids[i]
+    local s = starts[i]
+    local nf, nc = sunpack('<I4I4', blob, s + 1)
+    counters[i] = string.byte(blob, s)
+    local f0, c0 = fj, cj
+    local dp
+    dp, fj = readDeltas(blob, s + 9, nf, fd, fj)
+    dp, cj = readDeltas(blob, dp, nc, cd, cj)
+    fr[i], cr[i] = f0, c0
+    want[#want + 1] = id .. 'm'
+    local last = nil
+    for j = f0 + 1, fj, 7 do
+      local c = floor(fd[j] / CH)
+      if c ~= last then
+        want[#want + 1] = id .. chunk(c)[1]
+        last = c
+      end
+    end
+    last = nil
+    for j = c0 + 1, cj, 7 do
+      local c = floor(cd[j] / CH)
+      if c ~= last then want[#want + 1] = id .. chunk(c)[3]; last = c end
+    end
+  end
+  fr[nser + 1], cr[nser + 1] = fj, cj
+  local vals = hmget(data, want)
+  local cache = {}
+  for i = 1, #want do cache[want[i]] = vals[i] end
+  local dirty, dels = {}, {}
+  local late = {}
+
+  for i = 1, nser do
+    local id = sids[i]
+    local mf = id .. 'm'
+    local fh, ch
+    local isNew = not cache[mf]
+    if not isNew then fh, ch = sunpack('<dd', cache[mf]) end
+
+    -- Fine ring.
+    for j = fr[i] + 1, fr[i + 1], 7 do
+      local b = fd[j]
+      local keep
+      keep, fh = advance(id, fh, b, fineN, FINE_PARTS, cache, dirty, dels)
+      if keep then
+        local c, s = locate(b, CH)
+        local n = chunk(c)
+        local fn, xn = id .. n[1], id .. n[2]
+        local F = cache[fn] or ZF
+        local tag, lastv = sunpack('<Hd', F, s * FS + 1)
+        local cnt, sum, mn, mx, lst, off = fd[j + 1], fd[j + 2], fd[j + 3], fd[j + 4], fd[j + 5], fd[j + 6]
+        if tag == 0 and cnt == 1 then
+          F = setslot(F, s, FS, spack('<Hd', off + 1, lst))
+        else
+          -- Overflow chunks are fetched only when a slot needs one (rare at ≤ 1 sample/s).
+          local X = cache[xn]
+          if X == nil then X = redis.call('HGET', data, xn); cache[xn] = X end
+          X = X or ZX
+          if tag == 0 then
+            X = setslot(X, s, XS, spack('<I4dddH', cnt, sum, mn, mx, off))
+          elseif tag ~= MULTI then
+            local prevOff = tag - 1
+            if lastv < mn then mn = lastv end
+            if lastv > mx then mx = lastv end
+            if off < prevOff then lst = lastv; off = prevOff end
+            X = setslot(X, s, XS, spack('<I4dddH', cnt + 1, sum + lastv, mn, mx, off))
+          else
+            local xc, xs, xmn, xmx, xo = sunpack('<I4dddH', X, s * XS + 1)
+            if mn < xmn then xmn = mn end
+            if mx > xmx then xmx = mx end
+            if off >= xo then xo = off else lst = lastv end
+            X = setslot(X, s, XS, spack('<I4dddH', xc + cnt, xs + sum, xmn, xmx, xo))
+          end
+          F = setslot(F, s, FS, spack('<Hd', MULTI, lst))
+          cache[xn] = X; dirty[xn] = true
+        end
+        cache[fn] = F; dirty[fn] = true
+      end
+    end
+
+    -- Coarse ring.
+    for j = cr[i] + 1, cr[i + 1], 7 do
+      local b = cd[j]
+      local keep
+      keep, ch = advance(id, ch, b, coarseN, COARSE_PARTS, cache, dirty, dels)
+      if keep then
+        local c, s = locate(b, CH)
+        local cn = id .. chunk(c)[3]
+        local C = cache[cn] or ZC
+        local cc, cs, cmn, cmx, cl, co = sunpack('<I4ddddH', C, s * CS + 1)
+        if cc == 0 then
+          C = setslot(C, s, CS, spack('<I4ddddH', cd[j + 1], cd[j + 2], cd[j + 3], cd[j + 4], cd[j + 5], cd[j + 6]))
+        else
+          if cd[j + 3] < cmn then cmn = cd[j + 3] end
+          if cd[j + 4] > cmx then cmx = cd[j + 4] end
+          if cd[j + 6] >= co then cl = cd[j + 5]; co = cd[j + 6] end
+          C = setslot(C, s, CS, spack('<I4ddddH', cc + cd[j + 1], cs + cd[j + 2], cmn, cmx, cl, co))
+        end
+        cache[cn] = C; dirty[cn] = true
+      end
+    end
+    cache[mf] = spack('<ddB', fh, ch, counters[i]); dirty[mf] = true
+
+    -- The fine head bucket as it is now; its chunk is loaded unless only older buckets changed.
+    local hc, hs = locate(fh, CH)
+    local hn = chunk(hc)
+    local F = cache[id .. hn[1]]
+    local flags = isNew and 1 or 0
+    if F == nil then
+      out[#out + 1] = ''
+      late[#late + 1] = { #out, flags, fh, id .. hn[1], id .. hn[2], hs }
+    else
+      out[#out + 1] = headRecord(flags, fh, F, cache[id .. hn[2]], data, id .. hn[2], hs)
+    end
+  end
+
+  if #dels > 0 then hcall('HDEL', data, dels) end
+  local dataSet = {}
+  for n in pairs(dirty) do dataSet[#dataSet + 1] = n; dataSet[#dataSet + 1] = cache[n] end
+  hcall('HSET', data, dataSet)
+  hcall('HSET', info, infoSet)
+  -- Head buckets whose chunk the tick did not touch (late samples only): read them now.
+  for _, l in ipairs(late) do
+    local r = redis.call('HMGET', data, l[4], l[5])
+    out[l[1]] = headRecord(l[2], l[3], r[1], r[2], data, l[5], l[6])
+  end
+  -- Both hashes live until the coarse retention (plus slack) after the source's last write;
+  -- refreshing the TTL once a minute is enough (the slack covers it).
+  if fresh or floor(ls / 60000) ~= floor(oldLs / 60000) then
+    redis.call('PEXPIRE', info, ttl)
+    redis.call('PEXPIRE', data, ttl)
+  end
 end
 return table.concat(out)
 `;
 
 /**
  * fp_read — the buckets of one source's series of one metric in a bucket range of one ring.
- * KEYS[1]: the source's info hash. ARGV: seriesKeyBase metric exact(0|1) tags ring(f|c) b0 b1 N CH.
- * Series keys are seriesKeyBase .. field: they carry the same hash tag as KEYS[1], so they are in
- * its slot. Returns { field, blob, … } with blob = <B counter, then per non-empty bucket in
- * ascending order <dI4ddddH b count sum min max last off.
+ * KEYS: the source's info hash and data hash. ARGV: metric exact(0|1) tags ring(f|c) b0 b1 N CH.
+ * Returns { field, blob, … } with blob = <B counter, then per non-empty bucket in ascending order
+ * <dI4ddddH b count sum min max last off.
  */
 export const READ_LUA = PRELUDE + `
-local base, metric, exact, tags, ring = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]
-local b0, b1, N, CH = tonumber(ARGV[6]), tonumber(ARGV[7]), tonumber(ARGV[8]), tonumber(ARGV[9])
-local fields = {}
+local metric, exact, tags, ring = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
+local b0, b1, N, CH = tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7]), tonumber(ARGV[8])
+local series = {}
 local prefix = metric .. '\\0'
 if exact == '1' then
-  fields[1] = prefix .. tags
+  local id = redis.call('HGET', KEYS[1], prefix .. tags)
+  if id then series[1] = { prefix .. tags, id } end
 else
-  local all = redis.call('HKEYS', KEYS[1])
-  for i = 1, #all do
-    if string.sub(all[i], 1, #prefix) == prefix then fields[#fields + 1] = all[i] end
+  local all = redis.call('HGETALL', KEYS[1])
+  for i = 1, #all, 2 do
+    if string.sub(all[i], 1, #prefix) == prefix then series[#series + 1] = { all[i], all[i + 1] } end
   end
 end
 local out = {}
-for _, f in ipairs(fields) do
-  local key = base .. f
-  local m = redis.call('HGET', key, 'm')
+for _, sr in ipairs(series) do
+  local id = sr[2]
+  local m = redis.call('HGET', KEYS[2], id .. 'm')
   if m then
     local fh, ch, counter = sunpack('<ddB', m)
     local head = fh
@@ -266,31 +386,29 @@ for _, f in ipairs(fields) do
     local lo, hi = math.max(b0, head - N + 1), math.min(b1, head)
     local parts = { spack('<B', counter) }
     if lo <= hi then
-      local names = {}
+      local fields = {}
       for c = floor(lo / CH), floor(hi / CH) do
-        if ring == 'f' then names[#names + 1] = 'F' .. c; names[#names + 1] = 'X' .. c
-        else names[#names + 1] = 'C' .. c end
+        if ring == 'f' then fields[#fields + 1] = id .. 'F' .. c; fields[#fields + 1] = id .. 'X' .. c
+        else fields[#fields + 1] = id .. 'C' .. c end
       end
-      local vals = redis.call('HMGET', key, unpack(names))
-      local chunk = {}
-      for i = 1, #names do chunk[names[i]] = vals[i] end
+      local vals = hmget(KEYS[2], fields)
+      local got = {}
+      for i = 1, #fields do got[fields[i]] = vals[i] end
       for b = lo, hi do
-        local c = floor(b / CH)
-        local s = b - c * CH
+        local c, s = locate(b, CH)
         if ring == 'f' then
-          local F = chunk['F' .. c]
+          local F = got[id .. 'F' .. c]
           if F then
             local tag, last = sunpack('<Hd', F, s * FS + 1)
             if tag == MULTI then
-              local X = chunk['X' .. c]
-              local xc, xs, xmn, xmx, xo = sunpack('<I4dddH', X, s * XS + 1)
+              local xc, xs, xmn, xmx, xo = sunpack('<I4dddH', got[id .. 'X' .. c], s * XS + 1)
               parts[#parts + 1] = spack('<dI4ddddH', b, xc, xs, xmn, xmx, last, xo)
             elseif tag ~= 0 then
               parts[#parts + 1] = spack('<dI4ddddH', b, 1, last, last, last, last, tag - 1)
             end
           end
         else
-          local C = chunk['C' .. c]
+          local C = got[id .. 'C' .. c]
           if C then
             local cc, cs, cmn, cmx, cl, co = sunpack('<I4ddddH', C, s * CS + 1)
             if cc > 0 then parts[#parts + 1] = spack('<dI4ddddH', b, cc, cs, cmn, cmx, cl, co) end
@@ -298,7 +416,7 @@ for _, f in ipairs(fields) do
         end
       end
     end
-    out[#out + 1] = f
+    out[#out + 1] = sr[1]
     out[#out + 1] = table.concat(parts)
   end
 end

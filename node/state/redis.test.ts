@@ -5,41 +5,20 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
 import pino from 'pino';
 import { startRedis, type RunningRedis } from '../testing/redis.js';
+import { makeRedisStore, uniquePrefix, waitFor } from '../testing/redis-store.js';
 import { skipUnless } from '../testing/binaries.js';
 import { Redis } from 'ioredis';
 import { ErrorCode, FleetPulseError } from '../errors.js';
 import { GroupCommitStore } from '../aggregate/group-commit.js';
 import { RedisStateStore } from './redis.js';
-import { baseTime, batchOf, DEFAULT_RETENTION, SMALL_RETENTION, storeContract, type ContractStoreOptions } from './store.contract.js';
+import { baseTime, batchOf, DEFAULT_RETENTION, SMALL_RETENTION, storeContract } from './store.contract.js';
 import { compareStores, makeWorkload, memoryReference } from './store.differential.js';
 
 const skip = skipUnless('redis-server');
 const log = pino({ level: 'silent' });
 let redis: RunningRedis | undefined;
-
-export function makeRedisStore(url: string, o: ContractStoreOptions, extra: { chunkBuckets?: number; prefix?: string } = {}): Promise<RedisStateStore> {
-  const store = new RedisStateStore({
-    state: { redisUrl: url, redisKeyPrefix: extra.prefix ?? `t${randomBytes(4).toString('hex')}:`, maxSeries: o.maxSeries, streamSeqTtlMs: o.streamSeqTtlMs },
-    retention: o.retention,
-    commandTimeoutMs: 5000,
-    log,
-    now: o.now,
-    // Small chunks, so chunk expiry runs even with the tests' small rings.
-    chunkBuckets: extra.chunkBuckets ?? 4,
-  });
-  return waitReady(store).then(() => store);
-}
-
-export async function waitReady(store: { ready(): boolean }, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!store.ready()) {
-    if (Date.now() > deadline) throw new Error(`redis store not ready within ${timeoutMs} ms`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
 
 // One redis-server for the whole file; every store gets its own key prefix.
 describe('redis store', { skip }, () => {
@@ -90,7 +69,7 @@ describe('identical answers to the memory store (randomized)', () => {
     const retention = DEFAULT_RETENTION;
     const w = makeWorkload(11, baseTime(), { batches: 150, sources: 8, lateMs: 20 * 60_000, uniqueTs: true, kindFlips: false });
     const ref = memoryReference(retention);
-    const prefix = `t${randomBytes(4).toString('hex')}:`;
+    const prefix = uniquePrefix();
     const opts = { retention, maxSeries: 100_000, streamSeqTtlMs: 900_000, now: Date.now };
     const writers = await Promise.all([0, 1, 2].map(async () => new GroupCommitStore(await makeRedisStore(redis!.url, opts, { prefix }), { intervalMs: 5 })));
     t.after(() => Promise.all(writers.map((s) => s.close())));
@@ -105,7 +84,7 @@ describe('identical answers to the memory store (randomized)', () => {
 
 describe('TTLs, keys, outage', () => {
   test('buckets, sources and stream seqs expire per the retention', async (t) => {
-    const prefix = `t${randomBytes(4).toString('hex')}:`;
+    const prefix = uniquePrefix();
     const T = baseTime();
     const store = await makeRedisStore(redis!.url, { retention: DEFAULT_RETENTION, maxSeries: 1000, streamSeqTtlMs: 900_000, now: Date.now }, { prefix });
     const raw = new Redis(redis!.port, '127.0.0.1');
@@ -116,12 +95,12 @@ describe('TTLs, keys, outage', () => {
     await store.apply(batchOf([{ source: 'web-1', metric: 'cpu', value: 1, ts: T + 500 }]), Date.now());
     await store.setStreamSeq('agent-9', 42);
     const keys = (await raw.keys(`${prefix}*`)).sort();
-    assert.deepEqual(keys, [`${prefix}metrics`, `${prefix}ms:cpu`, `${prefix}seq:agent-9`, `${prefix}series`, `${prefix}sources`, `${prefix}{s:web-1}:i`, `${prefix}{s:web-1}:s:cpu\u0000`].sort());
-    const seriesExpireAt = await raw.pexpiretime(`${prefix}{s:web-1}:s:cpu\u0000`);
-    // End of the newest coarse bucket + coarse retention (+ skew slack).
-    assert.ok(seriesExpireAt >= T + 60_000 + DEFAULT_RETENTION.coarseSpanMs && seriesExpireAt <= T + 60_000 + DEFAULT_RETENTION.coarseSpanMs + 180_000, `series key expires at ${seriesExpireAt}`);
-    const infoTtl = await raw.pttl(`${prefix}{s:web-1}:i`);
-    assert.ok(infoTtl > DEFAULT_RETENTION.coarseSpanMs - 60_000, `source key TTL ${infoTtl}`);
+    assert.deepEqual(keys, [`${prefix}metrics`, `${prefix}ms:cpu`, `${prefix}seq:agent-9`, `${prefix}series`, `${prefix}sources`, `${prefix}{s:web-1}:d`, `${prefix}{s:web-1}:i`].sort());
+    // A source's hashes live for the coarse retention (plus slack) after its last write.
+    for (const k of [`${prefix}{s:web-1}:i`, `${prefix}{s:web-1}:d`]) {
+      const ttl = await raw.pttl(k);
+      assert.ok(ttl > DEFAULT_RETENTION.coarseSpanMs && ttl <= DEFAULT_RETENTION.coarseSpanMs + 15 * 60_000, `${k} TTL ${ttl}`);
+    }
     const seqTtl = await raw.pttl(`${prefix}seq:agent-9`);
     assert.ok(seqTtl > 900_000 - 60_000 && seqTtl <= 900_000, `stream seq TTL ${seqTtl}`);
   });
@@ -137,7 +116,7 @@ describe('TTLs, keys, outage', () => {
     });
     const grouped = new GroupCommitStore(store, { intervalMs: 10 });
     t.after(() => grouped.close());
-    await waitReady(grouped);
+    await waitFor(() => grouped.ready(), 10_000, 'store to connect');
     const T = baseTime();
     await grouped.apply(batchOf([{ source: 'a', metric: 'cpu', value: 1, ts: T }]), Date.now());
 
@@ -160,11 +139,3 @@ describe('TTLs, keys, outage', () => {
   });
 });
 });
-
-async function waitFor(cond: () => boolean, timeoutMs: number, what: string): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!cond()) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}

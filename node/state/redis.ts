@@ -19,7 +19,7 @@ import { DeltaBuilder, seriesField, type SourceDelta, type TickDelta } from '../
 import type { CommitEntry, CommitWriter } from '../aggregate/group-commit.js';
 import type { SampleBatch } from '../protocol/samples.js';
 import { addAtStep, mergeMetrics, mergeSeries, mergeSources, mergeSummary, mergeTagSet, MIN_INTERVAL_MS, SummaryAccumulator } from './merge.js';
-import { BlobWriter, decodeHeads, decodeMeta, decodeRead, encodeSeriesDelta, encodeTimes, type ReadSeries } from './redis-codec.js';
+import { BlobWriter, decodeHeads, decodeMeta, decodeRead, encodeSource, type ReadSeries } from './redis-codec.js';
 import { RedisConnection, type AnyRedis } from './redis-client.js';
 import { INDEX_REFRESH_MS, RedisKeys, seriesMember } from './redis-keys.js';
 import type {
@@ -44,14 +44,23 @@ export interface RedisStoreOptions {
   commandTimeoutMs: number;
   log: Logger;
   now?: () => number;
-  /** Buckets per stored chunk (tests use small chunks to exercise chunk expiry). @default 60 */
+  /** Buckets per stored chunk (tests use small chunks to exercise chunk expiry). @default 8 */
   chunkBuckets?: number;
   hooks?: RedisStoreHooks;
 }
 
-/** Slack on key expiry for clock skew between workers and Redis, ms. */
-const EXPIRY_SLACK_MS = 120_000;
-/** Most series in one fp_write call (keeps each Lua call short; Redis runs scripts serially). */
+/**
+ * Buckets per stored chunk (one hash field): small enough that moving a chunk into and out of Lua
+ * on every write is cheap (80 B fine, 304 B coarse), large enough to keep the field count — and
+ * Redis' per-field memory overhead — low (~120 fields per series at full retention).
+ */
+const DEFAULT_CHUNK_BUCKETS = 8;
+/**
+ * Slack on key expiry, ms: covers samples up to ingest.maxFutureMs (5 min) ahead of the write,
+ * the once-a-minute TTL refresh, and clock skew between workers and Redis.
+ */
+const EXPIRY_SLACK_MS = 10 * 60_000;
+/** Most series in one fp_write call on a standalone Redis (keeps each Lua call short; Redis runs scripts serially). */
 const MAX_SERIES_PER_CALL = 2000;
 /** Most members per ZMSCORE / ZADD. */
 const MAX_MEMBERS_PER_CALL = 1000;
@@ -66,7 +75,7 @@ export class RedisStateStore implements StateStore, CommitWriter {
   readonly #coarseN: number;
   readonly #coarseOffUnit: number;
   /** Written-once ARGV head of fp_write. */
-  readonly #writeConf: string[];
+  readonly #writeConf: Array<string | Buffer>;
   /** Index entries this worker wrote, with when (refresh after INDEX_REFRESH_MS). */
   #knownSeries = new Map<string, number>();
   #knownSources = new Map<string, number>();
@@ -79,11 +88,14 @@ export class RedisStateStore implements StateStore, CommitWriter {
     this.#now = o.now ?? Date.now;
     this.#keys = new RedisKeys(o.state.redisKeyPrefix);
     const r = o.retention;
-    this.#ch = o.chunkBuckets ?? 60;
+    this.#ch = o.chunkBuckets ?? DEFAULT_CHUNK_BUCKETS;
     this.#fineN = r.fineSpanMs / r.fineStepMs;
     this.#coarseN = r.coarseSpanMs / r.coarseStepMs;
     this.#coarseOffUnit = Math.ceil(r.coarseStepMs / 65535);
-    this.#writeConf = [r.fineStepMs, this.#fineN, r.coarseStepMs, this.#coarseN, this.#ch, r.coarseSpanMs, EXPIRY_SLACK_MS, r.coarseSpanMs + EXPIRY_SLACK_MS, MIN_INTERVAL_MS].map(String);
+    this.#writeConf = [
+      ...[r.fineStepMs, this.#fineN, r.coarseStepMs, this.#coarseN, this.#ch, r.coarseSpanMs, EXPIRY_SLACK_MS, r.coarseSpanMs + EXPIRY_SLACK_MS, MIN_INTERVAL_MS].map(String),
+      Buffer.alloc(this.#ch * 10), Buffer.alloc(this.#ch * 30), Buffer.alloc(this.#ch * 38),
+    ];
     this.#conn = new RedisConnection({
       url: o.state.redisUrl,
       commandTimeoutMs: o.commandTimeoutMs,
@@ -162,8 +174,9 @@ export class RedisStateStore implements StateStore, CommitWriter {
       const failedSources = await this.#write(client, delta, members, now);
       entries.forEach((e, i) => {
         if (results[i] !== null) return;
-        if (failedSources.size > 0 && e.batch.source.some((s) => failedSources.has(s))) {
-          results[i] = unavailable('redis write failed');
+        const failed = failedSources.size === 0 ? undefined : e.batch.source.find((s) => failedSources.has(s));
+        if (failed !== undefined) {
+          results[i] = failedSources.get(failed)!;
           ok = false;
         } else written += e.batch.length;
       });
@@ -240,35 +253,32 @@ export class RedisStateStore implements StateStore, CommitWriter {
     return all;
   }
 
-  /** Send one tick; resolves with the sources whose data write failed (none on success). */
-  async #write(client: AnyRedis, delta: TickDelta, members: Map<string, string>, now: number): Promise<Set<string>> {
+  /** Send one tick; resolves with the sources whose data write failed, and why (none on success). */
+  async #write(client: AnyRedis, delta: TickDelta, members: Map<string, string>, now: number): Promise<Map<string, FleetPulseError>> {
     const index = this.#indexCommands(client, delta, members, now);
     const groups = this.#conn.isCluster ? [...delta.sources.values()].map((s) => [s]) : groupBySize([...delta.sources.values()]);
     const w = new BlobWriter();
     const writes = groups.map(async (srcs) => {
       const keys: string[] = [];
       const argv: Array<string | Buffer> = [...this.#writeConf, String(srcs.length)];
+      let series = 0;
       for (const s of srcs) {
-        keys.push(this.#keys.info(s.source));
-        argv.push(String(s.series.size), encodeTimes(w, s.receivedAts));
-        const base = this.#keys.seriesBase(s.source);
-        for (const [field, sd] of s.series) {
-          keys.push(base + field);
-          argv.push(field, encodeSeriesDelta(w, sd));
-        }
+        keys.push(this.#keys.info(s.source), this.#keys.data(s.source));
+        argv.push(encodeSource(w, s));
+        series += s.series.size;
       }
       try {
         const reply = await client.fpWriteBuffer(keys.length, ...keys, ...argv);
-        this.#noteHeads(srcs, decodeHeads(reply, keys.length - srcs.length));
-        return [] as string[];
+        this.#noteHeads(srcs, decodeHeads(reply, series));
+        return [] as Array<[string, FleetPulseError]>;
       } catch (err) {
         const e = toStateError(err);
         if (e.code === ErrorCode.INTERNAL) throw e;
-        return srcs.map((s) => s.source);
+        return srcs.map((s): [string, FleetPulseError] => [s.source, e]);
       }
     });
     const [failed] = await Promise.all([Promise.all(writes), index]);
-    return new Set(failed.flat());
+    return new Map(failed.flat());
   }
 
   /**
@@ -389,7 +399,7 @@ export class RedisStateStore implements StateStore, CommitWriter {
     const b0 = Math.max(Math.ceil(fromMs / w), -1e15);
     const b1 = Math.min(Math.floor(toMs / w), 1e15);
     const reply = await c.fpReadBuffer(
-      this.#keys.info(source), this.#keys.seriesBase(source), metric, tags === undefined ? '0' : '1', tags ?? '',
+      this.#keys.info(source), this.#keys.data(source), metric, tags === undefined ? '0' : '1', tags ?? '',
       ring === 'fine' ? 'f' : 'c', String(b0), String(b1), String(ring === 'fine' ? this.#fineN : this.#coarseN), String(this.#ch),
     );
     return decodeRead(reply);

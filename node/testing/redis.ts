@@ -2,9 +2,16 @@
  * A private redis-server on a free port (never the machine's own on 6379): no persistence,
  * ready when it answers PING. Retries the port on a bind race.
  */
+import { execFile } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { spawnProcess, type Spawned } from './process.js';
 import { freePort } from './ports.js';
 import { requireBinary } from './binaries.js';
+
+const execFileP = promisify(execFile);
 
 export interface RunningRedis {
   port: number;
@@ -36,4 +43,46 @@ export async function startRedis(extraArgs: string[] = [], opts: StartRedisOptio
       throw err;
     }
   }
+}
+
+export interface RunningRedisCluster {
+  nodes: RunningRedis[];
+  /** Seed-list URL of every master: `redis://127.0.0.1:p1,127.0.0.1:p2,…`. */
+  url: string;
+  stop(): Promise<void>;
+}
+
+/**
+ * A private Redis Cluster of `masters` masters (no replicas): `redis-server --cluster-enabled yes`
+ * per node (bus port chosen free, not port+10000 which may not exist), then
+ * `redis-cli --cluster create … --cluster-yes`, ready when every node reports cluster_state:ok.
+ */
+export async function startRedisCluster(masters = 3): Promise<RunningRedisCluster> {
+  const cli = requireBinary('redis-cli');
+  const dir = mkdtempSync(join(tmpdir(), 'fp-redis-cluster-'));
+  const nodes: RunningRedis[] = [];
+  const stop = async (): Promise<void> => {
+    await Promise.all(nodes.map((n) => n.stop()));
+    rmSync(dir, { recursive: true, force: true });
+  };
+  try {
+    for (let i = 0; i < masters; i++) {
+      const bus = await freePort();
+      nodes.push(await startRedis(['--cluster-enabled', 'yes', '--cluster-config-file', join(dir, `nodes-${i}.conf`), '--cluster-port', String(bus), '--cluster-node-timeout', '5000', '--dir', dir]));
+    }
+    await execFileP(cli, ['--cluster', 'create', ...nodes.map((n) => `127.0.0.1:${n.port}`), '--cluster-replicas', '0', '--cluster-yes'], { timeout: 30_000 });
+    const deadline = Date.now() + 30_000;
+    for (const n of nodes) {
+      for (;;) {
+        const { stdout } = await execFileP(cli, ['-p', String(n.port), 'cluster', 'info'], { timeout: 5000 });
+        if (/cluster_state:ok/.test(stdout)) break;
+        if (Date.now() > deadline) throw new Error(`redis cluster node ${n.port} not ok within 30 s:\n${stdout}`);
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    }
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+  return { nodes, url: `redis://${nodes.map((n) => `127.0.0.1:${n.port}`).join(',')}`, stop };
 }

@@ -6,7 +6,7 @@
 import { Registry } from 'prom-client';
 import type { ResolvedConfig } from '../config/schema.js';
 import type { Logger } from '../observability/logger.js';
-import { createWorkerMetrics } from '../observability/metrics.js';
+import { createWorkerMetrics, observeRedisOp } from '../observability/metrics.js';
 import { IPC_SOURCE, RpcOp, type WorkerReady } from '../protocol/ipc.js';
 import { MemoryPartition } from '../state/memory.js';
 import { PartitionedStore } from '../state/partitioned.js';
@@ -14,6 +14,8 @@ import { workerDial } from '../state/ownership.js';
 import { serveHandoff } from '../state/handoff.js';
 import type { StateStore } from '../state/store.js';
 import { Aggregator } from '../aggregate/aggregator.js';
+import { GroupCommitStore } from '../aggregate/group-commit.js';
+import { RedisStateStore } from '../state/redis.js';
 import { createPushHandler } from '../ingest/http.js';
 import { keyListAuthorizer, rejectUpgrade, StreamServer, STREAM_PATH } from '../ingest/ws.js';
 import { createRouter } from '../http/router.js';
@@ -63,7 +65,15 @@ export async function runWorker(cfg: ResolvedConfig, slot: number, log: Logger):
     const sweep = setInterval(() => partition.sweep(Date.now()), 60_000);
     sweep.unref();
   } else {
-    throw new Error('state mode redis is not available in this build yet');
+    // Redis mode: stateless worker; group commit writes each tick's samples in one round trip.
+    const redisStore = new RedisStateStore({
+      state: cfg.state,
+      retention: cfg.retention,
+      commandTimeoutMs: cfg.ingest.applyTimeoutMs,
+      log: log.child({ mod: 'redis' }),
+      hooks: { onOp: (op, seconds, ok) => observeRedisOp(metrics, op, seconds, ok) },
+    });
+    store = new GroupCommitStore(redisStore, { intervalMs: cfg.state.commitIntervalMs });
   }
 
   let stored = 0;
@@ -90,7 +100,7 @@ export async function runWorker(cfg: ResolvedConfig, slot: number, log: Logger):
     log: log.child({ mod: 'http' }),
     // Scale-down: /healthz answers 503 so the balancer stops routing here before we stop listening.
     draining: () => draining,
-    ready: () => (server.closing || draining ? { ready: false, reason: 'shutting down' } : store.ready() ? { ready: true } : { ready: false, reason: 'waiting for cluster membership' }),
+    ready: () => (server.closing || draining ? { ready: false, reason: 'shutting down' } : store.ready() ? { ready: true } : { ready: false, reason: cfg.state.mode === 'redis' ? 'redis unavailable' : 'waiting for cluster membership' }),
   });
   const server = new DualServer(router, {
     // Above Caddy's upstream idle timeout, so Caddy never reuses a socket we just closed (NOTES §1.3).
