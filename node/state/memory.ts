@@ -10,7 +10,7 @@ import { ErrorCode, FleetPulseError } from '../errors.js';
 import type { RetentionConfig } from '../config/schema.js';
 import { RingStore } from './rings.js';
 import { emptyExport, type PartitionExport } from './handoff.js';
-import { mergeMetrics, mergeSeries, mergeSources, mergeSummary, mergeBucket, SummaryAccumulator } from './merge.js';
+import { addAtStep, mergeMetrics, mergeSeries, mergeSources, mergeSummary, mergeTagSet, MIN_INTERVAL_MS, SummaryAccumulator } from './merge.js';
 import type {
   BucketPartial, BucketUpdate, MetricAnswer, MetricPartial, PartitionReader, SeriesAnswer, SeriesQuery, SourceAnswer,
   SourcePartial, StateStore, StoreStats, SummaryAnswer, SummaryPartial, SummaryQuery,
@@ -43,9 +43,6 @@ interface SourceEntry {
   /** Ids of the source's series (so a handoff finds them without scanning every series). */
   series: number[];
 }
-
-/** Arrivals closer than this belong to one burst (a batch), not a new interval. */
-const MIN_INTERVAL_MS = 200;
 
 export class MemoryPartition implements PartitionReader {
   readonly #rings: RingStore;
@@ -206,13 +203,7 @@ export class MemoryPartition implements PartitionReader {
     const out = new Map<number, BucketPartial>();
     const step = q.stepMs;
     for (const id of ids) {
-      this.#rings.visit(id, q.ring, q.fromMs, q.toMs, (start, count, sum, min, max, last, lastTs) => {
-        const t = Math.floor(start / step) * step;
-        const b: BucketPartial = [t, count, sum, min, max, last, lastTs];
-        const cur = out.get(t);
-        if (cur === undefined) out.set(t, b);
-        else mergeBucket(cur, b);
-      });
+      this.#rings.visit(id, q.ring, q.fromMs, q.toMs, (start, count, sum, min, max, last, lastTs) => addAtStep(out, step, start, count, sum, min, max, last, lastTs));
     }
     return [...out.values()];
   }
@@ -232,19 +223,7 @@ export class MemoryPartition implements PartitionReader {
       const p = acc.partial(meta.source, meta.counter);
       const cur = bySource.get(meta.source);
       if (cur === undefined) bySource.set(meta.source, p);
-      else {
-        // Several tag sets of one source: counters add their rates; gauges merge buckets.
-        cur.rate = cur.rate !== null && p.rate !== null ? cur.rate + p.rate : (cur.rate ?? p.rate);
-        cur.count += p.count;
-        cur.sum += p.sum;
-        cur.min = Math.min(cur.min, p.min);
-        cur.max = Math.max(cur.max, p.max);
-        if (p.lastTs >= cur.lastTs) {
-          cur.last = p.last;
-          cur.lastTs = p.lastTs;
-        }
-        cur.counter ||= p.counter;
-      }
+      else mergeTagSet(cur, p); // several tag sets of one source
     }
     return [...bySource.values()];
   }
