@@ -22,7 +22,7 @@ const catalogue = parseCatalogue(readFileSync(join(ROOT, 'docs/metrics.md'), 'ut
  * belongs here only if its values cannot come from a client (never a source, metric, key, id).
  */
 const ALLOWED_LABELS = new Set([
-  'worker', 'le', 'transport', 'result', 'code', 'route', 'protocol', 'kind', 'store', 'op', 'reason', 'slot',
+  'worker', 'le', 'transport', 'result', 'code', 'route', 'protocol', 'kind', 'store', 'op', 'reason', 'slot', 'role',
   // prom-client runtime metrics: libuv handle/request/resource classes, V8 heap spaces, Node version.
   'type', 'space', 'version', 'major', 'minor', 'patch',
 ]);
@@ -70,9 +70,19 @@ test('docs/metrics.md lists exactly the defined metrics, with their type, merge 
   }
 });
 
+/**
+ * fleetpulse_<subsystem>_<name>_<unit>: the subsystems in use. A new one belongs here only if no
+ * existing one fits (a limit on ingest is `ingest_…`, not a subsystem of its own).
+ */
+const SUBSYSTEMS = new Set([
+  'ingest', 'stream', 'state', 'redis', 'live', 'sample', 'http', 'auth', 'forwarded', 'forward', 'worker', 'workers', 'balancer', 'scrape',
+  'process', 'nodejs', // prom-client runtime metrics
+]);
+
 test('names follow Prometheus conventions and labels come from the fixed-set allow-list', async () => {
   for (const [name, d] of await definitions()) {
     assert.match(name, /^fleetpulse_[a-z][a-z0-9_]*$/, name);
+    assert.ok(SUBSYSTEMS.has(name.split('_')[1]!), `${name}: fleetpulse_<subsystem>_…, subsystem not one of ${[...SUBSYSTEMS].join(', ')}`);
     if (d.type === 'counter') assert.match(name, /_total$/, `${name}: counters end in _total`);
     else assert.doesNotMatch(name, /_total$/, `${name}: only counters end in _total`);
     if (/_seconds|_bytes/.test(name) || d.type !== 'histogram') continue;
