@@ -20,8 +20,9 @@ import { createPushHandler } from '../ingest/http.js';
 import { keyListAuthorizer, rejectUpgrade, StreamServer, STREAM_PATH } from '../ingest/ws.js';
 import { createRouter } from '../http/router.js';
 import { DualServer } from '../http/server.js';
-import { Forwarder } from './forwarder.js';
+import { Forwarder, type ApplyResult } from './forwarder.js';
 import { Peers } from './peers.js';
+import { PeerLinks } from './peer-link.js';
 import { createLiveServer } from '../broadcast/io.js';
 import { Broadcaster } from '../broadcast/broadcaster.js';
 import { createStaticFiles } from '../http/static-files.js';
@@ -49,11 +50,16 @@ export async function runWorker(cfg: ResolvedConfig, slot: number, log: Logger):
   const peers = new Peers(slot, log.child({ mod: 'peers' }));
 
   let forwardedTotal = 0;
+  let closeLinks = (): void => {};
   let store: StateStore;
   if (cfg.state.mode === 'memory') {
     const partition = new MemoryPartition(cfg.retention, { maxSeries: cfg.state.maxSeries, streamSeqTtlMs: cfg.state.streamSeqTtlMs });
-    const forwarder = new Forwarder(peers, cfg.ingest.applyTimeoutMs, () => metrics.forwardBatches.inc());
-    store = new PartitionedStore(partition, peers, forwarder, {
+    // Forwarded samples travel worker-to-worker over Unix sockets, not through the primary.
+    const links: PeerLinks = new PeerLinks(slot, process.ppid, (args): ApplyResult => partitioned.applyForwarded(args), log.child({ mod: 'links' }));
+    await links.listen();
+    closeLinks = () => links.close();
+    const forwarder: Forwarder = new Forwarder(links, cfg.ingest.applyTimeoutMs, () => metrics.forwardBatches.inc());
+    const partitioned: PartitionedStore = new PartitionedStore(partition, peers, forwarder, {
       workerPort: cfg.workerPort,
       timeoutMs: cfg.ingest.applyTimeoutMs,
       onForwarded: (n) => {
@@ -61,6 +67,7 @@ export async function runWorker(cfg: ResolvedConfig, slot: number, log: Logger):
         metrics.forwardedSamples.inc(n);
       },
     });
+    store = partitioned;
     serveHandoff(partition, peers, cfg.workerPort);
     const sweep = setInterval(() => partition.sweep(Date.now()), 60_000);
     sweep.unref();
@@ -191,6 +198,7 @@ export async function runWorker(cfg: ResolvedConfig, slot: number, log: Logger):
     await live.close();
     await server.close(SHUTDOWN_GRACE_MS);
     await store.close();
+    closeLinks();
     peers.close();
     clearInterval(rateTimer);
     log.info('worker stopped');
