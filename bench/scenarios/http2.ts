@@ -14,9 +14,10 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { startCluster, type RunningCluster } from '../../node/testing/cluster.js';
 import { hasBinary } from '../../node/testing/binaries.js';
+import { CpuMeter } from '../lib/cpu.js';
 import { h2load } from '../lib/h2load.js';
 import { httpLoad, type HttpLoadResult } from '../lib/load.js';
-import { ratio, spread, type Spread } from '../lib/stats.js';
+import { median, ratio, spread, type Spread } from '../lib/stats.js';
 import { barChart } from '../lib/svg.js';
 import type { BenchContext, Scenario } from '../lib/scenario.js';
 
@@ -80,8 +81,11 @@ export const http2Scenario: Scenario = {
         for (let rep = 0; rep < ctx.repeat; rep++) {
           for (const v of mine) {
             ctx.progress(`http2: run ${rep + 1}/${ctx.repeat} ${PATH_LABEL[v.path]} ${v.client}, ${connections} connections`);
+            // Servers = primary, workers and Caddy; generator = this process and its h2load child.
+            const meter = new CpuMeter({ servers: [fp.proc.child.pid!], generator: [process.pid] }).start();
             const r = await once(ctx, baseOf(v.path), v, connections, ctx.durationS, b);
-            runs.push({ ...v, rep, connections, ...r, samplesPerSec: r.reqPerSec * BATCH });
+            const cpu = meter.stop();
+            runs.push({ ...v, rep, connections, ...r, samplesPerSec: r.reqPerSec * BATCH, serverCores: cpu.groups.servers ?? 0, generatorCores: cpu.groups.generator ?? 0, otherCores: cpu.otherCores });
           }
         }
       } finally {
@@ -89,7 +93,7 @@ export const http2Scenario: Scenario = {
       }
     }
 
-    type Row = HttpLoadResult & { protocol: string; samplesPerSec: number } & Variant;
+    type Row = HttpLoadResult & { protocol: string; samplesPerSec: number; serverCores: number; generatorCores: number } & Variant;
     const agg = variants.map((v) => {
       const rs = runs.filter((r) => r.path === v.path && r.client === v.client) as unknown as Row[];
       return {
@@ -99,15 +103,17 @@ export const http2Scenario: Scenario = {
         p50: spread(rs.map((r) => r.latencyMs.p50)).median,
         p99: spread(rs.map((r) => r.latencyMs.p99)).median,
         errors: rs.reduce((a, r) => a + r.errors + r.non2xx, 0),
+        serverCores: spread(rs.map((r) => r.serverCores)).median,
+        generatorCores: spread(rs.map((r) => r.generatorCores)).median,
       };
     });
     const get = (p: Path, c: Client): { rps: Spread; p99: number; p50: number } | undefined => agg.find((a) => a.v.path === p && a.v.client === c);
     const summary: Record<string, unknown> = {};
-    for (const a of agg) summary[`${a.v.path}:${a.v.client}`] = { protocol: a.protocol, reqPerSec: a.rps, samplesPerSec: a.rps.median * BATCH, p50Ms: a.p50, p99Ms: a.p99, errors: a.errors };
+    for (const a of agg) summary[`${a.v.path}:${a.v.client}`] = { protocol: a.protocol, reqPerSec: a.rps, samplesPerSec: a.rps.median * BATCH, p50Ms: a.p50, p99Ms: a.p99, errors: a.errors, serverCores: a.serverCores, generatorCores: a.generatorCores };
 
     const rows = agg.map((a) => {
       const h1 = get(a.v.path, 'h1 autocannon');
-      return [PATH_LABEL[a.v.path], a.v.client, a.protocol, a.rps.median, `${Math.round(a.rps.min)}–${Math.round(a.rps.max)}`, a.rps.median * BATCH, a.p50, a.p99, a.errors, h1 === undefined ? '–' : ratio(a.rps.median, h1.rps.median)];
+      return [PATH_LABEL[a.v.path], a.v.client, a.protocol, a.rps.median, `${Math.round(a.rps.min)}–${Math.round(a.rps.max)}`, a.rps.median * BATCH, a.p50, a.p99, a.errors, a.serverCores, a.generatorCores, h1 === undefined ? '–' : ratio(a.rps.median, h1.rps.median)];
     });
 
     // Findings, from the numbers.
@@ -131,7 +137,11 @@ export const http2Scenario: Scenario = {
     }
     const t10 = get('caddy-tls', 'h2 -m 10');
     const c10 = get('caddy', 'h2 -m 10');
-    if (t10 !== undefined && c10 !== undefined) findings.push(`TLS through Caddy cost ${pct(ratio(t10.rps.median, c10.rps.median))} requests/s against Caddy cleartext with the same client (h2 -m 10): the handshake is once per connection, the rest is record encryption on the shared cores. Caddy 2.6.2 talks HTTP/1.1 to the workers (upstreamProtocol h1), so HTTP/2 on the public side changes only the client↔Caddy leg.`);
+    if (t10 !== undefined && c10 !== undefined) findings.push(`Caddy TLS (h2 -m 10) gave ${Math.round(t10.rps.median).toLocaleString('en-US')} req/s against ${Math.round(c10.rps.median).toLocaleString('en-US')} on Caddy's cleartext port with the same client (${pct(ratio(t10.rps.median, c10.rps.median))}): the handshake is once per connection, the rest is record encryption on the shared cores. Caddy 2.6.2 talks HTTP/1.1 to the workers (upstreamProtocol h1), so HTTP/2 on the public side changes only the client↔Caddy leg.`);
+    const ac = agg.filter((a) => a.v.client === 'h1 autocannon');
+    const hl = agg.filter((a) => a.v.client !== 'h1 autocannon');
+    const perKreq = (xs: typeof agg): number => median(xs.map((a) => (a.generatorCores / Math.max(1, a.rps.median)) * 1000));
+    if (ac.length > 0 && hl.length > 0) findings.push(`Generator cost: autocannon used ${perKreq(ac).toFixed(3)} cores per 1,000 req/s, h2load ${perKreq(hl).toFixed(3)} (medians over the rows); on 2 shared cores every bit the generator spends is taken from the servers.`);
     findings.push('h2load reports only min/max/mean latency; p50/p99 here come from its per-request --log-file. Both generators run on the same 2 cores as the servers, so compare within this run only.');
 
     const chart = 'http2-requests.svg';
@@ -143,7 +153,7 @@ export const http2Scenario: Scenario = {
       summary,
       tables: [{
         title: `Push, batch ${BATCH} (median of ${ctx.repeat})`,
-        columns: ['path', 'client', 'negotiated', 'req/s', 'req/s range', 'samples/s', 'p50 ms', 'p99 ms', 'errors', 'req/s vs h1 autocannon'],
+        columns: ['path', 'client', 'negotiated', 'req/s', 'req/s range', 'samples/s', 'p50 ms', 'p99 ms', 'errors', 'server CPU (cores)', 'generator CPU (cores)', 'req/s vs h1 autocannon'],
         rows,
       }],
       findings,

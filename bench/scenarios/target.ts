@@ -3,8 +3,9 @@
  * (100,000 samples/s) over the stream transport (the real agent, one WebSocket per server) with
  * 500 dashboards on the cpu Fleet room (every 10th also on a series room) — at the default
  * live.flushMs (250) and at live.flushMs 100 (FLEETPULSE_CONFIG). Does it hold?
- * - ingest: acknowledged samples/s equal to the offered rate (≥ 99%), no errors, nothing the
- *   generator had to drop, no reconnects;
+ * - ingest: the samples/s the servers accepted over the window (fleetpulse_ingest_samples_total)
+ *   equal to the offered rate (99–105%; more means a backlog was still draining), and from the agent: no errors, nothing the generator had to
+ *   drop, no reconnects. The window opens once all servers are connected and the warm-up passed;
  * - live: p99 sample-to-broadcast ≤ live.flushMs + 50 ms. Measured two ways: per received update,
  *   the age of its OLDEST sample at emit (`at − recv[0]`, a conservative bound per update, ms
  *   resolution), and the server's fleetpulse_live_broadcast_latency_seconds histogram (per series
@@ -20,6 +21,7 @@ import { hostName } from '../../node/agent/encode.js';
 import type { AgentSummary } from '../../node/agent/agent.js';
 import { startAgent } from '../lib/agent.js';
 import { CpuMeter } from '../lib/cpu.js';
+import { metricTotal, scrapeMetrics } from '../lib/prom.js';
 import { median } from '../lib/stats.js';
 import { barChart } from '../lib/svg.js';
 import { liveWindow, startViewers, type LiveWindow } from '../lib/viewers.js';
@@ -32,16 +34,30 @@ const SERIES_EVERY = 10;
 const PREFIX = 'srv-';
 const FLUSH_VARIANTS = [250, 100] as const;
 
-interface Run extends LiveWindow { flushMs: number; rep: number; agent: AgentSummary }
+interface Run extends LiveWindow { flushMs: number; rep: number; connectS: number; agent: AgentSummary }
+
+const CONNECT_TIMEOUT_S = 120;
+
+/** Seconds until the servers hold `n` stream connections (polling the admin /metrics); throws after `timeoutS`. */
+async function allConnected(adminUrl: string, n: number, timeoutS: number): Promise<number> {
+  const t0 = Date.now();
+  for (;;) {
+    const open = metricTotal(await scrapeMetrics(adminUrl), 'fleetpulse_stream_connections');
+    if (open >= n) return (Date.now() - t0) / 1000;
+    if (Date.now() - t0 > timeoutS * 1000) throw new Error(`only ${open} of ${n} stream connections open after ${timeoutS} s`);
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}
 
 export const targetScenario: Scenario = {
   name: 'target',
   description: "the original target: 10,000 servers × 10 metrics at 1 Hz over stream with 500 dashboards, at live.flushMs 250 and 100 — does it hold",
-  timeLimitS: (c) => (c.quick ? 120 : 120 + FLUSH_VARIANTS.length * c.repeat * (c.durationS + 60)),
+  timeLimitS: (c) => (c.quick ? 120 : 120 + FLUSH_VARIANTS.length * c.repeat * (c.durationS + 90)),
   async run(ctx) {
     const servers = ctx.quick ? 500 : 10_000;
     const dashboards = ctx.quick ? 20 : 500;
     const warmupS = ctx.quick ? 1 : 8;
+    const settleS = ctx.quick ? 1 : 5;
     const offered = servers * METRICS * RATE;
     const seriesSources = Array.from({ length: 50 }, (_, i) => hostName(i * Math.floor(servers / 50), servers, PREFIX));
     const runs: Run[] = [];
@@ -54,14 +70,21 @@ export const targetScenario: Scenario = {
         const v = await startViewers({ url: fp.url, clients: dashboards, perProcess: 250, fleetMetric: 'cpu', seriesEvery: SERIES_EVERY, seriesSources, seriesMetric: 'cpu' });
         try {
           for (let rep = 0; rep < ctx.repeat; rep++) {
-            ctx.progress(`target: flushMs ${flushMs}, run ${rep + 1}/${ctx.repeat}: ${servers.toLocaleString('en-US')} servers connecting (${warmupS} s warm-up)`);
-            const agent = startAgent(fp.url, { transport: 'stream', sources: servers, metrics: METRICS, rate: RATE, batch: METRICS, prefix: PREFIX }, ctx.durationS, warmupS, ctx.signal);
+            ctx.progress(`target: flushMs ${flushMs}, run ${rep + 1}/${ctx.repeat}: ${servers.toLocaleString('en-US')} servers connecting`);
+            // The agent runs until stopped after the window; the window opens once every server is
+            // connected and the warm-up has passed, so a slow connection ramp is not measured.
+            const t0 = Date.now();
+            const agent = startAgent(fp.url, { transport: 'stream', sources: servers, metrics: METRICS, rate: RATE, batch: METRICS, prefix: PREFIX }, 86_400, warmupS, ctx.signal);
             try {
-              await new Promise((r) => setTimeout(r, warmupS * 1000));
+              const connectS = await allConnected(fp.adminUrl, servers, CONNECT_TIMEOUT_S);
+              // Samples queued while hosts were connecting arrive as a burst: let it drain first.
+              const wait = Math.max(warmupS * 1000 - (Date.now() - t0), settleS * 1000);
+              if (wait > 0) await new Promise((r) => setTimeout(r, wait));
               ctx.progress(`target: flushMs ${flushMs}, run ${rep + 1}/${ctx.repeat}: measuring ${ctx.durationS} s`);
               const meter = new CpuMeter({ servers: [fp.proc.child.pid!], agent: [agent.pid], viewers: v.pids });
               const w = await liveWindow(fp.adminUrl, v, meter, ctx.durationS);
-              runs.push({ flushMs, rep, ...w, agent: await agent.done });
+              await agent.stop();
+              runs.push({ flushMs, rep, connectS, ...w, agent: await agent.done });
             } finally {
               await agent.stop();
             }
@@ -77,14 +100,16 @@ export const targetScenario: Scenario = {
     const verdicts = FLUSH_VARIANTS.map((flushMs) => {
       const rs = runs.filter((r) => r.flushMs === flushMs);
       const med = (f: (r: Run) => number): number => median(rs.map(f));
-      const acked = med((r) => r.agent.samplesPerSec);
+      // Acknowledged rate over exactly the window: what the servers accepted (the agent's own figure, from warm-up end to stop, is kept beside it).
+      const acked = med((r) => r.acceptedPerSec);
       const errors = rs.reduce((a, r) => a + r.agent.errors + r.agent.dropped + r.agent.reconnects, 0);
       const s2bOldestP99 = med((r) => r.viewers.sampleToBroadcastMs.p99);
       const limit = flushMs + 50;
-      const ingestHolds = acked >= 0.99 * offered && errors === 0;
+      // Above the offered rate means a backlog was still draining: it held on average, not steadily.
+      const ingestHolds = acked >= 0.99 * offered && acked <= 1.05 * offered && errors === 0;
       const liveHolds = s2bOldestP99 <= limit;
       return {
-        flushMs, limit, acked, ackedShare: acked / offered, errors, serverAccepted: med((r) => r.acceptedPerSec),
+        flushMs, limit, acked, ackedShare: acked / offered, errors, agentAcked: med((r) => r.agent.samplesPerSec), connectS: med((r) => r.connectS),
         ackP99: med((r) => r.agent.ackLatencyMs.p99),
         s2bOldestP50: med((r) => r.viewers.sampleToBroadcastMs.p50), s2bOldestP99,
         s2bServerP50: med((r) => r.serverS2b.p50), s2bServerP99: med((r) => r.serverS2b.p99),
@@ -103,7 +128,7 @@ export const targetScenario: Scenario = {
     const n = (x: number): string => Math.round(x).toLocaleString('en-US');
     const findings = verdicts.map((x) => {
       const what = [`live.flushMs ${x.flushMs}: ${x.holds ? 'HOLDS' : 'DOES NOT HOLD'} on this machine.`,
-        `Ingest acknowledged ${n(x.acked)} of ${n(offered)} samples/s offered (${(x.ackedShare * 100).toFixed(1)}%), ${x.errors} errors/drops/reconnects, ack p99 ${x.ackP99.toFixed(0)} ms${x.ingestHolds ? '' : ' — the ingest half fails'}.`,
+        `Ingest: the servers accepted ${n(x.acked)} of ${n(offered)} samples/s offered (${(x.ackedShare * 100).toFixed(1)}%; the agent counted ${n(x.agentAcked)} acknowledged), ${x.errors} errors/drops/reconnects, ${n(servers)} connections open after ${x.connectS.toFixed(1)} s, ack p99 ${x.ackP99.toFixed(0)} ms${x.ingestHolds ? '' : ' — the ingest half fails'}.`,
         `Sample-to-broadcast p99 (oldest sample of each update) ${x.s2bOldestP99.toFixed(0)} ms against a limit of ${x.limit} ms${x.liveHolds ? '' : ' — the live half fails'}; the server histogram says p50 ${x.s2bServerP50.toFixed(0)} / p99 ${x.s2bServerP99.toFixed(0)} ms (interpolated in coarse buckets).`,
         `${n(x.connected)} dashboards received ${x.perClient.toFixed(1)} of ${x.promised} fleet updates/s each, broadcast-to-client p99 ${x.b2cP99.toFixed(0)} ms, sample-to-client p99 ${x.s2cP99.toFixed(0)} ms${x.flushMs === 100 ? ' (the browser target for this variant is sample-to-screen ≤ 200 ms; this is the Socket.IO client in Node, before any paint — see the dashboard scenario for the browser)' : ''}.`,
         `CPU: servers ${x.serverCpu.toFixed(2)} cores, agent ${x.agentCpu.toFixed(2)}, dashboards ${x.viewerCpu.toFixed(2)}, other work ${x.other.toFixed(2)} — all on the same ${os.availableParallelism()} cores.`];
@@ -124,13 +149,13 @@ export const targetScenario: Scenario = {
     return {
       title: `The original target: ${servers.toLocaleString('en-US')} servers × ${METRICS} metrics at 1 Hz over stream, ${dashboards} dashboards`,
       headline,
-      params: { workers: WORKERS, servers, metrics: METRICS, rate: RATE, offeredSamplesPerSec: offered, dashboards, seriesRoomEvery: SERIES_EVERY, dashboardsPerProcess: 250, flushMs: [...FLUSH_VARIANTS], warmupS, durationS: ctx.durationS, repeat: ctx.repeat, transport: 'stream', balancer: 'cluster', state: 'memory' },
+      params: { workers: WORKERS, servers, metrics: METRICS, rate: RATE, offeredSamplesPerSec: offered, dashboards, seriesRoomEvery: SERIES_EVERY, dashboardsPerProcess: 250, flushMs: [...FLUSH_VARIANTS], warmupS, settleAfterConnectS: settleS, durationS: ctx.durationS, repeat: ctx.repeat, transport: 'stream', balancer: 'cluster', state: 'memory' },
       runs: runs.map((r) => ({ ...r, viewers: { ...r.viewers } })),
       summary,
       tables: [{
         title: `Does it hold? (median of ${ctx.repeat})`,
-        columns: ['live.flushMs', 'holds', 'acked samples/s', 'of offered', 'server-counted samples/s', 'errors+drops+reconnects', 'ack p99 ms', 'sample→broadcast p99 ms (oldest/update)', 'limit ms', 'server histogram p99 ms', 'broadcast→client p99 ms', 'sample→client p99 ms', 'fleet updates/dashboard/s', 'slow-client marks', 'server CPU', 'agent CPU', 'dashboards CPU', 'other CPU'],
-        rows: verdicts.map((x) => [x.flushMs, x.holds ? 'yes' : 'no', x.acked, `${(x.ackedShare * 100).toFixed(1)}%`, x.serverAccepted, x.errors, x.ackP99, x.s2bOldestP99, x.limit, x.s2bServerP99, x.b2cP99, x.s2cP99, x.perClient, x.slow, x.serverCpu, x.agentCpu, x.viewerCpu, x.other]),
+        columns: ['live.flushMs', 'holds', 'accepted samples/s (server)', 'of offered', 'acked samples/s (agent)', 'connect s', 'errors+drops+reconnects', 'ack p99 ms', 'sample→broadcast p99 ms (oldest/update)', 'limit ms', 'server histogram p99 ms', 'broadcast→client p99 ms', 'sample→client p99 ms', 'fleet updates/dashboard/s', 'slow-client marks', 'server CPU', 'agent CPU', 'dashboards CPU', 'other CPU'],
+        rows: verdicts.map((x) => [x.flushMs, x.holds ? 'yes' : 'no', x.acked, `${(x.ackedShare * 100).toFixed(1)}%`, x.agentAcked, x.connectS, x.errors, x.ackP99, x.s2bOldestP99, x.limit, x.s2bServerP99, x.b2cP99, x.s2cP99, x.perClient, x.slow, x.serverCpu, x.agentCpu, x.viewerCpu, x.other]),
       }],
       findings,
       charts: [chart],
