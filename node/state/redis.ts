@@ -216,6 +216,8 @@ export class RedisStateStore implements StateStore, CommitWriter {
     if (unknown.size === 0) return all;
     const floor = this.#liveFloor(now);
     const list = [...unknown];
+    // New series are rare in steady state: a good moment to drop dead entries of the series index.
+    void client.zremrangebyscore(this.#keys.series, '-inf', floor).catch(() => {});
     const [count, ...scoreChunks] = await Promise.all([
       client.zcount(this.#keys.series, `(${floor}`, '+inf'),
       ...chunks(list, MAX_MEMBERS_PER_CALL).map((c) => client.zmscore(this.#keys.series, ...c)),
@@ -384,7 +386,12 @@ export class RedisStateStore implements StateStore, CommitWriter {
       const counts = await Promise.all(names.map((m) => c.zcount(this.#keys.metricSources(m), `(${floor}`, '+inf')));
       const parts: MetricPartial[] = [];
       names.forEach((metric, i) => {
-        if (counts[i] === 0) return; // no source with data in the retention
+        if (counts[i] === 0) {
+          // No source with data in the retention: forget the metric (a writer re-creates both
+          // entries on its next tick with that metric).
+          void Promise.all([c.hdel(this.#keys.metrics, metric), c.zremrangebyscore(this.#keys.metricSources(metric), '-inf', floor)]).catch(() => {});
+          return;
+        }
         const meta = decodeMeta(all[metric]!);
         parts.push({ metric, unit: meta.unit, kind: meta.kind === 1 ? 'counter' : 'gauge', updatedAt: meta.updatedAt, sources: counts[i]! });
       });
