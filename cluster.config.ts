@@ -47,7 +47,8 @@ export default {
     heartbeatMs: 30_000,
   },
   live: { flushMs: 250 },
-  auth: { ingestKeys: [], readKeys: [], rateLimit: 0 },
+  auth: { ingestKeys: [], readKeys: [], keyFile: '', rateLimit: 0, allowedOrigins: [] },
+  http: { maxConnectionsPerWorker: 30_000, firstByteTimeoutMs: 10_000, headersTimeoutMs: 10_000, requestTimeoutMs: 30_000 },
   demo: { sources: 0, metrics: 10 },
   logLevel: 'info',
 } satisfies ClusterConfig;

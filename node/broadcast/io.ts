@@ -19,7 +19,8 @@ import { createAdapter as createClusterAdapter } from '@socket.io/cluster-adapte
 import { createAdapter as createRedisAdapter, createShardedAdapter } from '@socket.io/redis-adapter';
 import { Redis } from 'ioredis';
 import type { ResolvedConfig } from '../config/schema.js';
-import { ErrorCode } from '../errors.js';
+import { ErrorCode, FleetPulseError } from '../errors.js';
+import { Role, type AccessControl } from '../http/auth.js';
 import type { Logger } from '../observability/logger.js';
 import type { WorkerMetrics } from '../observability/metrics.js';
 import {
@@ -64,6 +65,11 @@ export interface LiveServerDeps {
   standalone?: boolean;
   /** Force the Redis adapter flavour (tests and the adapter bench); default: sharded on Redis ≥ 7. */
   redisAdapter?: 'sharded' | 'classic';
+  /**
+   * Read keys and Origin (node/http/auth.ts): a cross-origin handshake is refused at the HTTP
+   * upgrade (403), a missing/wrong key by the namespace (connect_error with data.code). Undefined = open.
+   */
+  access?: AccessControl;
 }
 
 export async function createLiveServer(deps: LiveServerDeps): Promise<LiveServer> {
@@ -93,6 +99,8 @@ export async function createLiveServer(deps: LiveServerDeps): Promise<LiveServer
     perMessageDeflate: false,
     // Small frames only: subscribe requests and latency reports.
     maxHttpBufferSize: 64 * 1024,
+    // Cross-site WebSocket hijacking: a page elsewhere must not open the dashboard's feed.
+    ...(deps.access === undefined ? {} : { allowRequest: (req: http.IncomingMessage, cb: (err: string | null | undefined, ok: boolean) => void) => cb(null, deps.access!.admitsOrigin(Role.Read, req.headers)) }),
     pingInterval: 10_000,
     pingTimeout: 10_000,
     ...(adapter === undefined ? {} : { adapter }),
@@ -114,15 +122,20 @@ export async function createLiveServer(deps: LiveServerDeps): Promise<LiveServer
     for (const cb of roomListeners) cb();
   });
 
-  const readKeys = new Set(cfg.auth.readKeys);
-  if (readKeys.size > 0) {
+  const access = deps.access;
+  if (access !== undefined && access.requiresKey(Role.Read)) {
     nsp.use((socket, next) => {
-      const auth = socket.handshake.auth as { key?: unknown };
-      const key = typeof auth.key === 'string' ? auth.key : socket.handshake.query.key;
-      if (typeof key === 'string' && readKeys.has(key)) return next();
-      const err = new Error('a read key is required (auth: {key})') as Error & { data?: unknown };
-      err.data = { code: ErrorCode.UNAUTHORIZED };
-      next(err);
+      const auth = socket.handshake.auth as { key?: unknown } | undefined;
+      try {
+        // auth: {key} first (the dashboard), then the handshake's headers and ?key=.
+        access.check(Role.Read, { headers: socket.handshake.headers, url: socket.request.url }, typeof auth?.key === 'string' ? auth.key : undefined);
+        next();
+      } catch (e) {
+        const fe = e instanceof FleetPulseError ? e : new FleetPulseError(ErrorCode.UNAUTHORIZED, 'unauthorized');
+        const err = new Error(fe.message) as Error & { data?: unknown };
+        err.data = { code: fe.code };
+        next(err);
+      }
     });
   }
 

@@ -45,3 +45,50 @@ test('a public host without keys refuses to start and says how to set them', () 
   const ok = loadConfig({ flags: { host: '0.0.0.0' }, env: { FLEETPULSE_INGEST_KEYS: 'k'.repeat(16), FLEETPULSE_READ_KEYS: 'r'.repeat(16) }, caddyAvailable: false });
   assert.equal(ok.host, '0.0.0.0');
 });
+
+test('a key file adds ingest and read keys; bad lines and loose permissions are refused without echoing keys', async () => {
+  const { mkdtempSync, writeFileSync, chmodSync, rmSync } = await import('node:fs');
+  const { join } = await import('node:path');
+  const { tmpdir } = await import('node:os');
+  const dir = mkdtempSync(join(tmpdir(), 'fp-keys-'));
+  try {
+    const file = join(dir, 'keys');
+    writeFileSync(file, '# FleetPulse keys\n\ningest ingest-file-key-1\nread   read-file-key-1\n  ingest ingest-file-key-2  \n', { mode: 0o600 });
+    chmodSync(file, 0o600);
+    const cfg = loadConfig({ env: { FLEETPULSE_KEY_FILE: file, FLEETPULSE_INGEST_KEYS: 'env-ingest-key' }, flags: { host: '0.0.0.0' }, caddyAvailable: false });
+    assert.deepEqual(cfg.auth.ingestKeys, ['env-ingest-key', 'ingest-file-key-1', 'ingest-file-key-2']);
+    assert.deepEqual(cfg.auth.readKeys, ['read-file-key-1']);
+
+    writeFileSync(file, 'ingest ok-key-123456\nwrite secret-key-zzz\nread bad key with spaces\n');
+    chmodSync(file, 0o600);
+    assert.throws(() => loadConfig({ env: { FLEETPULSE_KEY_FILE: file }, caddyAvailable: false }), (e: unknown) => {
+      assert.ok(e instanceof FleetPulseError && e.code === ErrorCode.CONFIG_INVALID);
+      assert.match(e.message, /line 2/);
+      assert.match(e.message, /line 3/);
+      assert.ok(!e.message.includes('secret-key-zzz'), 'keys are not echoed');
+      return true;
+    });
+
+    writeFileSync(file, 'read short\n');
+    chmodSync(file, 0o600);
+    assert.throws(() => loadConfig({ env: { FLEETPULSE_KEY_FILE: file }, caddyAvailable: false }), (e: unknown) => {
+      assert.match((e as Error).message, /readKeys\/0/);
+      assert.ok(!(e as Error).message.includes('"short"'), 'the schema error does not echo the key');
+      return true;
+    });
+
+    chmodSync(file, 0o644);
+    assert.throws(() => loadConfig({ env: { FLEETPULSE_KEY_FILE: file }, caddyAvailable: false }), /chmod 600/);
+    assert.throws(() => loadConfig({ env: { FLEETPULSE_KEY_FILE: join(dir, 'missing') }, caddyAvailable: false }), /ENOENT/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('a public host needs both ingest and read keys; allowed origins must be origins', () => {
+  assert.throws(() => loadConfig({ flags: { host: '0.0.0.0' }, env: { FLEETPULSE_INGEST_KEYS: 'k'.repeat(16) }, caddyAvailable: false }), /no read keys.*FLEETPULSE_READ_KEYS/s);
+  assert.throws(() => loadConfig({ flags: { host: '0.0.0.0' }, env: { FLEETPULSE_READ_KEYS: 'k'.repeat(16) }, caddyAvailable: false }), /no ingest keys/);
+  const cfg = loadConfig({ env: { FLEETPULSE_ALLOWED_ORIGINS: 'https://dash.example.com, http://localhost:5173' }, caddyAvailable: false });
+  assert.deepEqual(cfg.auth.allowedOrigins, ['https://dash.example.com', 'http://localhost:5173']);
+  assert.throws(() => loadConfig({ env: { FLEETPULSE_ALLOWED_ORIGINS: 'https://dash.example.com/path' }, caddyAvailable: false }), /allowedOrigins/);
+});

@@ -5,7 +5,7 @@
  * This is the only module that reads process.env-style input.
  */
 import { availableParallelism } from 'node:os';
-import { accessSync, constants } from 'node:fs';
+import { accessSync, constants, readFileSync, statSync } from 'node:fs';
 import { delimiter, join } from 'node:path';
 import { Value } from '@sinclair/typebox/value';
 import defaults from '../../cluster.config.js';
@@ -46,6 +46,8 @@ export const envTwins: ReadonlyArray<{ env: string; path: string; kind: 'int' | 
   { env: 'FLEETPULSE_INGEST_KEYS', path: 'auth.ingestKeys', kind: 'list' },
   { env: 'FLEETPULSE_READ_KEYS', path: 'auth.readKeys', kind: 'list' },
   { env: 'FLEETPULSE_RATE_LIMIT', path: 'auth.rateLimit', kind: 'int' },
+  { env: 'FLEETPULSE_KEY_FILE', path: 'auth.keyFile', kind: 'string' },
+  { env: 'FLEETPULSE_ALLOWED_ORIGINS', path: 'auth.allowedOrigins', kind: 'list' },
   { env: 'FLEETPULSE_LIVE_FLUSH_MS', path: 'live.flushMs', kind: 'int' },
   { env: 'FLEETPULSE_LOG_LEVEL', path: 'logLevel', kind: 'string' },
 ];
@@ -94,6 +96,7 @@ export function loadConfig(opts: LoadOptions = {}): ResolvedConfig {
     const v = opts.flags?.[t.flag];
     if (v !== undefined) setPath(raw, t.path, parseScalar(v, t.kind));
   }
+  mergeKeyFile(raw, problems);
   const caddyAvailable = opts.caddyAvailable ?? commandOnPath('caddy');
   // Asking for caddy explicitly without the binary is a startup error, not a silent fallback.
   if (raw.balancer === 'caddy' && !caddyAvailable) {
@@ -105,7 +108,9 @@ export function loadConfig(opts: LoadOptions = {}): ResolvedConfig {
 /** Validate an already-merged config object (a worker re-validates what its primary sent). */
 export function validateAndResolve(raw: unknown, problems: string[] = [], caddyAvailable = false): ResolvedConfig {
   for (const e of Value.Errors(ClusterConfigSchema, raw)) {
-    problems.push(`${e.path || '/'}: ${e.message}${e.value !== undefined && typeof e.value !== 'object' ? ` (got ${JSON.stringify(e.value)})` : ''}`);
+    // Never echo a key back (stderr ends up in logs): only its position in the list.
+    const secret = /^\/auth\/(ingestKeys|readKeys)\//.test(e.path);
+    problems.push(`${e.path || '/'}: ${e.message}${e.value !== undefined && typeof e.value !== 'object' && !secret ? ` (got ${JSON.stringify(e.value)})` : ''}`);
   }
   if (problems.length > 0) throw configError(problems);
   const cfg = raw as ClusterConfig & { balancerReason?: string };
@@ -133,11 +138,17 @@ function semanticProblems(cfg: ClusterConfig): string[] {
   if (r.coarseSpanMs % r.coarseStepMs !== 0) p.push('/retention/coarseSpanMs: must be a multiple of coarseStepMs');
   if (r.coarseSpanMs < r.fineSpanMs) p.push('/retention/coarseSpanMs: must be at least fineSpanMs');
   if (cfg.workers > cfg.maxWorkers) p.push(`/workers: ${cfg.workers} is more than maxWorkers (${cfg.maxWorkers})`);
-  if (!isLoopbackHost(cfg.host) && cfg.auth.ingestKeys.length === 0 && cfg.auth.readKeys.length === 0) {
+  if (!isLoopbackHost(cfg.host) && (cfg.auth.ingestKeys.length === 0 || cfg.auth.readKeys.length === 0)) {
+    const missing = cfg.auth.ingestKeys.length === 0 && cfg.auth.readKeys.length === 0 ? 'no keys are configured; anyone could write and read'
+      : cfg.auth.ingestKeys.length === 0 ? 'no ingest keys are configured; anyone could write' : 'no read keys are configured; anyone could read';
     p.push(
-      `/host: ${cfg.host} is not a loopback address and no keys are configured; anyone could write and read. ` +
-        'Set FLEETPULSE_INGEST_KEYS and FLEETPULSE_READ_KEYS (comma-separated, 8+ characters each), or bind --host 127.0.0.1',
+      `/host: ${cfg.host} is not a loopback address and ${missing}. ` +
+        'Set both FLEETPULSE_INGEST_KEYS and FLEETPULSE_READ_KEYS (comma-separated, 8+ characters each, e.g. from `openssl rand -hex 24`), ' +
+        'or list them in a key file (FLEETPULSE_KEY_FILE: lines `ingest <key>` / `read <key>`), or bind --host 127.0.0.1. See SECURITY.md',
     );
+  }
+  for (const o of cfg.auth.allowedOrigins) {
+    if (!/^https?:\/\/[^/\s]+$/i.test(o)) p.push(`/auth/allowedOrigins: ${JSON.stringify(o)} is not an origin like https://dash.example.com (scheme://host[:port], no path)`);
   }
   if (cfg.state.mode === 'redis' && !/^rediss?:\/\//.test(cfg.state.redisUrl)) p.push('/state/redisUrl: must start with redis:// or rediss://');
   return p;
@@ -145,6 +156,39 @@ function semanticProblems(cfg: ClusterConfig): string[] {
 
 export function isLoopbackHost(host: string): boolean {
   return host === 'localhost' || host === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
+}
+
+/**
+ * `auth.keyFile`: add its keys to auth.ingestKeys/readKeys. Format, one per line: `ingest <key>` or
+ * `read <key>`; blank lines and `#` comments ignored. A file other users can read is refused (like
+ * ssh's private keys): keys are credentials. Problems never quote a key, only its line number.
+ */
+function mergeKeyFile(raw: Record<string, unknown>, problems: string[]): void {
+  const auth = raw.auth as Record<string, unknown> | undefined;
+  const file = auth?.keyFile;
+  if (auth === undefined || typeof file !== 'string' || file === '') return;
+  let text: string;
+  try {
+    if ((statSync(file).mode & 0o007) !== 0) {
+      problems.push(`/auth/keyFile: ${file} is readable or writable by other users; run chmod 600 ${file}`);
+      return;
+    }
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    problems.push(`/auth/keyFile: cannot read ${file} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
+    return;
+  }
+  const ingest = Array.isArray(auth.ingestKeys) ? [...(auth.ingestKeys as unknown[])] : [];
+  const read = Array.isArray(auth.readKeys) ? [...(auth.readKeys as unknown[])] : [];
+  text.split(/\r?\n/).forEach((line, i) => {
+    const l = line.trim();
+    if (l === '' || l.startsWith('#')) return;
+    const m = /^(ingest|read)\s+(\S+)$/.exec(l);
+    if (m === null) problems.push(`/auth/keyFile: ${file} line ${i + 1}: expected \`ingest <key>\` or \`read <key>\``);
+    else (m[1] === 'ingest' ? ingest : read).push(m[2]);
+  });
+  auth.ingestKeys = ingest;
+  auth.readKeys = read;
 }
 
 function configError(problems: string[]): FleetPulseError {

@@ -89,14 +89,64 @@ export const LiveSchema = Type.Object(
   strict,
 );
 
+/** Keys are sent in headers and URLs: printable ASCII without spaces or separators that would need escaping. */
+const ApiKey = Type.String({ minLength: 8, maxLength: 256, pattern: '^[A-Za-z0-9._~+/=-]+$' });
+
 export const AuthSchema = Type.Object(
   {
-    /** Keys allowed to ingest (FLEETPULSE_INGEST_KEYS). Empty = no key needed (loopback only). */
-    ingestKeys: Type.Array(Type.String({ minLength: 8 })),
-    /** Keys allowed to read (FLEETPULSE_READ_KEYS). */
-    readKeys: Type.Array(Type.String({ minLength: 8 })),
-    /** Samples/s per key (token bucket); 0 = unlimited (FLEETPULSE_RATE_LIMIT). @default 0 */
+    /**
+     * Keys allowed to ingest (FLEETPULSE_INGEST_KEYS, comma-separated, and `ingest <key>` lines of
+     * keyFile). Empty = ingest needs no key (loopback hosts only). A wrong key: 401 `unauthorized`;
+     * a read key: 403 `forbidden`. Counter fleetpulse_auth_failures_total{role="ingest"}.
+     */
+    ingestKeys: Type.Array(ApiKey),
+    /**
+     * Keys allowed to read: the query API, the dashboard's data and Socket.IO /live
+     * (FLEETPULSE_READ_KEYS, and `read <key>` lines of keyFile). Empty = reads need no key.
+     */
+    readKeys: Type.Array(ApiKey),
+    /**
+     * A file of keys, one per line: `ingest <key>` or `read <key>`; blank lines and `#` comments
+     * are ignored. Its keys are added to ingestKeys/readKeys at start. Must not be readable by
+     * other users (mode 600 or 640). '' = none (FLEETPULSE_KEY_FILE). @default ''
+     */
+    keyFile: Type.String(),
+    /**
+     * Samples/s per ingest key (token bucket, bursts up to one second's worth), enforced by each
+     * worker on what it receives (docs/limits.md says why); without ingest keys, every client
+     * shares one bucket. Past it: HTTP 429 `rate_limited` + Retry-After, stream: a `rate_limited`
+     * notice frame and reading paused. Counter fleetpulse_ingest_rate_limited_samples_total.
+     * 0 = unlimited (FLEETPULSE_RATE_LIMIT). @default 0
+     */
     rateLimit: Type.Integer({ minimum: 0 }),
+    /**
+     * Browser origins (scheme://host[:port]) allowed besides the server's own, for the API,
+     * the stream and Socket.IO. A request whose `Origin` is neither same-origin nor listed is
+     * refused (403 `forbidden`); requests without Origin (agents, curl) are not affected.
+     * (FLEETPULSE_ALLOWED_ORIGINS, comma-separated.) @default []
+     */
+    allowedOrigins: Type.Array(Type.String({ minLength: 1, maxLength: 256 })),
+  },
+  strict,
+);
+
+export const HttpSchema = Type.Object(
+  {
+    /**
+     * Most TCP connections one worker holds (HTTP/1.1, h2c and WebSocket together, streams
+     * included). A connection past it is answered 503 and closed. Gauge
+     * fleetpulse_http_open_connections; counter fleetpulse_http_refused_connections_total{reason="limit"}. @default 30000
+     */
+    maxConnectionsPerWorker: PositiveInt,
+    /**
+     * A new connection must send its first bytes within this many ms, or it is closed
+     * (fleetpulse_http_refused_connections_total{reason="idle"}). @default 10000
+     */
+    firstByteTimeoutMs: Type.Integer({ minimum: 100, maximum: 600_000 }),
+    /** All request headers must arrive within this many ms of the request's first byte, else 408. @default 10000 */
+    headersTimeoutMs: Type.Integer({ minimum: 100, maximum: 600_000 }),
+    /** A whole request (headers and body) must arrive within this many ms, else 408 (h2c: the stream is reset). @default 30000 */
+    requestTimeoutMs: Type.Integer({ minimum: 100, maximum: 600_000 }),
   },
   strict,
 );
@@ -160,6 +210,8 @@ export const ClusterConfigSchema = Type.Object(
     stream: StreamSchema,
     live: LiveSchema,
     auth: AuthSchema,
+    /** Connection limits and timeouts of every worker's public server (slow clients). */
+    http: HttpSchema,
     demo: DemoSchema,
     /** pino level (FLEETPULSE_LOG_LEVEL, --log-level). @default info */
     logLevel: Type.Union(LogLevel.map((l) => Type.Literal(l))),
@@ -174,6 +226,7 @@ export type StateConfig = ClusterConfig['state'];
 export type StreamConfig = ClusterConfig['stream'];
 export type LiveConfig = ClusterConfig['live'];
 export type AuthConfig = ClusterConfig['auth'];
+export type HttpConfig = ClusterConfig['http'];
 export type CaddyConfig = ClusterConfig['caddy'];
 
 /** The config after load: `auto`/0 placeholders resolved, deep-frozen. */

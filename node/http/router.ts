@@ -9,9 +9,13 @@ import { errorSentOn, sendError, sendJson } from './respond.js';
 import type { Logger } from '../observability/logger.js';
 import { REQUEST_ID_HEADER, RequestErrorLog, requestIdOf } from '../observability/request-log.js';
 import type { AnyRequest, AnyResponse, Handler } from './server.js';
+import { Role, type AccessControl, type Principal } from './auth.js';
+import type { PushHandler } from '../ingest/http.js';
 
 export interface RouterDeps {
-  push: (req: AnyRequest, res: AnyResponse, legacy: boolean) => Promise<void>;
+  push: PushHandler;
+  /** Keys and Origin for ingest and query routes (node/http/auth.ts); without it, both are open. */
+  access?: AccessControl;
   query: QueryDeps;
   /** True while the worker leaves the cluster: /healthz answers 503 so the balancer stops routing here. */
   draining?: () => boolean;
@@ -54,13 +58,22 @@ export function createRouter(deps: RouterDeps): Handler {
         methodNotAllowed(res, 'POST', count);
         return logIfFailed(res, reqId, 'ingest');
       }
-      void deps.push(req, res, path === '/api/metrics').then(() => logIfFailed(res, reqId, 'ingest'));
+      const principal = admit(Role.Ingest, req, res, deps.access);
+      if (principal === undefined) {
+        deps.metrics.ingestRequests.inc({ transport: 'http', code: '4xx' });
+        return logIfFailed(res, reqId, 'ingest');
+      }
+      void deps.push(req, res, path === '/api/metrics', principal).then(() => logIfFailed(res, reqId, 'ingest'));
       return;
     }
     const route = queryRoutes[path];
     if (route !== undefined) {
       if (method !== 'GET' && method !== 'HEAD') {
         methodNotAllowed(res, 'GET', count);
+        return logIfFailed(res, reqId, 'query');
+      }
+      if (admit(Role.Read, req, res, deps.access) === undefined) {
+        count('query', res.statusCode);
         return logIfFailed(res, reqId, 'query');
       }
       const params = new URLSearchParams(q === -1 ? '' : url.slice(q + 1));
@@ -90,6 +103,18 @@ export function createRouter(deps: RouterDeps): Handler {
     count('other', sendError(res, new FleetPulseError(ErrorCode.NOT_FOUND, `no route for ${method} ${path.slice(0, 200)}`)));
     logIfFailed(res, reqId, 'other');
   };
+}
+
+/** The access check of a route: the principal, or undefined once the 401/403 is answered. */
+function admit(role: Role, req: AnyRequest, res: AnyResponse, access: AccessControl | undefined): Principal | undefined {
+  if (access === undefined) return { role, id: 'anonymous' };
+  try {
+    return access.check(role, req);
+  } catch (err) {
+    // RFC 6750: a 401 names the scheme it wants.
+    sendError(res, err, err instanceof FleetPulseError && err.httpStatus === 401 ? { 'www-authenticate': 'Bearer realm="fleetpulse"' } : {});
+    return undefined;
+  }
 }
 
 function methodNotAllowed(res: AnyResponse, allow: string, count: (route: string, status: number) => void): void {

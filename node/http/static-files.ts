@@ -36,6 +36,19 @@ export const CONTENT_SECURITY_POLICY = [
   'trusted-types lit-html',
 ].join('; ');
 
+/**
+ * On every HTML (and other static) response, the 503 "not built" page included: no sniffing, no
+ * framing (clickjacking), no referrer leaking a `?key=` URL, a browsing context of our own.
+ */
+export const SECURITY_HEADERS: Readonly<Record<string, string>> = {
+  'content-security-policy': CONTENT_SECURITY_POLICY,
+  'x-content-type-options': 'nosniff',
+  'referrer-policy': 'no-referrer',
+  'x-frame-options': 'DENY',
+  'cross-origin-opener-policy': 'same-origin',
+  'cross-origin-resource-policy': 'same-origin',
+};
+
 /** Paths the dashboard routes itself (deep links); each returns index.html. */
 const VIEW_PATH_RE = /^\/(?:fleet|explore|source(?:\/[^/]*)?|cluster)\/?$/;
 
@@ -88,7 +101,7 @@ export function createStaticFiles(root: string = DEFAULT_WEB_ROOT): (req: AnyReq
     if (f === undefined && (urlPath === '/' || VIEW_PATH_RE.test(urlPath))) f = index;
     if (f === undefined) {
       if (urlPath !== '/' || index !== undefined) return false;
-      res.writeHead(503, { 'content-type': 'text/plain; charset=utf-8', 'cache-control': 'no-store' });
+      res.writeHead(503, { ...SECURITY_HEADERS, 'content-type': 'text/plain; charset=utf-8', 'cache-control': 'no-store' });
       res.end('The dashboard is not built: run `npm run build` (tsc + vite build into dist/web).\n');
       return true;
     }
@@ -97,11 +110,7 @@ export function createStaticFiles(root: string = DEFAULT_WEB_ROOT): (req: AnyReq
       'cache-control': f.cacheControl,
       etag: f.etag,
       vary: 'accept-encoding',
-      'content-security-policy': CONTENT_SECURITY_POLICY,
-      'x-content-type-options': 'nosniff',
-      'referrer-policy': 'no-referrer',
-      'x-frame-options': 'DENY',
-      'cross-origin-opener-policy': 'same-origin',
+      ...SECURITY_HEADERS,
     };
     if (req.headers['if-none-match'] === f.etag) {
       res.writeHead(304, headers);

@@ -8,8 +8,11 @@ import type { AnyRequest, AnyResponse } from '../http/server.js';
 import type { SampleSink } from '../aggregate/aggregator.js';
 import type { IngestConfig } from '../config/schema.js';
 import type { WorkerMetrics } from '../observability/metrics.js';
+import type { Principal } from '../http/auth.js';
+import type { SampleBatch } from '../protocol/samples.js';
 import { decodeBody, readBody } from './body.js';
 import { parseJson, parseNdjson, type ParseLimits } from './parse.js';
+import type { RateLimiter } from './rate-limit.js';
 
 export interface PushDeps {
   cfg: IngestConfig;
@@ -18,6 +21,17 @@ export interface PushDeps {
   sink: SampleSink;
   metrics: WorkerMetrics;
   now: () => number;
+  /** Per-key samples/s limit (auth.rateLimit); undefined = unlimited. */
+  limiter?: RateLimiter | undefined;
+  /** auth.rateLimit, for the 429's message. */
+  rateLimit?: number;
+  /** A batch was refused for the series limit (which sources: series-limit-log.ts). */
+  onSeriesLimit?: ((batch: SampleBatch) => void) | undefined;
+}
+
+/** The 429 of a key over its rate (Retry-After in whole seconds, at least 1). */
+export function rateLimitedError(waitMs: number, limit: number): FleetPulseError {
+  return new FleetPulseError(ErrorCode.RATE_LIMITED, `rate limit of ${limit} samples/s for this key exceeded; retry in ${Math.ceil(waitMs)} ms`, { retryAfterS: Math.max(1, Math.ceil(waitMs / 1000)) });
 }
 
 type BodyKind = 'json' | 'ndjson';
@@ -30,7 +44,10 @@ function bodyKind(contentType: string | undefined): BodyKind {
   throw new FleetPulseError(ErrorCode.UNSUPPORTED_MEDIA_TYPE, `Content-Type ${JSON.stringify(mime.slice(0, 64))} is not supported: use application/json or application/x-ndjson`);
 }
 
-export function createPushHandler(deps: PushDeps): (req: AnyRequest, res: AnyResponse, legacy: boolean) => Promise<void> {
+/** The push handler: `principal` is who the router's access check let in (node/http/auth.ts). */
+export type PushHandler = (req: AnyRequest, res: AnyResponse, legacy: boolean, principal: Principal) => Promise<void>;
+
+export function createPushHandler(deps: PushDeps): PushHandler {
   const limits: ParseLimits = {
     maxSamples: deps.cfg.maxSamplesPerRequest,
     maxTags: deps.cfg.maxTags,
@@ -38,11 +55,19 @@ export function createPushHandler(deps: PushDeps): (req: AnyRequest, res: AnyRes
     maxAgeMs: deps.maxAgeMs,
   };
   const m = deps.metrics;
-  return async (req, res, legacy) => {
+  const limiter = deps.limiter;
+  return async (req, res, legacy, principal) => {
     const started = performance.now();
     let samples = 0;
-    let stage: 'parse' | 'store' = 'parse';
+    let batch: SampleBatch | undefined;
+    let stage: 'parse' | 'limit' | 'store' = 'parse';
     try {
+      // A key still in debt is refused before its body costs a parse (Node discards the body).
+      const blocked = limiter?.blockedFor(principal.id) ?? 0;
+      if (blocked > 0) {
+        stage = 'limit';
+        throw rateLimitedError(blocked, deps.rateLimit ?? 0);
+      }
       const kind = bodyKind(req.headers['content-type']);
       const raw = await readBody(req, deps.cfg.maxBodyBytes);
       m.ingestBodyBytes.observe({ transport: 'http' }, raw.length);
@@ -50,9 +75,14 @@ export function createPushHandler(deps: PushDeps): (req: AnyRequest, res: AnyRes
       if (body.length === 0) throw new FleetPulseError(ErrorCode.INVALID_SAMPLE, 'empty body: send a sample, an array of samples, or {"samples":[…]}');
       const now = deps.now();
       const text = body.toString('utf8');
-      const batch = kind === 'json' ? parseJson(text, limits, now) : parseNdjson(text, limits, now);
+      batch = kind === 'json' ? parseJson(text, limits, now) : parseNdjson(text, limits, now);
       samples = batch.length;
       m.ingestRequestSamples.observe({ transport: 'http' }, samples);
+      if (limiter !== undefined) {
+        stage = 'limit';
+        const wait = limiter.take(principal.id, samples);
+        if (wait > 0) throw rateLimitedError(wait, deps.rateLimit ?? 0);
+      }
       stage = 'store';
       await deps.sink.submit(batch, now);
       m.ingestSamples.inc({ transport: 'http', result: 'accepted' }, samples);
@@ -61,9 +91,18 @@ export function createPushHandler(deps: PushDeps): (req: AnyRequest, res: AnyRes
       sendJson(res, legacy ? 201 : 202, { accepted: samples });
     } catch (err) {
       const status = sendError(res, err, closeAfter(err, req));
-      const result = stage === 'parse' ? 'rejected' : status === 503 && err instanceof FleetPulseError && err.code === ErrorCode.OVERLOADED ? 'shed' : 'failed';
-      if (samples > 0 || result !== 'rejected') m.ingestSamples.inc({ transport: 'http', result }, Math.max(samples, 0));
       m.ingestRequests.inc({ transport: 'http', code: `${Math.floor(status / 100)}xx` });
+      if (stage === 'limit') {
+        m.rateLimitedSamples.inc({ transport: 'http' }, samples);
+        return;
+      }
+      const code = err instanceof FleetPulseError ? err.code : undefined;
+      if (code === ErrorCode.SERIES_LIMIT && batch !== undefined) {
+        m.seriesLimitRejections.inc({ transport: 'http' });
+        deps.onSeriesLimit?.(batch);
+      }
+      const result = stage === 'parse' ? 'rejected' : status === 503 && code === ErrorCode.OVERLOADED ? 'shed' : 'failed';
+      if (samples > 0 || result !== 'rejected') m.ingestSamples.inc({ transport: 'http', result }, Math.max(samples, 0));
     }
   };
 }

@@ -58,6 +58,9 @@ export class StreamConnection {
   #ackTimer: NodeJS.Timeout | undefined;
   #flushing = false;
   #paused = false;
+  /** Set while the key is over its rate limit (ws.ts): reading stopped, arriving messages held. */
+  #throttle: NodeJS.Timeout | undefined;
+  #throttleUntil = 0;
   #socketClosed = false;
   /** Set on a fatal error: nothing more is applied. */
   #failed = false;
@@ -78,8 +81,37 @@ export class StreamConnection {
     this.done = new Promise((resolve) => (this.#settled = resolve));
   }
 
+  /** Reading is stopped (unacked bound or rate limit): the peer's pongs cannot be read. */
   get pausedForBackpressure(): boolean {
-    return this.#paused;
+    return this.#paused || this.#throttle !== undefined;
+  }
+
+  /**
+   * The key is over its rate for `ms` more: stop reading, and hold (not apply) what still arrives
+   * from the socket's buffers until then; say so once per pause (`rate_limited` without seq: a
+   * notice, nothing was refused). Every held message already took its tokens, so a pause is
+   * extended, never shortened, by the messages that arrive during it.
+   */
+  throttle(ms: number): void {
+    if (this.#socketClosed) return;
+    const until = Date.now() + ms;
+    if (until <= this.#throttleUntil) return;
+    this.#throttleUntil = until;
+    if (this.#throttle === undefined) {
+      this.ws.pause();
+      this.ws.send(JSON.stringify({ error: { code: ErrorCode.RATE_LIMITED, message: `this key's rate limit is exceeded: reading paused for ${ms} ms (nothing was dropped)` }, retryAfterMs: ms }));
+    } else clearTimeout(this.#throttle);
+    this.#throttle = setTimeout(() => this.#endThrottle(), ms);
+    this.#throttle.unref();
+  }
+
+  #endThrottle(): void {
+    if (this.#throttle === undefined) return;
+    clearTimeout(this.#throttle);
+    this.#throttle = undefined;
+    this.#throttleUntil = 0;
+    if (this.#ready) this.#admitHeld();
+    if (!this.#paused && !this.#socketClosed && !this.#ctx.draining) this.ws.resume();
   }
 
   /** Learn where a named stream stands, then start processing. */
@@ -99,6 +131,12 @@ export class StreamConnection {
       this.#forceAck = true;
       this.#requestAck();
     }
+    if (this.#throttle === undefined) this.#admitHeld();
+    this.#checkIdle();
+  }
+
+  /** Admit what arrived before the stream was ready or while throttled, in order. */
+  #admitHeld(): void {
     const early = this.#early;
     this.#early = [];
     for (const m of early) {
@@ -107,7 +145,6 @@ export class StreamConnection {
       this.#ctx.metrics.streamUnackedSamples.dec(m.weight);
       this.#admit(m.d, m.receivedAt, m.t0);
     }
-    this.#checkIdle();
   }
 
   /** A decoded message arrived. */
@@ -115,7 +152,7 @@ export class StreamConnection {
     if (this.#failed) return;
     this.alive = true;
     const weight = Math.max(1, d.batch?.length ?? 0);
-    if (!this.#ready) {
+    if (!this.#ready || this.#throttle !== undefined) {
       this.#early.push({ d, receivedAt, t0, weight });
       this.#addUnacked(weight);
       return;
@@ -223,6 +260,7 @@ export class StreamConnection {
         } catch (err2) {
           const e2 = toFleetPulseError(err2);
           if (e2.retryable || e2.code === ErrorCode.INTERNAL) throw e2;
+          if (e2.code === ErrorCode.SERIES_LIMIT) this.#ctx.onSeriesLimit(entry.batch);
           this.#ctx.metrics.ingestSamples.inc({ transport: 'ws', result: 'failed' }, entry.batch.length);
           this.#count('rejected');
           this.#sendError(entry.seq, e2);
@@ -330,7 +368,7 @@ export class StreamConnection {
     this.#ctx.metrics.streamUnackedSamples.dec(n);
     if (this.#paused && this.#unacked <= this.#ctx.cfg.maxUnackedSamples / 2 && !this.#ctx.draining) {
       this.#paused = false;
-      if (!this.#socketClosed) this.ws.resume();
+      if (!this.#socketClosed && this.#throttle === undefined) this.ws.resume();
     }
   }
 
@@ -361,6 +399,8 @@ export class StreamConnection {
   /** The socket closed: keep applying what was received (see the invariants), then settle. */
   onSocketClosed(): void {
     this.#socketClosed = true;
+    // What was received is applied (the invariant above); its tokens are spent already.
+    this.#endThrottle();
     if (this.#ackTimer !== undefined) {
       clearTimeout(this.#ackTimer);
       this.#ackTimer = undefined;
@@ -374,6 +414,7 @@ export class StreamConnection {
       this.#paused = true;
       this.ws.pause();
     }
+    this.#endThrottle();
     while ((this.#running || this.#queue.length > 0 || !this.#ready) && !this.#failed && !this.#socketClosed) {
       await new Promise((r) => setTimeout(r, 10));
     }

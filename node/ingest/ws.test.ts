@@ -18,7 +18,9 @@ import type { SampleBatch } from '../protocol/samples.js';
 import { MemoryStateStore } from '../state/memory.js';
 import { connectStream } from '../testing/ws-client.js';
 import { leaseKey } from './stream-lease.js';
-import { keyListAuthorizer, rejectUpgrade, StreamServer, STREAM_PATH } from './ws.js';
+import { rejectUpgrade, StreamServer, STREAM_PATH } from './ws.js';
+import { AccessControl } from '../http/auth.js';
+import { RateLimiter } from './rate-limit.js';
 
 /** The real memory store; `hold()` makes applies wait until `release()` (a slow store, deterministically). */
 class HeldStore extends MemoryStateStore {
@@ -47,7 +49,7 @@ interface Harness {
   count(metric: string, source: string): Promise<number>;
 }
 
-async function start(t: TestContext, stream: Partial<StreamConfig> = {}, opts: { keys?: string[]; applyTimeoutMs?: number; maxSeries?: number } = {}): Promise<Harness> {
+async function start(t: TestContext, stream: Partial<StreamConfig> = {}, opts: { keys?: string[]; applyTimeoutMs?: number; maxSeries?: number; rateLimit?: number } = {}): Promise<Harness> {
   const registry = new Registry();
   const metrics = createWorkerMetrics(registry);
   const log = createLogger({ role: 'worker', level: 'silent', json: true });
@@ -55,7 +57,8 @@ async function start(t: TestContext, stream: Partial<StreamConfig> = {}, opts: {
   const sink = new Aggregator(store, 1_000_000, log);
   const server = new StreamServer({
     cfg: { ...defaults.stream, ...stream }, ingest: { ...defaults.ingest, applyTimeoutMs: opts.applyTimeoutMs ?? 5000 },
-    maxAgeMs: defaults.retention.coarseSpanMs, sink, store, metrics, log, workerId: 0, authorize: keyListAuthorizer(opts.keys ?? []),
+    maxAgeMs: defaults.retention.coarseSpanMs, sink, store, metrics, log, workerId: 0, access: new AccessControl({ ingestKeys: opts.keys ?? [], readKeys: [], allowedOrigins: [] }),
+    limiter: opts.rateLimit === undefined ? undefined : new RateLimiter(opts.rateLimit),
   });
   const httpServer = http.createServer((_req, res) => res.writeHead(404).end());
   httpServer.on('upgrade', (req, socket, head: Buffer) => {
@@ -331,4 +334,39 @@ test('shutdown: what was received is applied and acked, then close 1001', async 
   assert.equal((await h.store.streamSeq(leaseKey('bye'))) % 2, 1, 'and the stream released');
   assert.equal(await h.count('cpu', 'bye'), c.acked);
   assert.ok(c.acked >= 1);
+});
+
+test('rate limit: over the key\'s rate the connection is paused with a notice, nothing is dropped', async (t) => {
+  const h = await start(t, {}, { keys: ['rate-key-1234', 'rate-key-5678'], rateLimit: 200 });
+  const c = await connectStream(h.url, { key: 'rate-key-1234' });
+  t.after(() => c.close());
+  const started = Date.now();
+  // 1,000 samples at 200/s with one second of burst: at least 4 s of pauses.
+  for (let i = 1; i <= 10; i++) c.send({ seq: i, samples: Array.from({ length: 100 }, (_, j) => ({ source: `r-${j % 5}`, metric: 'rl', value: 1 })) });
+  const notice = await c.waitFrame((f) => f.error?.code === 'rate_limited', 'a rate_limited notice');
+  assert.equal(notice.seq, undefined, 'a notice, not the refusal of a message');
+  // Another key has its own bucket and is not slowed down by the first.
+  const other = await connectStream(h.url, { key: 'rate-key-5678' });
+  t.after(() => other.close());
+  other.send({ seq: 1, samples: Array.from({ length: 100 }, () => ({ source: 'o', metric: 'rl', value: 1 })) });
+  await other.waitAck(1, 5000);
+  await c.waitAck(10, 30_000);
+  assert.ok(Date.now() - started >= 3000, `took ${Date.now() - started} ms, the rate was enforced`);
+  let n = 0;
+  for (let j = 0; j < 5; j++) n += await h.count('rl', `r-${j}`);
+  assert.equal(n, 1000, 'every sample applied');
+  assert.equal(c.frames.filter((f) => f.error !== undefined && f.error.code !== 'rate_limited').length, 0);
+  assert.ok((await h.metric('fleetpulse_ingest_rate_limited_samples_total', { transport: 'ws' })) >= 500);
+});
+
+test('series limit on a stream: error frame for the message, its sources recorded, counter moves', async (t) => {
+  const h = await start(t, {}, { maxSeries: 3 });
+  const c = await connectStream(h.url);
+  t.after(() => c.close());
+  c.send({ seq: 1, samples: [{ source: 'a', metric: 'sl', value: 1 }, { source: 'b', metric: 'sl', value: 1 }] });
+  c.send({ seq: 2, samples: [{ source: 'c', metric: 'sl', value: 1 }, { source: 'd', metric: 'sl', value: 1 }] });
+  const f = await c.waitFrame((x) => x.error?.code === 'series_limit', 'a series_limit error frame');
+  assert.equal(f.seq, 2);
+  await c.waitAck(2);
+  assert.equal(await h.metric('fleetpulse_ingest_series_limit_rejections_total', { transport: 'ws' }), 1);
 });

@@ -7,7 +7,6 @@
  * the same HTTP server. The handshake is completed synchronously (no async verifyClient), so
  * engine.io's destroyUpgrade timer never sees a silent socket on our path (NOTES.md §4).
  */
-import { timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type RawData, type WebSocket } from 'ws';
@@ -18,6 +17,9 @@ import type { Logger } from '../observability/logger.js';
 import type { WorkerMetrics } from '../observability/metrics.js';
 import type { StateStore } from '../state/store.js';
 import type { ParseLimits } from './parse.js';
+import { Role, type AccessControl } from '../http/auth.js';
+import type { SampleBatch } from '../protocol/samples.js';
+import type { RateLimiter } from './rate-limit.js';
 import { closeReason, StreamConnection } from './stream-conn.js';
 import { decodeStreamMessage } from './stream-decode.js';
 
@@ -37,8 +39,12 @@ export interface StreamDeps {
   log: Logger;
   /** This worker's slot, sent as `X-FleetPulse-Worker` in the handshake (diagnostics, tests). */
   workerId: number;
-  /** Throws UNAUTHORIZED/FORBIDDEN for a bad key (→ close 1008); undefined = no keys configured. */
-  authorize?: ((key: string | undefined) => void) | undefined;
+  /** Keys and Origin (node/http/auth.ts): a refused upgrade is closed 1008. Undefined = open. */
+  access?: AccessControl | undefined;
+  /** Per-key samples/s (auth.rateLimit): over it, the connection stops reading until the key's bucket refills. */
+  limiter?: RateLimiter | undefined;
+  /** A message was refused for the series limit (which sources: series-limit-log.ts). */
+  onSeriesLimit?: ((batch: SampleBatch) => void) | undefined;
   now?: () => number;
 }
 
@@ -54,6 +60,7 @@ export interface StreamContext {
   onFatal(conn: StreamConnection, e: FleetPulseError): void;
   onRecordError(e: FleetPulseError): void;
   onLeaseExpired(streamId: string, applied: number): void;
+  onSeriesLimit(batch: SampleBatch): void;
 }
 
 /** Close codes counted by fleetpulse_stream_closes_total (a fixed label set). */
@@ -101,6 +108,10 @@ export class StreamServer {
           log.warn({ code: e.code, err: e }, 'could not record a stream seq (exactly-once resume may re-apply on reconnect)');
         }
       },
+      onSeriesLimit: (batch) => {
+        deps.metrics.seriesLimitRejections.inc({ transport: 'ws' });
+        deps.onSeriesLimit?.(batch);
+      },
       onLeaseExpired: (streamId, applied) => {
         deps.metrics.streamSeqErrors.inc();
         log.warn({ stream: streamId, applied }, 'stream resumed after its previous connection vanished without releasing it: what that one applied in its last second may be applied again');
@@ -130,8 +141,9 @@ export class StreamServer {
     ws.on('error', () => {}); // 'close' follows every error; 1009 etc. are counted there
     ws.once('close', (code) => m.streamCloses.inc({ code: COUNTED_CLOSE_CODES.has(code) ? String(code) : 'other' }));
     const refuse = (e: FleetPulseError): void => ws.close(wsCloseCodeOf(e), closeReason(e.message));
+    let keyId = 'anonymous';
     try {
-      this.#deps.authorize?.(keyOf(req, url));
+      if (this.#deps.access !== undefined) keyId = this.#deps.access.check(Role.Ingest, req).id;
     } catch (err) {
       refuse(err instanceof FleetPulseError ? err : new FleetPulseError(ErrorCode.UNAUTHORIZED, 'unauthorized'));
       return;
@@ -151,7 +163,7 @@ export class StreamServer {
     this.#conns.add(conn);
     m.streamConnections.inc();
     ws.on('pong', () => (conn.alive = true));
-    ws.on('message', (data, isBinary) => this.#onMessage(conn, data, isBinary));
+    ws.on('message', (data, isBinary) => this.#onMessage(conn, data, isBinary, keyId));
     ws.once('close', () => {
       this.#conns.delete(conn);
       m.streamConnections.dec();
@@ -164,14 +176,24 @@ export class StreamServer {
     void conn.start();
   }
 
-  #onMessage(conn: StreamConnection, data: RawData, isBinary: boolean): void {
+  #onMessage(conn: StreamConnection, data: RawData, isBinary: boolean, keyId: string): void {
     const receivedAt = this.#now();
     const t0 = performance.now();
     const buf = Array.isArray(data) ? Buffer.concat(data) : Buffer.isBuffer(data) ? data : Buffer.from(data);
     this.#deps.metrics.ingestBodyBytes.observe({ transport: 'ws' }, buf.length);
     void isBinary; // binary frames are read as UTF-8 JSON too
     const msg = decodeStreamMessage(buf.toString('utf8'), this.#limits, receivedAt);
-    if (msg.batch !== undefined) this.#deps.metrics.ingestRequestSamples.observe({ transport: 'ws' }, msg.batch.length);
+    if (msg.batch !== undefined) {
+      this.#deps.metrics.ingestRequestSamples.observe({ transport: 'ws' }, msg.batch.length);
+      // Over the key's rate: the message is kept (it was read), the connection stops reading
+      // until the bucket is out of debt, and the client is told once per pause (a notice
+      // without seq: nothing was refused).
+      const wait = this.#deps.limiter?.consume(keyId, msg.batch.length) ?? 0;
+      if (wait > 0) {
+        this.#deps.metrics.rateLimitedSamples.inc({ transport: 'ws' }, msg.batch.length);
+        conn.throttle(wait);
+      }
+    }
     conn.onMessage(msg, receivedAt, t0);
   }
 
@@ -209,28 +231,6 @@ export class StreamServer {
     clearTimeout(timer);
     this.#wss.close();
   }
-}
-
-/** The key of an upgrade: `Authorization: Bearer K`, `X-API-Key: K`, or `?key=K`. */
-export function keyOf(req: IncomingMessage, url: URL): string | undefined {
-  const auth = req.headers.authorization;
-  if (auth !== undefined && /^bearer\s+/i.test(auth)) return auth.replace(/^bearer\s+/i, '').trim();
-  const x = req.headers['x-api-key'];
-  if (typeof x === 'string' && x !== '') return x;
-  return url.searchParams.get('key') ?? undefined;
-}
-
-/** An `authorize` for a fixed key list (constant-time comparison); undefined when no keys are set. */
-export function keyListAuthorizer(keys: readonly string[]): ((key: string | undefined) => void) | undefined {
-  if (keys.length === 0) return undefined;
-  const wanted = keys.map((k) => Buffer.from(k));
-  return (key) => {
-    if (key === undefined || key === '') throw new FleetPulseError(ErrorCode.UNAUTHORIZED, 'missing key: use Authorization: Bearer <key>, X-API-Key, or ?key=');
-    const got = Buffer.from(key);
-    let ok = false;
-    for (const w of wanted) if (w.length === got.length && timingSafeEqual(w, got)) ok = true;
-    if (!ok) throw new FleetPulseError(ErrorCode.UNAUTHORIZED, 'unknown key');
-  };
 }
 
 /** Answer an upgrade we will not take with a plain HTTP error (the socket is ours to end). */

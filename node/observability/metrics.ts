@@ -106,6 +106,23 @@ export function createWorkerMetrics(registry: Registry) {
       name: 'fleetpulse_http_open_connections', help: 'Open client connections by protocol (h1, h2c).',
       labelNames: ['protocol'] as const, aggregator: 'sum', registers: [registry],
     }),
+    // ---- limits and access (docs/limits.md, SECURITY.md) ----
+    httpRefusedConnections: new Counter({
+      name: 'fleetpulse_http_refused_connections_total', help: 'Connections the public server closed for a limit: limit = past http.maxConnectionsPerWorker (answered 503), idle = no first byte within http.firstByteTimeoutMs, timeout = headers or request not complete within http.headersTimeoutMs / http.requestTimeoutMs (answered 408).',
+      labelNames: ['reason'] as const, registers: [registry],
+    }),
+    authFailures: new Counter({
+      name: 'fleetpulse_auth_failures_total', help: 'Requests, stream upgrades and Socket.IO handshakes refused by the access check, by role needed (ingest, read) and reason (missing key, unknown key, wrong_role = a valid key of the other kind, origin = cross-origin browser request).',
+      labelNames: ['role', 'reason'] as const, registers: [registry],
+    }),
+    rateLimitedSamples: new Counter({
+      name: 'fleetpulse_ingest_rate_limited_samples_total', help: 'Samples over their key\'s auth.rateLimit: http = refused with 429 rate_limited (the client retries after Retry-After); ws = their connection was paused until the key\'s bucket refilled (delayed, not lost).',
+      labelNames: ['transport'] as const, registers: [registry],
+    }),
+    seriesLimitRejections: new Counter({
+      name: 'fleetpulse_ingest_series_limit_rejections_total', help: 'Requests (stream: messages) refused with 429 series_limit because they would create series past state.maxSeries; the sources they carried are listed in /admin/cluster and the dashboard\'s Cluster view.',
+      labelNames: ['transport'] as const, registers: [registry],
+    }),
     // ---- stream ingest (WebSocket, node/ingest/ws.ts) ----
     streamConnections: new Gauge({
       name: 'fleetpulse_stream_connections', help: 'Open stream (WebSocket ingest) connections on this worker; past stream.maxConnectionsPerWorker new ones are closed 1013.',
@@ -212,6 +229,8 @@ export function createWorkerMetrics(registry: Registry) {
   // Export the fixed label combinations at 0 from the start: rate() and sum() then see a series
   // before its first increment, and alerts on ratios do not wait for the first failure.
   for (const transport of Object.values(Transport)) {
+    m.rateLimitedSamples.inc({ transport }, 0);
+    m.seriesLimitRejections.inc({ transport }, 0);
     for (const result of Object.values(IngestResult)) m.ingestSamples.inc({ transport, result }, 0);
     for (const code of ['2xx', '4xx', '5xx']) m.ingestRequests.inc({ transport, code }, 0);
   }

@@ -101,6 +101,8 @@ export interface LiveWorker {
   liveClients: number;
   /** Updates this worker emitted in the last second. */
   updatesPerSec: number;
+  /** Batches this worker refused for the series limit (state.maxSeries) and the sources they carried, most recent first. */
+  seriesLimit?: { rejections: number; sources: Array<{ source: string; at: number; count: number }> };
 }
 
 /** Pushed every 2 s to every client of /live. */

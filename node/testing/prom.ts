@@ -6,3 +6,17 @@ export async function scrape(adminUrl: string): Promise<string> {
   if (a.status !== 200) throw new Error(`GET ${adminUrl}/metrics → ${a.status}: ${a.body.slice(0, 300)}`);
   return a.body;
 }
+
+/**
+ * Sum of every sample of `name` in the cluster's /metrics whose labels match `labels` (a
+ * substring of the label set as written, e.g. `reason="idle"`; '' matches all).
+ */
+export async function promTotal(adminUrl: string, name: string, labels = ''): Promise<number> {
+  const text = await scrape(adminUrl);
+  let sum = 0;
+  for (const line of text.split('\n')) {
+    if (!line.startsWith(name) || !(line[name.length] === ' ' || line[name.length] === '{') || !line.includes(labels)) continue;
+    sum += Number(line.slice(line.lastIndexOf(' ') + 1));
+  }
+  return sum;
+}

@@ -17,7 +17,10 @@ import { Aggregator } from '../aggregate/aggregator.js';
 import { GroupCommitStore } from '../aggregate/group-commit.js';
 import { RedisStateStore } from '../state/redis.js';
 import { createPushHandler } from '../ingest/http.js';
-import { keyListAuthorizer, rejectUpgrade, StreamServer, STREAM_PATH } from '../ingest/ws.js';
+import { rejectUpgrade, StreamServer, STREAM_PATH } from '../ingest/ws.js';
+import { RateLimiter } from '../ingest/rate-limit.js';
+import { SeriesLimitLog, type SeriesLimitView } from '../ingest/series-limit-log.js';
+import { AccessControl } from '../http/auth.js';
 import { createRouter } from '../http/router.js';
 import { DualServer } from '../http/server.js';
 import { Forwarder, type ApplyResult } from './forwarder.js';
@@ -38,6 +41,8 @@ export interface WorkerStatus {
   forwardedSamples: number;
   series: number;
   seriesBytes: number;
+  /** Batches refused for state.maxSeries on this worker, and the sources they carried (most recent first). */
+  seriesLimit: SeriesLimitView;
 }
 
 const SHUTDOWN_GRACE_MS = 3500;
@@ -48,6 +53,14 @@ export async function runWorker(cfg: ResolvedConfig, slot: number, log: Logger):
   registry.setDefaultLabels({ worker: String(slot) });
   const metrics = createWorkerMetrics(registry);
   const peers = new Peers(slot, log.child({ mod: 'peers' }));
+  // One access check for push, stream, query and live (node/http/auth.ts; SECURITY.md).
+  const access = new AccessControl({
+    ingestKeys: cfg.auth.ingestKeys, readKeys: cfg.auth.readKeys, allowedOrigins: cfg.auth.allowedOrigins,
+    onFailure: (role, reason) => metrics.authFailures.inc({ role, reason }),
+  });
+  const limiter = cfg.auth.rateLimit > 0 ? new RateLimiter(cfg.auth.rateLimit) : undefined;
+  const seriesLimitLog = new SeriesLimitLog();
+  const onSeriesLimit = (batch: Parameters<SeriesLimitLog['record']>[0]): void => seriesLimitLog.record(batch, Date.now());
 
   let forwardedTotal = 0;
   let closeLinks = (): void => {};
@@ -98,9 +111,10 @@ export async function runWorker(cfg: ResolvedConfig, slot: number, log: Logger):
 
   let connections = 0;
   let draining = false;
-  const push = createPushHandler({ cfg: cfg.ingest, maxAgeMs: cfg.retention.coarseSpanMs, sink, metrics, now: Date.now });
+  const push = createPushHandler({ cfg: cfg.ingest, maxAgeMs: cfg.retention.coarseSpanMs, sink, metrics, now: Date.now, limiter, rateLimit: cfg.auth.rateLimit, onSeriesLimit });
   const router = createRouter({
     push,
+    access,
     query: { store, retention: cfg.retention, now: Date.now },
     metrics,
     staticFiles: createStaticFiles(),
@@ -112,8 +126,11 @@ export async function runWorker(cfg: ResolvedConfig, slot: number, log: Logger):
   const server = new DualServer(router, {
     // Above Caddy's upstream idle timeout, so Caddy never reuses a socket we just closed (NOTES §1.3).
     keepAliveTimeoutMs: 65_000,
-    headersTimeoutMs: 66_000,
-    requestTimeoutMs: 120_000,
+    headersTimeoutMs: cfg.http.headersTimeoutMs,
+    requestTimeoutMs: cfg.http.requestTimeoutMs,
+    firstByteTimeoutMs: cfg.http.firstByteTimeoutMs,
+    maxConnections: cfg.http.maxConnectionsPerWorker,
+    onRefused: (reason) => metrics.httpRefusedConnections.inc({ reason }),
     log: log.child({ mod: 'http' }),
     onConnection: (protocol, delta) => {
       connections += delta;
@@ -125,7 +142,7 @@ export async function runWorker(cfg: ResolvedConfig, slot: number, log: Logger):
   // keeps /socket.io/; a path nobody serves gets a 404 instead of a socket left hanging.
   const stream = new StreamServer({
     cfg: cfg.stream, ingest: cfg.ingest, maxAgeMs: cfg.retention.coarseSpanMs, sink, store, metrics,
-    log: log.child({ mod: 'stream' }), workerId: slot, authorize: keyListAuthorizer(cfg.auth.ingestKeys),
+    log: log.child({ mod: 'stream' }), workerId: slot, access, limiter, onSeriesLimit,
   });
   server.http.on('upgrade', (req, socket, head: Buffer) => {
     const path = (req.url ?? '/').split('?', 1)[0]!;
@@ -137,14 +154,14 @@ export async function runWorker(cfg: ResolvedConfig, slot: number, log: Logger):
   // arrives unhandled), then the broadcaster that feeds it from the store.
   let address = '';
   const live = await createLiveServer({
-    cfg, httpServer: server.http, log: log.child({ mod: 'live' }), metrics,
+    cfg, httpServer: server.http, log: log.child({ mod: 'live' }), metrics, access,
     onScreenLatency: (s) => broadcaster.observeScreenLatency(s),
   });
   const broadcaster = new Broadcaster({
     live, store, cfg, slot, metrics, log: log.child({ mod: 'broadcast' }),
     status: () => ({
       id: slot, pid: process.pid, address, uptimeS: Math.round((Date.now() - startedAt) / 1000), samplesPerSec: Math.round(samplesPerSec),
-      connections, forwardedShare: stored > 0 ? Math.min(1, forwardedTotal / stored) : 0, series: store.stats().series,
+      connections, forwardedShare: stored > 0 ? Math.min(1, forwardedTotal / stored) : 0, series: store.stats().series, seriesLimit: seriesLimitLog.view(),
     }),
   });
 
@@ -184,6 +201,7 @@ export async function runWorker(cfg: ResolvedConfig, slot: number, log: Logger):
     return {
       id: slot, pid: process.pid, address: `${addr.address}:${addr.port}`, uptimeS: Math.round((Date.now() - startedAt) / 1000),
       samplesPerSec: Math.round(samplesPerSec), connections, forwardedSamples: forwardedTotal, series: st.series, seriesBytes: st.bytes,
+      seriesLimit: seriesLimitLog.view(),
     };
   });
 
