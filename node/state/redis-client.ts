@@ -16,6 +16,7 @@
  * `cluster_enabled:1`.
  */
 import { Cluster, Redis, type ClusterOptions, type RedisOptions } from 'ioredis';
+import { ErrorCode, FleetPulseError } from '../errors.js';
 import type { Logger } from '../observability/logger.js';
 import { META_LUA, READ_LUA, SEQ_LUA, WRITE_LUA } from './redis-scripts.js';
 
@@ -198,4 +199,21 @@ export class RedisConnection {
       c.disconnect();
     }
   }
+}
+
+export function unavailable(message: string, cause?: unknown): FleetPulseError {
+  return new FleetPulseError(ErrorCode.STATE_UNAVAILABLE, `state store unavailable: ${message}`, { retryAfterS: 1, ...(cause === undefined ? {} : { cause }) });
+}
+
+/**
+ * Redis failures → coded errors. Script or usage errors (`ERR …`, a bug on our side) are INTERNAL;
+ * everything else — connection lost, timeouts, LOADING, CLUSTERDOWN, OOM — is retryable 503.
+ */
+export function toStateError(err: unknown): FleetPulseError {
+  if (err instanceof FleetPulseError) return err;
+  const msg = err instanceof Error ? err.message : String(err);
+  if (err instanceof Error && err.name === 'ReplyError' && /^(ERR|WRONGTYPE)/.test(msg)) {
+    return new FleetPulseError(ErrorCode.INTERNAL, `redis rejected a command: ${msg}`, { cause: err });
+  }
+  return unavailable(msg, err);
 }

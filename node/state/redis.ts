@@ -15,13 +15,14 @@
 import { ErrorCode, FleetPulseError } from '../errors.js';
 import type { RetentionConfig, StateConfig } from '../config/schema.js';
 import type { Logger } from '../observability/logger.js';
-import { DeltaBuilder, seriesField, type SourceDelta, type TickDelta } from '../aggregate/delta.js';
+import { DeltaBuilder, type SourceDelta, type TickDelta } from '../aggregate/delta.js';
 import type { CommitEntry, CommitWriter } from '../aggregate/group-commit.js';
 import type { SampleBatch } from '../protocol/samples.js';
 import { addAtStep, mergeMetrics, mergeSeries, mergeSources, mergeSummary, mergeTagSet, MIN_INTERVAL_MS, SummaryAccumulator } from './merge.js';
 import { BlobWriter, decodeHeads, decodeMeta, decodeRead, encodeSource, type ReadSeries } from './redis-codec.js';
-import { RedisConnection, type AnyRedis } from './redis-client.js';
-import { INDEX_REFRESH_MS, RedisKeys, seriesMember } from './redis-keys.js';
+import { RedisConnection, toStateError, unavailable, type AnyRedis } from './redis-client.js';
+import { RedisKeys, seriesMember } from './redis-keys.js';
+import { RedisIndexes } from './redis-index.js';
 import type {
   BucketPartial, BucketUpdate, MetricAnswer, MetricPartial, SeriesAnswer, SeriesQuery, SourceAnswer, SourcePartial,
   StateStore, StoreStats, SummaryAnswer, SummaryPartial, SummaryQuery,
@@ -62,8 +63,6 @@ const DEFAULT_CHUNK_BUCKETS = 8;
 const EXPIRY_SLACK_MS = 10 * 60_000;
 /** Most series in one fp_write call on a standalone Redis (keeps each Lua call short; Redis runs scripts serially). */
 const MAX_SERIES_PER_CALL = 2000;
-/** Most members per ZMSCORE / ZADD. */
-const MAX_MEMBERS_PER_CALL = 1000;
 
 export class RedisStateStore implements StateStore, CommitWriter {
   readonly #o: RedisStoreOptions;
@@ -76,10 +75,8 @@ export class RedisStateStore implements StateStore, CommitWriter {
   readonly #coarseOffUnit: number;
   /** Written-once ARGV head of fp_write. */
   readonly #writeConf: Array<string | Buffer>;
-  /** Index entries this worker wrote, with when (refresh after INDEX_REFRESH_MS). */
-  #knownSeries = new Map<string, number>();
-  #knownSources = new Map<string, number>();
-  #knownMetricSources = new Map<string, number>();
+  /** The global indexes (series limit, sources, metrics) as this worker maintains them. */
+  readonly #index: RedisIndexes;
   /** Fine head buckets written since the last drainUpdates(), one per series (newest wins). */
   #updates = new Map<string, BucketUpdate>();
 
@@ -87,6 +84,7 @@ export class RedisStateStore implements StateStore, CommitWriter {
     this.#o = o;
     this.#now = o.now ?? Date.now;
     this.#keys = new RedisKeys(o.state.redisKeyPrefix);
+    this.#index = new RedisIndexes(this.#keys, { maxSeries: o.state.maxSeries, coarseSpanMs: o.retention.coarseSpanMs });
     const r = o.retention;
     this.#ch = o.chunkBuckets ?? DEFAULT_CHUNK_BUCKETS;
     this.#fineN = r.fineSpanMs / r.fineStepMs;
@@ -102,7 +100,7 @@ export class RedisStateStore implements StateStore, CommitWriter {
       log: o.log,
       ...(o.hooks?.onAvailability ? { onAvailability: o.hooks.onAvailability } : {}),
       // Redis may have restarted empty: forget which index entries exist so they are rewritten.
-      onReady: () => this.#forgetIndexes(),
+      onReady: () => this.#index.forget(),
     });
   }
 
@@ -135,13 +133,7 @@ export class RedisStateStore implements StateStore, CommitWriter {
   }
 
   #liveFloor(now: number): number {
-    return now - this.#o.retention.coarseSpanMs - INDEX_REFRESH_MS;
-  }
-
-  #forgetIndexes(): void {
-    this.#knownSeries = new Map();
-    this.#knownSources = new Map();
-    this.#knownMetricSources = new Map();
+    return this.#index.liveFloor(now);
   }
 
   // ---------------------------------------------------------------- writes
@@ -164,7 +156,7 @@ export class RedisStateStore implements StateStore, CommitWriter {
     try {
       const client = this.#client();
       const now = this.#now();
-      const members = await this.#admit(client, entries, results, now);
+      const members = await this.#index.admit(client, entries, results, now);
       const builder = new DeltaBuilder(this.#o.retention);
       entries.forEach((e, i) => {
         if (results[i] === null) builder.add(e.batch, e.receivedAt);
@@ -191,73 +183,9 @@ export class RedisStateStore implements StateStore, CommitWriter {
     }
   }
 
-  /**
-   * The series limit, checked before anything is written. Series this worker already wrote are
-   * known; others are looked up in P:series. Entries are admitted in order while the live count
-   * plus their new series stays within state.maxSeries. Approximate across concurrent writers
-   * (two workers may both admit the last few series), exact for one writer.
-   * Returns the series members of the admitted entries.
-   */
-  async #admit(client: AnyRedis, entries: readonly CommitEntry[], results: Array<FleetPulseError | null>, now: number): Promise<Map<string, string>> {
-    const all = new Map<string, string>(); // member → source
-    const unknownPer: Array<Set<string> | undefined> = [];
-    const unknown = new Set<string>();
-    entries.forEach((e, i) => {
-      const b = e.batch;
-      for (let j = 0; j < b.length; j++) {
-        const m = seriesMember(b.source[j]!, seriesField(b.metric[j]!, b.tags[j]!));
-        if (!this.#knownSeries.has(m)) {
-          (unknownPer[i] ??= new Set()).add(m);
-          unknown.add(m);
-        }
-        all.set(m, b.source[j]!);
-      }
-    });
-    if (unknown.size === 0) return all;
-    const floor = this.#liveFloor(now);
-    const list = [...unknown];
-    // New series are rare in steady state: a good moment to drop dead entries of the series index.
-    void client.zremrangebyscore(this.#keys.series, '-inf', floor).catch(() => {});
-    const [count, ...scoreChunks] = await Promise.all([
-      client.zcount(this.#keys.series, `(${floor}`, '+inf'),
-      ...chunks(list, MAX_MEMBERS_PER_CALL).map((c) => client.zmscore(this.#keys.series, ...c)),
-    ]);
-    const scores = (scoreChunks as Array<Array<string | null>>).flat();
-    const fresh = new Set<string>();
-    list.forEach((m, i) => {
-      const s = scores[i];
-      if (s === null || s === undefined || Number(s) <= floor) fresh.add(m);
-    });
-    let live = Number(count);
-    const admittedNew = new Set<string>();
-    entries.forEach((_e, i) => {
-      const mine = unknownPer[i];
-      if (mine === undefined) return;
-      let n = 0;
-      for (const m of mine) if (fresh.has(m) && !admittedNew.has(m)) n++;
-      if (n > 0 && live + n > this.#o.state.maxSeries) {
-        results[i] = new FleetPulseError(ErrorCode.SERIES_LIMIT, `series limit reached: ${live} series live, ${n} new ones would pass the limit of ${this.#o.state.maxSeries}`);
-        return;
-      }
-      live += n;
-      for (const m of mine) if (fresh.has(m)) admittedNew.add(m);
-    });
-    if (results.some((r) => r !== null)) {
-      // Drop members only rejected entries brought.
-      const keep = new Map<string, string>();
-      entries.forEach((e, i) => {
-        if (results[i] !== null) return;
-        const b = e.batch;
-        for (let j = 0; j < b.length; j++) keep.set(seriesMember(b.source[j]!, seriesField(b.metric[j]!, b.tags[j]!)), b.source[j]!);
-      });
-      return keep;
-    }
-    return all;
-  }
-
   /** Send one tick; resolves with the sources whose data write failed, and why (none on success). */
   async #write(client: AnyRedis, delta: TickDelta, members: Map<string, string>, now: number): Promise<Map<string, FleetPulseError>> {
-    const index = this.#indexCommands(client, delta, members, now);
+    const index = this.#index.write(client, delta, members, now);
     const groups = this.#conn.isCluster ? [...delta.sources.values()].map((s) => [s]) : groupBySize([...delta.sources.values()]);
     const w = new BlobWriter();
     const writes = groups.map(async (srcs) => {
@@ -281,56 +209,6 @@ export class RedisStateStore implements StateStore, CommitWriter {
     });
     const [failed] = await Promise.all([Promise.all(writes), index]);
     return new Map(failed.flat());
-  }
-
-  /**
-   * The index commands due in this tick (all single-key, outside the Lua call): metric unit/kind
-   * changes every tick; index entries only when new or older than INDEX_REFRESH_MS. An index
-   * write that fails is retried next tick (its cache entry is not updated); it fails no ack.
-   */
-  async #indexCommands(client: AnyRedis, delta: TickDelta, members: Map<string, string>, now: number): Promise<void> {
-    const due = (cache: Map<string, number>, k: string): boolean => {
-      const t = cache.get(k);
-      return t === undefined || now - t >= INDEX_REFRESH_MS;
-    };
-    const ops: Array<Promise<unknown>> = [];
-    const zadd = (key: string, cache: Map<string, number>, cacheKeys: string[], names: string[]): void => {
-      for (let i = 0; i < names.length; i += MAX_MEMBERS_PER_CALL) {
-        const part = names.slice(i, i + MAX_MEMBERS_PER_CALL);
-        const ck = cacheKeys.slice(i, i + MAX_MEMBERS_PER_CALL);
-        const args: Array<string | number> = [];
-        for (const n of part) args.push(now, n);
-        ops.push(client.zadd(key, 'GT', ...args).then(() => {
-          for (const k of ck) cache.set(k, now);
-        }));
-      }
-    };
-    const meta: Array<string | number> = [];
-    for (const [metric, changes] of delta.meta) {
-      meta.push(metric, changes.length);
-      for (const c of changes) meta.push(c.unit, c.kind, c.at);
-    }
-    if (meta.length > 0) ops.push(client.fpMeta(this.#keys.metrics, ...meta));
-
-    const sources = [...delta.sources.keys()].filter((s) => due(this.#knownSources, s));
-    if (sources.length > 0) zadd(this.#keys.sources, this.#knownSources, sources, sources);
-    const byMetric = new Map<string, string[]>();
-    for (const s of delta.sources.values()) {
-      for (const sd of s.series.values()) {
-        const k = sd.metric + '\u0000' + s.source;
-        if (!due(this.#knownMetricSources, k)) continue;
-        let l = byMetric.get(sd.metric);
-        if (l === undefined) byMetric.set(sd.metric, (l = []));
-        if (!l.includes(s.source)) l.push(s.source);
-      }
-    }
-    for (const [metric, srcs] of byMetric) zadd(this.#keys.metricSources(metric), this.#knownMetricSources, srcs.map((s) => metric + '\u0000' + s), srcs);
-    const series = [...members.keys()].filter((m) => due(this.#knownSeries, m));
-    if (series.length > 0) zadd(this.#keys.series, this.#knownSeries, series, series);
-
-    if (this.#knownSeries.size > 2 * this.#o.state.maxSeries + 100_000) this.#forgetIndexes(); // bound; costs only rewrites
-    const settled = await Promise.allSettled(ops);
-    for (const s of settled) if (s.status === 'rejected' && toStateError(s.reason).code === ErrorCode.INTERNAL) throw s.reason;
   }
 
   #noteHeads(srcs: SourceDelta[], heads: ReturnType<typeof decodeHeads>): void {
@@ -476,29 +354,12 @@ export class RedisStateStore implements StateStore, CommitWriter {
 
   stats(): StoreStats {
     // Series this worker wrote recently; the total lives in Redis (P:series), not per worker.
-    return { series: this.#knownSeries.size, bytes: 0 };
+    return { series: this.#index.knownSeries, bytes: 0 };
   }
 
   async close(): Promise<void> {
     await this.#conn.close();
   }
-}
-
-function unavailable(message: string, cause?: unknown): FleetPulseError {
-  return new FleetPulseError(ErrorCode.STATE_UNAVAILABLE, `state store unavailable: ${message}`, { retryAfterS: 1, ...(cause === undefined ? {} : { cause }) });
-}
-
-/**
- * Redis failures → coded errors. Script or usage errors (`ERR …`, a bug on our side) are INTERNAL;
- * everything else — connection lost, timeouts, LOADING, CLUSTERDOWN, OOM — is retryable 503.
- */
-export function toStateError(err: unknown): FleetPulseError {
-  if (err instanceof FleetPulseError) return err;
-  const msg = err instanceof Error ? err.message : String(err);
-  if (err instanceof Error && err.name === 'ReplyError' && /^(ERR|WRONGTYPE)/.test(msg)) {
-    return new FleetPulseError(ErrorCode.INTERNAL, `redis rejected a command: ${msg}`, { cause: err });
-  }
-  return unavailable(msg, err);
 }
 
 function groupBySize(sources: SourceDelta[]): SourceDelta[][] {
@@ -515,11 +376,5 @@ function groupBySize(sources: SourceDelta[]): SourceDelta[][] {
     n += s.series.size;
   }
   if (cur.length > 0) out.push(cur);
-  return out;
-}
-
-function chunks<T>(xs: readonly T[], n: number): T[][] {
-  const out: T[][] = [];
-  for (let i = 0; i < xs.length; i += n) out.push(xs.slice(i, i + n));
   return out;
 }
