@@ -29,3 +29,8 @@ export function spread(xs: readonly number[]): Spread {
 export function ratio(a: number, b: number): number {
   return b === 0 ? Number.NaN : a / b;
 }
+
+/** "min–max" of repeats for a table cell (rounded). */
+export function range(xs: readonly number[]): string {
+  return xs.length === 0 ? '–' : `${Math.round(Math.min(...xs))}–${Math.round(Math.max(...xs))}`;
+}

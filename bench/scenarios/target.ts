@@ -22,7 +22,7 @@ import type { AgentSummary } from '../../node/agent/agent.js';
 import { startAgent } from '../lib/agent.js';
 import { CpuMeter } from '../lib/cpu.js';
 import { metricTotal, scrapeMetrics } from '../lib/prom.js';
-import { median } from '../lib/stats.js';
+import { median, range } from '../lib/stats.js';
 import { barChart } from '../lib/svg.js';
 import { liveWindow, startViewers, type LiveWindow } from '../lib/viewers.js';
 import type { Scenario } from '../lib/scenario.js';
@@ -111,7 +111,7 @@ export const targetScenario: Scenario = {
       return {
         flushMs, limit, acked, ackedShare: acked / offered, errors, agentAcked: med((r) => r.agent.samplesPerSec), connectS: med((r) => r.connectS),
         ackP99: med((r) => r.agent.ackLatencyMs.p99),
-        s2bOldestP50: med((r) => r.viewers.sampleToBroadcastMs.p50), s2bOldestP99,
+        s2bOldestP50: med((r) => r.viewers.sampleToBroadcastMs.p50), s2bOldestP99, s2bRange: range(rs.map((r) => r.viewers.sampleToBroadcastMs.p99)), ackedRange: range(rs.map((r) => r.acceptedPerSec)),
         s2bServerP50: med((r) => r.serverS2b.p50), s2bServerP99: med((r) => r.serverS2b.p99),
         b2cP99: med((r) => r.viewers.broadcastToClientMs.p99), s2cP99: med((r) => r.viewers.sampleToClientMs.p99),
         perClient: med((r) => r.viewers.fleetUpdatesPerClientPerSec), promised: (1000 / flushMs) * WORKERS,
@@ -154,8 +154,8 @@ export const targetScenario: Scenario = {
       summary,
       tables: [{
         title: `Does it hold? (median of ${ctx.repeat})`,
-        columns: ['live.flushMs', 'holds', 'accepted samples/s (server)', 'of offered', 'acked samples/s (agent)', 'connect s', 'errors+drops+reconnects', 'ack p99 ms', 'sample→broadcast p99 ms (oldest/update)', 'limit ms', 'server histogram p99 ms', 'broadcast→client p99 ms', 'sample→client p99 ms', 'fleet updates/dashboard/s', 'slow-client marks', 'server CPU', 'agent CPU', 'dashboards CPU', 'other CPU'],
-        rows: verdicts.map((x) => [x.flushMs, x.holds ? 'yes' : 'no', x.acked, `${(x.ackedShare * 100).toFixed(1)}%`, x.agentAcked, x.connectS, x.errors, x.ackP99, x.s2bOldestP99, x.limit, x.s2bServerP99, x.b2cP99, x.s2cP99, x.perClient, x.slow, x.serverCpu, x.agentCpu, x.viewerCpu, x.other]),
+        columns: ['live.flushMs', 'holds', 'accepted samples/s (server)', 'range', 'of offered', 'acked samples/s (agent)', 'connect s', 'errors+drops+reconnects', 'ack p99 ms', 'sample→broadcast p99 ms (oldest/update)', 'range', 'limit ms', 'server histogram p99 ms', 'broadcast→client p99 ms', 'sample→client p99 ms', 'fleet updates/dashboard/s', 'slow-client marks', 'server CPU', 'agent CPU', 'dashboards CPU', 'other CPU'],
+        rows: verdicts.map((x) => [x.flushMs, x.holds ? 'yes' : 'no', x.acked, x.ackedRange, `${(x.ackedShare * 100).toFixed(1)}%`, x.agentAcked, x.connectS, x.errors, x.ackP99, x.s2bOldestP99, x.s2bRange, x.limit, x.s2bServerP99, x.b2cP99, x.s2cP99, x.perClient, x.slow, x.serverCpu, x.agentCpu, x.viewerCpu, x.other]),
       }],
       findings,
       charts: [chart],

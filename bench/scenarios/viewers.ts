@@ -19,7 +19,7 @@ import { startCluster } from '../../node/testing/cluster.js';
 import { hostName } from '../../node/agent/encode.js';
 import { startAgent } from '../lib/agent.js';
 import { CpuMeter } from '../lib/cpu.js';
-import { median } from '../lib/stats.js';
+import { median, range } from '../lib/stats.js';
 import { barChart } from '../lib/svg.js';
 import { liveWindow, startViewers, type LiveWindow } from '../lib/viewers.js';
 import type { Scenario } from '../lib/scenario.js';
@@ -84,6 +84,7 @@ export const viewersScenario: Scenario = {
         s2bOldestP99: med((r) => r.viewers.sampleToBroadcastMs.p99),
         b2cP50: med((r) => r.viewers.broadcastToClientMs.p50),
         b2cP99: med((r) => r.viewers.broadcastToClientMs.p99),
+        b2cP99Range: range(rs.map((r) => r.viewers.broadcastToClientMs.p99)),
         s2cP99: med((r) => r.viewers.sampleToClientMs.p99),
         slow: rs.reduce((a, r) => a + r.slowClientMarks, 0),
         disconnects: rs.reduce((a, r) => a + r.viewers.disconnects, 0),
@@ -119,8 +120,8 @@ export const viewersScenario: Scenario = {
       summary,
       tables: [{
         title: `Dashboards on the cpu Fleet room (every ${SERIES_EVERY}th also on a series room), ${hosts.toLocaleString('en-US')} hosts × ${METRICS} metrics at 1 Hz — median of ${ctx.repeat} windows`,
-        columns: ['dashboards', 'connected', 'client procs', 'fleet updates/client/s', 'updates delivered/s', 's→broadcast p50 ms (server)', 's→broadcast p99 ms (server)', 'oldest sample→broadcast p99 ms', 'broadcast→client p50 ms', 'broadcast→client p99 ms', 'sample→client p99 ms', 'slow-client marks', 'server CPU (cores)', 'viewer CPU (cores)', 'agent CPU (cores)'],
-        rows: byLevel.map((l) => [l.clients, l.connected, l.processes, l.perClient, l.delivered, l.s2bServerP50, l.s2bServerP99, l.s2bOldestP99, l.b2cP50, l.b2cP99, l.s2cP99, l.slow, l.serverCpu, l.viewerCpu, l.agentCpu]),
+        columns: ['dashboards', 'connected', 'client procs', 'fleet updates/client/s', 'updates delivered/s', 's→broadcast p50 ms (server)', 's→broadcast p99 ms (server)', 'oldest sample→broadcast p99 ms', 'broadcast→client p50 ms', 'broadcast→client p99 ms', 'p99 range', 'sample→client p99 ms', 'slow-client marks', 'server CPU (cores)', 'viewer CPU (cores)', 'agent CPU (cores)'],
+        rows: byLevel.map((l) => [l.clients, l.connected, l.processes, l.perClient, l.delivered, l.s2bServerP50, l.s2bServerP99, l.s2bOldestP99, l.b2cP50, l.b2cP99, l.b2cP99Range, l.s2cP99, l.slow, l.serverCpu, l.viewerCpu, l.agentCpu]),
       }],
       findings,
       charts: [chart],
