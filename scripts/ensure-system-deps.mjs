@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // Installs the system packages the tests need (Debian): caddy, redis-server, chromium,
-// nghttp2-client (h2load), prometheus (promtool). Runs apt-get only when something is missing
+// nghttp2-client (h2load), prometheus (promtool), victoria-metrics (the peer of bench/peer).
+// Runs apt-get only when something is missing
 // and we are root; otherwise says exactly what to run. Exit 0 when everything is present.
 import { execFileSync } from 'node:child_process';
 import { accessSync, constants } from 'node:fs';
@@ -12,6 +13,7 @@ const needed = [
   { bin: 'chromium', pkg: 'chromium' },
   { bin: 'h2load', pkg: 'nghttp2-client' },
   { bin: 'promtool', pkg: 'prometheus' },
+  { bin: 'victoria-metrics', pkg: 'victoria-metrics' },
 ];
 
 const onPath = (name) =>
@@ -36,7 +38,7 @@ const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
 execFileSync('apt-get', ['update', '-qq'], { stdio: 'inherit', env });
 execFileSync('apt-get', ['install', '-y', '-qq', '--no-install-recommends', ...pkgs], { stdio: 'inherit', env });
 // The Debian packages start system services we do not use; our tests run their own instances.
-for (const svc of ['caddy', 'prometheus']) {
+for (const svc of ['caddy', 'prometheus', 'victoria-metrics']) {
   try {
     execFileSync('systemctl', ['stop', svc], { stdio: 'ignore' });
   } catch {
