@@ -28,6 +28,8 @@ export interface BucketDelta {
 }
 
 export interface SeriesDelta {
+  /** Unique key of the series: source NUL metric NUL tags (see seriesField). */
+  key: string;
   metric: string;
   /** Canonical tags ('' when none). */
   tags: string;
@@ -104,7 +106,7 @@ export class DeltaBuilder {
       const field = seriesField(metric, tags);
       let s = src.series.get(field);
       if (s === undefined) {
-        s = { metric, tags, counter: false, receivedAt, fine: new Map(), coarse: new Map() };
+        s = { key: source + '\u0000' + field, metric, tags, counter: false, receivedAt, fine: new Map(), coarse: new Map() };
         src.series.set(field, s);
       }
       const kind = batch.kind[i]!;

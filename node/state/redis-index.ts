@@ -1,8 +1,8 @@
 /**
  * The global indexes of the Redis state store as one worker maintains them (key layout in
  * redis-keys.ts): the series index behind the series limit, the source list and each metric's
- * sources. Index entries are refreshed at most once per INDEX_REFRESH_MS by each worker (caches
- * below), so in steady state a tick writes no index entries at all; the caches are dropped when
+ * sources. Index entries are refreshed at most once per INDEX_REFRESH_MS by each worker (cache
+ * below), so in steady state a tick writes no index entries at all; the cache is dropped when
  * Redis reconnects (it may have restarted empty) and when they grow past a bound.
  */
 import { ErrorCode, FleetPulseError } from '../errors.js';
@@ -18,10 +18,11 @@ export class RedisIndexes {
   readonly #keys: RedisKeys;
   readonly #maxSeries: number;
   readonly #coarseSpanMs: number;
-  /** Index entries this worker wrote, with when (refresh after INDEX_REFRESH_MS). */
-  #knownSeries = new Map<string, number>();
-  #knownSources = new Map<string, number>();
-  #knownMetricSources = new Map<string, number>();
+  /**
+   * Series (by SeriesDelta.key) this worker indexed, with when. A series' source and metric
+   * entries are (re)written together with it, so one cache covers all three indexes.
+   */
+  #known = new Map<string, number>();
 
   constructor(keys: RedisKeys, o: { maxSeries: number; coarseSpanMs: number }) {
     this.#keys = keys;
@@ -36,101 +37,71 @@ export class RedisIndexes {
 
   /** Series this worker wrote recently. */
   get knownSeries(): number {
-    return this.#knownSeries.size;
+    return this.#known.size;
   }
 
   forget(): void {
-    this.#knownSeries = new Map();
-    this.#knownSources = new Map();
-    this.#knownMetricSources = new Map();
+    this.#known = new Map();
   }
 
   /**
-   * The series limit, checked before anything is written. Series this worker already wrote are
-   * known; others are looked up in P:series. Entries are admitted in order while the live count
-   * plus their new series stays within state.maxSeries. Approximate across concurrent writers
-   * (two workers may both admit the last few series), exact for one writer.
-   * Returns the series members of the admitted entries.
+   * The series limit, checked before anything is written: `delta` holds every entry's samples.
+   * Series this worker already indexed are known; others are looked up in P:series. When they all
+   * fit, everything is admitted (the usual case, and no round trip at all once every series is
+   * known). Otherwise entries are admitted in order while the live count plus their new series
+   * stays within state.maxSeries; the others get SERIES_LIMIT in `results`, and the caller must
+   * rebuild the delta without them (returns true). Approximate across concurrent writers (two
+   * workers may both admit the last few series), exact for one writer.
    */
-  async admit(client: AnyRedis, entries: readonly CommitEntry[], results: Array<FleetPulseError | null>, now: number): Promise<Map<string, string>> {
-    const all = new Map<string, string>(); // member → source
-    const unknownPer: Array<Set<string> | undefined> = [];
-    const unknown = new Set<string>();
-    entries.forEach((e, i) => {
-      const b = e.batch;
-      for (let j = 0; j < b.length; j++) {
-        const m = seriesMember(b.source[j]!, seriesField(b.metric[j]!, b.tags[j]!));
-        if (!this.#knownSeries.has(m)) {
-          (unknownPer[i] ??= new Set()).add(m);
-          unknown.add(m);
-        }
-        all.set(m, b.source[j]!);
-      }
-    });
-    if (unknown.size === 0) return all;
+  async admit(client: AnyRedis, entries: readonly CommitEntry[], delta: TickDelta, results: Array<FleetPulseError | null>, now: number): Promise<boolean> {
+    const unknown: string[] = [];
+    for (const s of delta.sources.values()) for (const sd of s.series.values()) if (!this.#known.has(sd.key)) unknown.push(sd.key);
+    if (unknown.length === 0) return false;
     const floor = this.liveFloor(now);
-    const list = [...unknown];
     // New series are rare in steady state: a good moment to drop dead entries of the series index.
     void client.zremrangebyscore(this.#keys.series, '-inf', floor).catch(() => {});
     const [count, ...scoreChunks] = await Promise.all([
       client.zcount(this.#keys.series, `(${floor}`, '+inf'),
-      ...chunks(list, MAX_MEMBERS_PER_CALL).map((c) => client.zmscore(this.#keys.series, ...c)),
+      ...chunks(unknown, MAX_MEMBERS_PER_CALL).map((c) => client.zmscore(this.#keys.series, ...c)),
     ]);
     const scores = (scoreChunks as Array<Array<string | null>>).flat();
     const fresh = new Set<string>();
-    list.forEach((m, i) => {
-      const s = scores[i];
-      if (s === null || s === undefined || Number(s) <= floor) fresh.add(m);
+    unknown.forEach((m, i) => {
+      const sc = scores[i];
+      if (sc === null || sc === undefined || Number(sc) <= floor) fresh.add(m);
     });
     let live = Number(count);
+    if (live + fresh.size <= this.#maxSeries) return false;
+
+    // Near the limit: entry by entry, in order (each entry is all-or-nothing).
     const admittedNew = new Set<string>();
-    entries.forEach((_e, i) => {
-      const mine = unknownPer[i];
-      if (mine === undefined) return;
-      let n = 0;
-      for (const m of mine) if (fresh.has(m) && !admittedNew.has(m)) n++;
-      if (n > 0 && live + n > this.#maxSeries) {
-        results[i] = new FleetPulseError(ErrorCode.SERIES_LIMIT, `series limit reached: ${live} series live, ${n} new ones would pass the limit of ${this.#maxSeries}`);
-        return;
+    let rejected = false;
+    for (let i = 0; i < entries.length; i++) {
+      const b = entries[i]!.batch;
+      const mine = new Set<string>();
+      for (let j = 0; j < b.length; j++) {
+        const m = seriesMember(b.source[j]!, seriesField(b.metric[j]!, b.tags[j]!));
+        if (fresh.has(m) && !admittedNew.has(m)) mine.add(m);
       }
-      live += n;
-      for (const m of mine) if (fresh.has(m)) admittedNew.add(m);
-    });
-    if (results.some((r) => r !== null)) {
-      // Drop members only rejected entries brought.
-      const keep = new Map<string, string>();
-      entries.forEach((e, i) => {
-        if (results[i] !== null) return;
-        const b = e.batch;
-        for (let j = 0; j < b.length; j++) keep.set(seriesMember(b.source[j]!, seriesField(b.metric[j]!, b.tags[j]!)), b.source[j]!);
-      });
-      return keep;
+      if (mine.size > 0 && live + mine.size > this.#maxSeries) {
+        results[i] = new FleetPulseError(ErrorCode.SERIES_LIMIT, `series limit reached: ${live} series live, ${mine.size} new ones would pass the limit of ${this.#maxSeries}`);
+        rejected = true;
+        continue;
+      }
+      live += mine.size;
+      for (const m of mine) admittedNew.add(m);
     }
-    return all;
+    return rejected;
   }
 
   /**
    * The index commands due in this tick (all single-key, outside the Lua call): metric unit/kind
-   * changes every tick; index entries only when new or older than INDEX_REFRESH_MS. An index
-   * write that fails is retried next tick (its cache entry is not updated); it fails no ack.
+   * changes every tick; a series' index entries (P:series, P:sources, P:ms:<metric>) when it is
+   * new to this worker or was indexed more than INDEX_REFRESH_MS ago. An index write that fails
+   * is retried next tick (the cache is not updated); it fails no ack.
    */
-  async write(client: AnyRedis, delta: TickDelta, members: Map<string, string>, now: number): Promise<void> {
-    const due = (cache: Map<string, number>, k: string): boolean => {
-      const t = cache.get(k);
-      return t === undefined || now - t >= INDEX_REFRESH_MS;
-    };
+  async write(client: AnyRedis, delta: TickDelta, now: number): Promise<void> {
     const ops: Array<Promise<unknown>> = [];
-    const zadd = (key: string, cache: Map<string, number>, cacheKeys: string[], names: string[]): void => {
-      for (let i = 0; i < names.length; i += MAX_MEMBERS_PER_CALL) {
-        const part = names.slice(i, i + MAX_MEMBERS_PER_CALL);
-        const ck = cacheKeys.slice(i, i + MAX_MEMBERS_PER_CALL);
-        const args: Array<string | number> = [];
-        for (const n of part) args.push(now, n);
-        ops.push(client.zadd(key, 'GT', ...args).then(() => {
-          for (const k of ck) cache.set(k, now);
-        }));
-      }
-    };
     const meta: Array<string | number> = [];
     for (const [metric, changes] of delta.meta) {
       meta.push(metric, changes.length);
@@ -138,27 +109,40 @@ export class RedisIndexes {
     }
     if (meta.length > 0) ops.push(client.fpMeta(this.#keys.metrics, ...meta));
 
-    const sources = [...delta.sources.keys()].filter((s) => due(this.#knownSources, s));
-    if (sources.length > 0) zadd(this.#keys.sources, this.#knownSources, sources, sources);
-    const byMetric = new Map<string, string[]>();
+    const due: string[] = [];
+    const sources = new Set<string>();
+    const byMetric = new Map<string, Set<string>>();
     for (const s of delta.sources.values()) {
       for (const sd of s.series.values()) {
-        const k = sd.metric + '\u0000' + s.source;
-        if (!due(this.#knownMetricSources, k)) continue;
+        const t = this.#known.get(sd.key);
+        if (t !== undefined && now - t < INDEX_REFRESH_MS) continue;
+        due.push(sd.key);
+        sources.add(s.source);
         let l = byMetric.get(sd.metric);
-        if (l === undefined) byMetric.set(sd.metric, (l = []));
-        if (!l.includes(s.source)) l.push(s.source);
+        if (l === undefined) byMetric.set(sd.metric, (l = new Set()));
+        l.add(s.source);
       }
     }
-    for (const [metric, srcs] of byMetric) zadd(this.#keys.metricSources(metric), this.#knownMetricSources, srcs.map((s) => metric + '\u0000' + s), srcs);
-    const series = [...members.keys()].filter((m) => due(this.#knownSeries, m));
-    if (series.length > 0) zadd(this.#keys.series, this.#knownSeries, series, series);
-
-    if (this.#knownSeries.size > 2 * this.#maxSeries + 100_000) this.forget(); // bound; costs only rewrites
+    if (due.length > 0) {
+      const zadds: Array<Promise<unknown>> = [];
+      const zadd = (key: string, names: Iterable<string>): void => {
+        for (const part of chunks([...names], MAX_MEMBERS_PER_CALL)) {
+          const args: Array<string | number> = [];
+          for (const n of part) args.push(now, n);
+          zadds.push(client.zadd(key, 'GT', ...args));
+        }
+      };
+      zadd(this.#keys.series, due);
+      zadd(this.#keys.sources, sources);
+      for (const [metric, srcs] of byMetric) zadd(this.#keys.metricSources(metric), srcs);
+      ops.push(Promise.all(zadds).then(() => {
+        for (const k of due) this.#known.set(k, now);
+      }));
+    }
+    if (this.#known.size > 2 * this.#maxSeries + 100_000) this.forget(); // bound; costs only rewrites
     const settled = await Promise.allSettled(ops);
-    for (const s of settled) if (s.status === 'rejected' && toStateError(s.reason).code === ErrorCode.INTERNAL) throw s.reason;
+    for (const st of settled) if (st.status === 'rejected' && toStateError(st.reason).code === ErrorCode.INTERNAL) throw st.reason;
   }
-
 }
 
 function chunks<T>(xs: readonly T[], n: number): T[][] {

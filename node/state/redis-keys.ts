@@ -5,8 +5,9 @@
  * one slot on Redis Cluster:
  *   P{s:<source>}:i   hash: `ls` lastSeen ms, `iv` smoothed interval ms, `n` last series id, and
  *                     per series `<metric>NUL<tags>` → its id (the source's series index)
- *   P{s:<source>}:d   hash: the buckets of every series of the source, fields `<id>m`, `<id>F<c>`,
- *                     `<id>X<c>`, `<id>C<c>` (binary layouts in redis-scripts.ts)
+ *   P{s:<source>}:d   hash: the buckets of every series of the source: `H` (every series' ring
+ *                     heads and current coarse bucket), `<id>F<c>`, `<id>X<c>`, `<id>C<c>` chunks
+ *                     (binary layouts in redis-scripts.ts)
  *   Both expire coarse retention + slack after the source's last write.
  * Global indexes (each one key, so one slot; written in the same round trip, outside the Lua call):
  *   P:sources                       zset source → last index time (ms), for GET /sources

@@ -3,17 +3,23 @@
  * layout). Every script touches keys of ONE hash slot only — a source's keys share the
  * `{s:<source>}` hash tag — so each call is atomic and valid on Redis Cluster.
  *
- * A source has two hashes: its info hash (lastSeen `ls`, interval `iv`, next series id `n`, and per
- * series `<metric>NUL<tags>` → its short id) and its data hash, where series `<id>` has:
- *   `<id>m`      <ddB         fine head bucket, coarse head bucket, counter flag
+ * A source has two hashes: its info hash (lastSeen `ls`, interval `iv`, last series id `n`, and
+ * per series `<metric>NUL<tags>` → its id) and its data hash:
+ *   `H`          heads of every series of the source, HS = 55 bytes per id (slot id-1):
+ *                <ddBI4ddddH fine head, coarse head, flags (1 exists, 2 counter), and the coarse
+ *                head bucket itself (count sum min max last off) — the one bucket every write of
+ *                the minute touches, so it lives here rather than in its chunk
  *   `<id>F<c>`   CH × <Hd     fine chunk: tag (0 empty, 1..65534 one sample at offset tag-1,
  *                             65535 MULTI), last
  *   `<id>X<c>`   CH × <I4dddH fine overflow: count, sum, min, max, offset of last (MULTI slots)
- *   `<id>C<c>`   CH × <I4ddddH coarse chunk: count (0 empty), sum, min, max, last, offset of last
+ *   `<id>C<c>`   CH × <I4ddddH coarse chunk: count (0 empty), sum, min, max, last, offset of last;
+ *                             every coarse bucket but the head one (moved here when the head advances)
  * Chunk c holds buckets [c·CH, c·CH+CH-1]. The same compact layout as the memory rings (rings.ts):
  * 10 B per fine bucket, 38 B per coarse bucket, overflow only for fine buckets with > 1 sample.
- * One data hash per source (not per series) keeps a tick at two HMGETs and two HSETs per source
- * whatever its number of series — Redis' per-command cost dominated the per-series layout.
+ * Why this shape (measured, see bench/state): Redis' cost is per command and per hash field
+ * touched, so a tick costs per source one HMGET and one HSET on each of its two hashes, and per
+ * series in the common case (≤ 1 sample/s, no late samples) just its fine chunk — 80 bytes in and
+ * out — plus its 55-byte slot of `H`.
  *
  * Ring semantics equal the memory rings: a ring holds buckets (head − N, head]; a write older than
  * that is dropped; advancing the head hides what falls out (and deletes chunks that are wholly out).
@@ -126,6 +132,7 @@ local function dropDead(id, h, b, N, which, cache, dirty, dels)
   end
 end
 local FINE_PARTS, COARSE_PARTS = { 1, 2 }, { 3 }
+local HS = 55
 
 -- A write to bucket b of a ring whose head is h (nil: empty) and that holds N buckets:
 -- is b kept, and the head after it (advancing drops the chunks that fall wholly out).
@@ -216,8 +223,8 @@ for _ = 1, nsrc do
   end
   if nextId ~= (tonumber(cur[3]) or 0) then infoSet[#infoSet + 1] = 'n'; infoSet[#infoSet + 1] = tostring(nextId) end
 
-  -- Parse every series' deltas; one HMGET for the meta and chunk fields they touch.
-  local want = {}
+  -- Parse every series' deltas; one HMGET for the heads and the fine chunks they touch.
+  local want = { 'H' }
   local fj, cj = 0, 0
   for i = 1, nser do
     local id = sids[i]
@@ -229,7 +236,6 @@ for _ = 1, nsrc do
     dp, fj = readDeltas(blob, s + 9, nf, fd, fj)
     dp, cj = readDeltas(blob, dp, nc, cd, cj)
     fr[i], cr[i] = f0, c0
-    want[#want + 1] = id .. 'm'
     local last = nil
     for j = f0 + 1, fj, 7 do
       local c = floor(fd[j] / CH)
@@ -238,25 +244,29 @@ for _ = 1, nsrc do
         last = c
       end
     end
-    last = nil
-    for j = c0 + 1, cj, 7 do
-      local c = floor(cd[j] / CH)
-      if c ~= last then want[#want + 1] = id .. chunk(c)[3]; last = c end
-    end
   end
   fr[nser + 1], cr[nser + 1] = fj, cj
   local vals = hmget(data, want)
   local cache = {}
-  for i = 1, #want do cache[want[i]] = vals[i] end
+  for i = 2, #want do cache[want[i]] = vals[i] end
+  local H = vals[1] or ''
+  local heads = {}
   local dirty, dels = {}, {}
   local late = {}
+  -- A chunk field, from this call's cache or read now (nil → false when absent).
+  local function load(f)
+    local v = cache[f]
+    if v == nil then v = redis.call('HGET', data, f); cache[f] = v end
+    return v
+  end
 
   for i = 1, nser do
     local id = sids[i]
-    local mf = id .. 'm'
-    local fh, ch
-    local isNew = not cache[mf]
-    if not isNew then fh, ch = sunpack('<dd', cache[mf]) end
+    local slot = (tonumber(id) - 1) * HS
+    local fh, ch, flags, cc, cs, cmn, cmx, cl, co
+    if #H >= slot + HS then fh, ch, flags, cc, cs, cmn, cmx, cl, co = sunpack('<ddBI4ddddH', H, slot + 1) end
+    local isNew = flags == nil or flags % 2 == 0
+    if isNew then fh, ch = nil, nil end
 
     -- Fine ring.
     for j = fr[i] + 1, fr[i + 1], 7 do
@@ -273,10 +283,8 @@ for _ = 1, nsrc do
         if tag == 0 and cnt == 1 then
           F = setslot(F, s, FS, spack('<Hd', off + 1, lst))
         else
-          -- Overflow chunks are fetched only when a slot needs one (rare at ≤ 1 sample/s).
-          local X = cache[xn]
-          if X == nil then X = redis.call('HGET', data, xn); cache[xn] = X end
-          X = X or ZX
+          -- Overflow chunks are read only when a slot needs one (rare at ≤ 1 sample/s).
+          local X = load(xn) or ZX
           if tag == 0 then
             X = setslot(X, s, XS, spack('<I4dddH', cnt, sum, mn, mx, off))
           elseif tag ~= MULTI then
@@ -299,28 +307,42 @@ for _ = 1, nsrc do
       end
     end
 
-    -- Coarse ring.
+    -- Coarse ring: the head bucket is in H; older buckets in chunks.
     for j = cr[i] + 1, cr[i + 1], 7 do
       local b = cd[j]
-      local keep
-      keep, ch = advance(id, ch, b, coarseN, COARSE_PARTS, cache, dirty, dels)
-      if keep then
+      local dc, ds, dmn, dmx, dl, doff = cd[j + 1], cd[j + 2], cd[j + 3], cd[j + 4], cd[j + 5], cd[j + 6]
+      if ch == nil or b > ch then
+        if ch ~= nil then
+          -- The head moves on: its bucket goes into its chunk (its slot there is empty).
+          local c, s = locate(ch, CH)
+          local cn = id .. chunk(c)[3]
+          cache[cn] = setslot(load(cn) or ZC, s, CS, spack('<I4ddddH', cc, cs, cmn, cmx, cl, co)); dirty[cn] = true
+          dropDead(id, ch, b, coarseN, COARSE_PARTS, cache, dirty, dels)
+        end
+        ch, cc, cs, cmn, cmx, cl, co = b, dc, ds, dmn, dmx, dl, doff
+      elseif b == ch then
+        cc, cs = cc + dc, cs + ds
+        if dmn < cmn then cmn = dmn end
+        if dmx > cmx then cmx = dmx end
+        if doff >= co then cl, co = dl, doff end
+      elseif b > ch - coarseN then
+        -- A late sample for an older coarse bucket.
         local c, s = locate(b, CH)
         local cn = id .. chunk(c)[3]
-        local C = cache[cn] or ZC
-        local cc, cs, cmn, cmx, cl, co = sunpack('<I4ddddH', C, s * CS + 1)
-        if cc == 0 then
-          C = setslot(C, s, CS, spack('<I4ddddH', cd[j + 1], cd[j + 2], cd[j + 3], cd[j + 4], cd[j + 5], cd[j + 6]))
+        local C = load(cn) or ZC
+        local oc, os, omn, omx, ol, oo = sunpack('<I4ddddH', C, s * CS + 1)
+        if oc == 0 then
+          C = setslot(C, s, CS, spack('<I4ddddH', dc, ds, dmn, dmx, dl, doff))
         else
-          if cd[j + 3] < cmn then cmn = cd[j + 3] end
-          if cd[j + 4] > cmx then cmx = cd[j + 4] end
-          if cd[j + 6] >= co then cl = cd[j + 5]; co = cd[j + 6] end
-          C = setslot(C, s, CS, spack('<I4ddddH', cc + cd[j + 1], cs + cd[j + 2], cmn, cmx, cl, co))
+          if dmn < omn then omn = dmn end
+          if dmx > omx then omx = dmx end
+          if doff >= oo then ol, oo = dl, doff end
+          C = setslot(C, s, CS, spack('<I4ddddH', oc + dc, os + ds, omn, omx, ol, oo))
         end
         cache[cn] = C; dirty[cn] = true
       end
     end
-    cache[mf] = spack('<ddB', fh, ch, counters[i]); dirty[mf] = true
+    heads[tonumber(id)] = spack('<ddBI4ddddH', fh, ch, 1 + 2 * counters[i], cc, cs, cmn, cmx, cl, co)
 
     -- The fine head bucket as it is now; its chunk is loaded unless only older buckets changed.
     local hc, hs = locate(fh, CH)
@@ -334,6 +356,15 @@ for _ = 1, nsrc do
       out[#out + 1] = headRecord(flags, fh, F, cache[id .. hn[2]], data, id .. hn[2], hs)
     end
   end
+
+  -- H with this tick's slots replaced (ids are dense: a new id is at most one past the end).
+  local parts, n = {}, math.floor(#H / HS)
+  for id in pairs(heads) do if id > n then n = id end end
+  for id = 1, n do
+    parts[id] = heads[id] or (id * HS <= #H and string.sub(H, (id - 1) * HS + 1, id * HS)) or string.rep('\0', HS)
+  end
+  dirty['H'] = true
+  cache['H'] = table.concat(parts)
 
   if #dels > 0 then hcall('HDEL', data, dels) end
   local dataSet = {}
@@ -376,15 +407,17 @@ else
   end
 end
 local out = {}
+local H = nil
+if #series > 0 then H = redis.call('HGET', KEYS[2], 'H') or '' end
 for _, sr in ipairs(series) do
   local id = sr[2]
-  local m = redis.call('HGET', KEYS[2], id .. 'm')
-  if m then
-    local fh, ch, counter = sunpack('<ddB', m)
+  local slot = (tonumber(id) - 1) * 55
+  if #H >= slot + 55 then
+    local fh, ch, flags, hc, hsum, hmn, hmx, hl, ho = sunpack('<ddBI4ddddH', H, slot + 1)
     local head = fh
     if ring == 'c' then head = ch end
     local lo, hi = math.max(b0, head - N + 1), math.min(b1, head)
-    local parts = { spack('<B', counter) }
+    local parts = { spack('<B', floor(flags / 2) % 2) }
     if lo <= hi then
       local fields = {}
       for c = floor(lo / CH), floor(hi / CH) do
@@ -407,6 +440,8 @@ for _, sr in ipairs(series) do
               parts[#parts + 1] = spack('<dI4ddddH', b, 1, last, last, last, last, tag - 1)
             end
           end
+        elseif b == ch then
+          if hc > 0 then parts[#parts + 1] = spack('<dI4ddddH', b, hc, hsum, hmn, hmx, hl, ho) end
         else
           local C = got[id .. 'C' .. c]
           if C then

@@ -21,7 +21,7 @@ import type { SampleBatch } from '../protocol/samples.js';
 import { addAtStep, mergeMetrics, mergeSeries, mergeSources, mergeSummary, mergeTagSet, MIN_INTERVAL_MS, SummaryAccumulator } from './merge.js';
 import { BlobWriter, decodeHeads, decodeMeta, decodeRead, encodeSource, type ReadSeries } from './redis-codec.js';
 import { RedisConnection, toStateError, unavailable, type AnyRedis } from './redis-client.js';
-import { RedisKeys, seriesMember } from './redis-keys.js';
+import { RedisKeys } from './redis-keys.js';
 import { RedisIndexes } from './redis-index.js';
 import type {
   BucketPartial, BucketUpdate, MetricAnswer, MetricPartial, SeriesAnswer, SeriesQuery, SourceAnswer, SourcePartial,
@@ -156,14 +156,17 @@ export class RedisStateStore implements StateStore, CommitWriter {
     try {
       const client = this.#client();
       const now = this.#now();
-      const members = await this.#index.admit(client, entries, results, now);
-      const builder = new DeltaBuilder(this.#o.retention);
-      entries.forEach((e, i) => {
-        if (results[i] === null) builder.add(e.batch, e.receivedAt);
-      });
-      const delta = builder.take();
+      const build = (): TickDelta => {
+        const builder = new DeltaBuilder(this.#o.retention);
+        entries.forEach((e, i) => {
+          if (results[i] === null) builder.add(e.batch, e.receivedAt);
+        });
+        return builder.take();
+      };
+      let delta = build();
+      if (await this.#index.admit(client, entries, delta, results, now)) delta = build(); // without rejected entries
       if (delta.samples === 0) return results;
-      const failedSources = await this.#write(client, delta, members, now);
+      const failedSources = await this.#write(client, delta, now);
       entries.forEach((e, i) => {
         if (results[i] !== null) return;
         const failed = failedSources.size === 0 ? undefined : e.batch.source.find((s) => failedSources.has(s));
@@ -184,8 +187,8 @@ export class RedisStateStore implements StateStore, CommitWriter {
   }
 
   /** Send one tick; resolves with the sources whose data write failed, and why (none on success). */
-  async #write(client: AnyRedis, delta: TickDelta, members: Map<string, string>, now: number): Promise<Map<string, FleetPulseError>> {
-    const index = this.#index.write(client, delta, members, now);
+  async #write(client: AnyRedis, delta: TickDelta, now: number): Promise<Map<string, FleetPulseError>> {
+    const index = this.#index.write(client, delta, now);
     const groups = this.#conn.isCluster ? [...delta.sources.values()].map((s) => [s]) : groupBySize([...delta.sources.values()]);
     const w = new BlobWriter();
     const writes = groups.map(async (srcs) => {
@@ -215,11 +218,11 @@ export class RedisStateStore implements StateStore, CommitWriter {
     let i = 0;
     const step = this.#o.retention.fineStepMs;
     for (const s of srcs) {
-      for (const [field, sd] of s.series) {
+      for (const sd of s.series.values()) {
         const h = heads[i++]!;
         if (h.count === 0) continue;
         const start = h.b * step;
-        this.#updates.set(seriesMember(s.source, field), {
+        this.#updates.set(sd.key, {
           metric: sd.metric, source: s.source, tags: sd.tags, start, count: h.count, sum: h.sum, min: h.min, max: h.max,
           last: h.last, lastTs: start + h.off, receivedAt: sd.receivedAt,
         });
