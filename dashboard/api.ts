@@ -2,11 +2,43 @@
 import type { MetricAnswer, SeriesAnswer, SourceAnswer, SummaryAnswer } from '../node/state/store.js';
 import type { Point } from './lib/series-store.js';
 
-/** A read key, when the server requires one: `?key=` once in the URL, then kept for the tab. */
+const KEY_ITEM = 'fp-key';
+
+/**
+ * The read key, when the server requires one. It lives in sessionStorage (this tab only, gone
+ * when the tab closes; never localStorage or a cookie). A `?key=` in the address is taken once
+ * and removed from the address bar and history, so it does not end up in bookmarks or screenshots.
+ */
 export function readKey(): string | undefined {
-  const fromUrl = new URLSearchParams(location.search).get('key');
-  if (fromUrl !== null) sessionStorage.setItem('fp-key', fromUrl);
-  return sessionStorage.getItem('fp-key') ?? undefined;
+  const params = new URLSearchParams(location.search);
+  const fromUrl = params.get('key');
+  if (fromUrl !== null) {
+    sessionStorage.setItem(KEY_ITEM, fromUrl);
+    params.delete('key');
+    const qs = params.toString();
+    history.replaceState(history.state, '', `${location.pathname}${qs === '' ? '' : `?${qs}`}${location.hash}`);
+  }
+  return sessionStorage.getItem(KEY_ITEM) ?? undefined;
+}
+
+/** Keep `key` for this tab (the login prompt). */
+export function setReadKey(key: string): void {
+  sessionStorage.setItem(KEY_ITEM, key);
+}
+
+export function clearReadKey(): void {
+  sessionStorage.removeItem(KEY_ITEM);
+}
+
+/** Detail of the window event `fp-auth-required`: the server refused the key (or its absence). */
+export interface AuthRequiredDetail {
+  code: 'unauthorized' | 'forbidden';
+  message: string;
+}
+
+/** Tell the app shell to show the login prompt (REST 401/403 and Socket.IO connect_error both do). */
+export function announceAuthRequired(detail: AuthRequiredDetail): void {
+  window.dispatchEvent(new CustomEvent<AuthRequiredDetail>('fp-auth-required', { detail }));
 }
 
 async function get<T>(path: string, params: Record<string, string | number> = {}, signal?: AbortSignal): Promise<T> {
@@ -19,6 +51,7 @@ async function get<T>(path: string, params: Record<string, string | number> = {}
   const res = await fetch(qs === '' ? path : `${path}?${qs}`, init);
   if (!res.ok) {
     const body = (await res.json().catch(() => null)) as { error?: { message?: string } } | null;
+    if (res.status === 401 || res.status === 403) announceAuthRequired({ code: res.status === 401 ? 'unauthorized' : 'forbidden', message: body?.error?.message ?? `HTTP ${res.status}` });
     throw new Error(body?.error?.message ?? `${path}: HTTP ${res.status}`);
   }
   return (await res.json()) as T;

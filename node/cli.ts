@@ -31,8 +31,10 @@ start options (each has an env twin; flags win over env, env over cluster.config
   --redis URL          Redis URL for --state redis          FLEETPULSE_REDIS_URL   (redis://127.0.0.1:6379)
   --demo [SOURCES]     run a simulated fleet (default 1000 sources x 10 metrics at 1 Hz)
   --log-level L        fatal|error|warn|info|debug|trace    FLEETPULSE_LOG_LEVEL   (info)
-Security (env only): FLEETPULSE_INGEST_KEYS, FLEETPULSE_READ_KEYS (comma-separated),
-  FLEETPULSE_RATE_LIMIT (samples/s per key). Any field of cluster.config.ts can also be
+Security (env only; see SECURITY.md): FLEETPULSE_INGEST_KEYS, FLEETPULSE_READ_KEYS
+  (comma-separated), or FLEETPULSE_KEY_FILE (lines \`ingest <key>\` / \`read <key>\`, mode 600);
+  a non-loopback --host needs both kinds. FLEETPULSE_RATE_LIMIT (samples/s per ingest key),
+  FLEETPULSE_ALLOWED_ORIGINS (browser origins besides the server's own). Any field of cluster.config.ts can also be
   overridden with a JSON object in FLEETPULSE_CONFIG, e.g. FLEETPULSE_CONFIG='{"live":{"flushMs":100}}'.
 
 The instance is ready when GET /readyz on the public port answers 200; it prints the dashboard,

@@ -12,5 +12,7 @@ import { viewersScenario } from './viewers.js';
 import { targetScenario } from './target.js';
 import { peerScenario } from './peer.js';
 import { stateScenario } from './state.js';
+import { fuzzScenario } from './fuzz.js';
+import { soakScenario } from './soak.js';
 
-export const scenarios: Scenario[] = [pushScenario, balancerScenario, http2Scenario, memoryScenario, streamScenario, scalingScenario, viewersScenario, targetScenario, dashboardScenario, liveAdaptersScenario, peerScenario, stateScenario];
+export const scenarios: Scenario[] = [pushScenario, balancerScenario, http2Scenario, memoryScenario, streamScenario, scalingScenario, viewersScenario, targetScenario, dashboardScenario, liveAdaptersScenario, peerScenario, stateScenario, fuzzScenario, soakScenario];

@@ -7,7 +7,7 @@ import { LitElement, css, html, type PropertyValues } from 'lit';
 import { customElement, state } from 'lit/decorators.js';
 import { formatRoute, parseRoute, View, type Route } from '../lib/route.js';
 import { MetricsStreamController } from '../controllers/metrics-stream-controller.js';
-import { api } from '../api.js';
+import { api, clearReadKey, readKey, type AuthRequiredDetail } from '../api.js';
 import type { MetricAnswer } from '../../node/state/store.js';
 import { panelStyles } from './shared-styles.js';
 import './fp-connection-indicator.js';
@@ -15,6 +15,7 @@ import './fp-fleet-view.js';
 import './fp-explore-view.js';
 import './fp-source-view.js';
 import './fp-cluster-view.js';
+import './fp-login.js';
 
 /** Detail of `fp-navigate`: the parts of the route to change. */
 export type NavigateDetail = Partial<Route>;
@@ -41,6 +42,12 @@ export class FpApp extends LitElement {
   @state() private route: Route = parseRoute(location.pathname, location.search);
   @state() private metrics: MetricAnswer[] = [];
   @state() private theme: Theme = (localStorage.getItem('fp-theme') as Theme | null) ?? 'auto';
+  /** Set when the server refused our reads: the login prompt replaces the view. */
+  @state() private authNeeded: AuthRequiredDetail | undefined;
+  readonly #hasKey = readKey() !== undefined;
+  readonly #onAuthRequired = (e: Event): void => {
+    this.authNeeded = (e as CustomEvent<AuthRequiredDetail>).detail;
+  };
   readonly #stream = new MetricsStreamController(this);
   #metricsTimer = 0;
 
@@ -59,6 +66,7 @@ export class FpApp extends LitElement {
     super.connectedCallback();
     window.addEventListener('popstate', this.#onPop);
     window.addEventListener('keydown', this.#onKey);
+    window.addEventListener('fp-auth-required', this.#onAuthRequired);
     this.addEventListener('fp-navigate', (e) => this.#navigate((e as CustomEvent<NavigateDetail>).detail));
     void this.#loadMetrics();
     this.#metricsTimer = window.setInterval(() => void this.#loadMetrics(), 30_000);
@@ -68,6 +76,7 @@ export class FpApp extends LitElement {
     super.disconnectedCallback();
     window.removeEventListener('popstate', this.#onPop);
     window.removeEventListener('keydown', this.#onKey);
+    window.removeEventListener('fp-auth-required', this.#onAuthRequired);
     clearInterval(this.#metricsTimer);
   }
 
@@ -122,9 +131,12 @@ export class FpApp extends LitElement {
         <fp-connection-indicator .state=${this.#stream.state}></fp-connection-indicator>
         <button type="button" title="Theme: follow the system, dark or light" aria-label="Theme ${this.theme}"
           @click=${() => (this.theme = THEMES[(THEMES.indexOf(this.theme) + 1) % THEMES.length]!)}>Theme: ${this.theme}</button>
+        ${this.#hasKey ? html`<button type="button" title="Forget this tab's read key" @click=${() => { clearReadKey(); location.reload(); }}>Sign out</button>` : ''}
       </header>
       <main>
-        ${r.view === View.Fleet
+        ${this.authNeeded !== undefined
+          ? html`<fp-login .message=${this.authNeeded.message} .hadKey=${this.#hasKey}></fp-login>`
+          : r.view === View.Fleet
           ? html`<fp-fleet-view .metric=${r.metric ?? pickDefault(this.metrics)} .metrics=${this.metrics}></fp-fleet-view>`
           : r.view === View.Explore
             ? html`<fp-explore-view .metric=${r.metric ?? pickDefault(this.metrics)} .sources=${r.sources} .range=${r.range} .metrics=${this.metrics}></fp-explore-view>`

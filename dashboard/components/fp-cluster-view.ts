@@ -4,6 +4,7 @@
  * (sample → broadcast, and sample → screen as browsers report it). Fed by `cluster` every 2 s.
  */
 import { LitElement, css, html } from 'lit';
+import type { LiveCluster } from '../../node/protocol/events.js';
 import { customElement } from 'lit/decorators.js';
 import { MetricsStreamController } from '../controllers/metrics-stream-controller.js';
 import { formatSeconds, formatValue } from '../lib/format.js';
@@ -21,11 +22,26 @@ export class FpClusterView extends LitElement {
       th, td { text-align: right; padding: 5px 8px; border-bottom: 1px solid var(--fp-border); }
       th:first-child, td:first-child, th:nth-child(2), td:nth-child(2) { text-align: left; }
       th { color: var(--fp-muted); font-weight: 600; font-size: 12px; }
+      #series-limit { margin-top: 12px; border-color: var(--fp-warn); }
       .hists { display: grid; grid-template-columns: repeat(auto-fit, minmax(380px, 1fr)); gap: 12px; margin-top: 12px; }
     `,
   ];
 
   readonly #stream = new MetricsStreamController(this, { cluster: true });
+
+  /** The series limit (state.maxSeries): who hit it, so an operator knows whom to ask. */
+  #seriesLimit(workers: LiveCluster['workers']) {
+    const m = mergeSeriesLimit(workers);
+    if (m.rejections === 0) return '';
+    return html`<div class="panel" id="series-limit" role="alert">
+      <h2>Series limit reached</h2>
+      <p class="muted">${formatValue(m.rejections)} batches refused with 429 <code>series_limit</code> (state.maxSeries). Most recent sources:</p>
+      <table>
+        <thead><tr><th>Source</th><th>Workers</th><th>Last refused</th><th>Refusals</th></tr></thead>
+        <tbody>${m.sources.map((h) => html`<tr data-source=${h.source}><td>${h.source}</td><td>${h.workers.join(', ')}</td><td>${new Date(h.at).toLocaleTimeString()}</td><td>${h.count}</td></tr>`)}</tbody>
+      </table>
+    </div>`;
+  }
 
   override render() {
     const c = this.#stream.cluster;
@@ -53,12 +69,31 @@ export class FpClusterView extends LitElement {
           </tbody>
         </table>
       </div>
+      ${this.#seriesLimit(c.workers)}
       <div class="hists">
         <fp-latency-histogram id="s2s" heading="Sample → screen (browsers)" .data=${c.sampleToScreen}></fp-latency-histogram>
         <fp-latency-histogram id="s2b" heading="Sample → broadcast (server)" .data=${c.sampleToBroadcast}></fp-latency-histogram>
       </div>
     `;
   }
+}
+
+/** Sources refused for the series limit on any worker, newest first, merged by source. */
+function mergeSeriesLimit(workers: LiveCluster['workers']): { rejections: number; sources: Array<{ source: string; at: number; count: number; workers: number[] }> } {
+  const by = new Map<string, { source: string; at: number; count: number; workers: number[] }>();
+  let rejections = 0;
+  for (const w of workers) {
+    if (w.seriesLimit === undefined) continue;
+    rejections += w.seriesLimit.rejections;
+    for (const h of w.seriesLimit.sources) {
+      const e = by.get(h.source) ?? { source: h.source, at: 0, count: 0, workers: [] };
+      e.at = Math.max(e.at, h.at);
+      e.count += h.count;
+      e.workers.push(w.id);
+      by.set(h.source, e);
+    }
+  }
+  return { rejections, sources: [...by.values()].sort((a, b) => b.at - a.at) };
 }
 
 declare global {

@@ -10,7 +10,7 @@ import type {
   ClientToServerEvents, LiveCluster, LiveSummary, LiveUpdate, ServerToClientEvents, SubscribeAck, SubscribeRequest,
 } from '../../node/protocol/events.js';
 import { ClockOffset, LatencyBatch } from '../lib/latency.js';
-import { readKey } from '../api.js';
+import { announceAuthRequired, readKey } from '../api.js';
 
 export const ConnectionState = { Connecting: 'connecting', Live: 'live', Reconnecting: 'reconnecting', Offline: 'offline' } as const;
 export type ConnectionState = (typeof ConnectionState)[keyof typeof ConnectionState];
@@ -43,7 +43,15 @@ export class LiveConnection extends EventTarget {
     this.#socket = io(url, { transports: ['websocket'], reconnectionDelay: 500, reconnectionDelayMax: 5000, ...(key === undefined ? {} : { auth: { key } }) });
     this.#socket.on('connect', () => void this.#onConnect());
     this.#socket.on('disconnect', () => this.#setState(ConnectionState.Reconnecting));
-    this.#socket.on('connect_error', () => this.#setState(this.#everConnected ? ConnectionState.Reconnecting : ConnectionState.Offline));
+    this.#socket.on('connect_error', (err: Error & { data?: { code?: unknown } }) => {
+      const code = err.data?.code;
+      if (code === 'unauthorized' || code === 'forbidden') {
+        // Retrying with the same key cannot help: stop and ask for one.
+        this.#socket.io.reconnection(false);
+        announceAuthRequired({ code, message: err.message });
+      }
+      this.#setState(this.#everConnected ? ConnectionState.Reconnecting : ConnectionState.Offline);
+    });
     this.#socket.on('update', (u) => {
       const r = this.#rooms.get(u.room);
       if (r === undefined) return;

@@ -8,55 +8,10 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { gzipSync } from 'node:zlib';
 import fc from 'fast-check';
-import { parseJson, parseNdjson, type ParseLimits } from './parse.js';
+import { parseJson, parseNdjson } from './parse.js';
 import { decodeBody } from './body.js';
 import { FleetPulseError } from '../errors.js';
-import type { SampleBatch } from '../protocol/samples.js';
-
-const RUNS = Number(process.env.FLEETPULSE_FUZZ_RUNS ?? '3000');
-const NOW = 1_800_000_000_000;
-const limits: ParseLimits = { maxSamples: 500, maxTags: 16, maxFutureMs: 300_000, maxAgeMs: 6 * 3600_000 };
-
-function assertValid(b: SampleBatch): void {
-  assert.ok(b.length > 0 && b.length <= limits.maxSamples);
-  for (const col of [b.metric, b.source, b.value, b.ts, b.unit, b.kind, b.tags]) assert.equal(col.length, b.length);
-  for (let i = 0; i < b.length; i++) {
-    assert.match(b.source[i]!, /^[A-Za-z0-9._:-]{1,128}$/);
-    assert.match(b.metric[i]!, /^[A-Za-z_][A-Za-z0-9_.:-]{0,127}$/);
-    assert.notEqual(b.metric[i], '__proto__');
-    assert.ok(Number.isFinite(b.value[i]));
-    assert.ok(Number.isSafeInteger(b.ts[i]) && b.ts[i]! <= NOW + limits.maxFutureMs && b.ts[i]! >= NOW - limits.maxAgeMs);
-    assert.ok(b.unit[i]!.length <= 16);
-    assert.ok(b.kind[i] === 0 || b.kind[i] === 1);
-    if (b.tags[i] !== '') assert.ok(b.tags[i]!.split('\u001f').length <= limits.maxTags);
-  }
-}
-
-/** Run `f`; it must return a valid batch or throw a FleetPulseError. */
-function decodesOrRejects(f: () => SampleBatch): void {
-  let b: SampleBatch;
-  try {
-    b = f();
-  } catch (err) {
-    assert.ok(err instanceof FleetPulseError, `unexpected ${(err as Error)?.name}: ${(err as Error)?.message}`);
-    return;
-  }
-  assertValid(b);
-}
-
-const name = fc.stringMatching(/^[A-Za-z_][A-Za-z0-9_.:-]{0,20}$/);
-const validSample = fc.record(
-  {
-    source: fc.stringMatching(/^[A-Za-z0-9._:-]{1,30}$/),
-    metric: name,
-    value: fc.double({ noNaN: true, noDefaultInfinity: true }),
-    ts: fc.integer({ min: NOW - 6 * 3600_000, max: NOW + 300_000 }),
-    unit: fc.string({ maxLength: 16 }),
-    kind: fc.constantFrom('gauge', 'counter'),
-    tags: fc.dictionary(name, fc.string({ maxLength: 64 }), { maxKeys: 16 }),
-  },
-  { requiredKeys: ['source', 'metric', 'value'] },
-);
+import { arbValidSample as validSample, arbValidWide, assertValidBatch, decodesOrRejects, FUZZ_NOW as NOW, FUZZ_RUNS as RUNS, fuzzLimits as limits } from '../testing/fuzz.js';
 
 test('arbitrary JSON documents: samples or a coded rejection', () => {
   fc.assert(fc.property(fc.jsonValue(), (doc) => decodesOrRejects(() => parseJson(JSON.stringify(doc), limits, NOW))), { numRuns: RUNS });
@@ -72,7 +27,7 @@ test('arbitrary strings: samples or a coded rejection', () => {
 test('valid samples are accepted unchanged', () => {
   fc.assert(fc.property(fc.array(validSample, { minLength: 1, maxLength: 20 }), (samples) => {
     const b = parseJson(JSON.stringify(samples), limits, NOW);
-    assertValid(b);
+    assertValidBatch(b);
     assert.equal(b.length, samples.length);
     samples.forEach((s, i) => {
       assert.equal(b.source[i], s.source);
@@ -109,5 +64,19 @@ test('gzip: random bytes and truncated streams never escape as non-coded errors'
         assert.ok(err instanceof FleetPulseError, String(err));
       }
     }
-  }), { numRuns: Math.max(200, RUNS / 10) });
+  }), { numRuns: RUNS });
+});
+
+test('wide form: valid documents give one sample per metric; a bad metric value rejects the whole document', () => {
+  const bad = fc.constantFrom<unknown>('12', null, true, [], {}, 'NaN');
+  fc.assert(fc.property(arbValidWide, fc.nat(), bad, (wide, at, badValue) => {
+    const names = Object.keys(wide.metrics);
+    const b = parseJson(JSON.stringify(wide), limits, NOW);
+    assertValidBatch(b);
+    assert.equal(b.length, names.length);
+    assert.ok(b.source.every((s) => s === wide.source));
+    const broken = { ...wide, metrics: { ...wide.metrics, [names[at % names.length]!]: badValue } };
+    assert.throws(() => parseJson(JSON.stringify(broken), limits, NOW), (e: unknown) => e instanceof FleetPulseError);
+    decodesOrRejects(() => parseNdjson(`${JSON.stringify(wide)}\n${JSON.stringify(broken)}`, limits, NOW));
+  }), { numRuns: RUNS });
 });

@@ -145,6 +145,13 @@ test('keys, roles and Origin on push, query, stream and Socket.IO; limits; nothi
   assert.match(metrics, /fleetpulse_auth_failures_total\{role="ingest",reason="wrong_role"[^}]*\} [1-9]/);
   assert.match(metrics, /fleetpulse_auth_failures_total\{role="read",reason="origin"[^}]*\} [1-9]/);
 
+  // ---- the admin port refuses browser tricks (DNS rebinding, cross-site POST) ----
+  assert.equal((await request(`${c.adminUrl}/admin/cluster`, { headers: { host: 'attacker.example:9464' } })).status, 403, 'rebinding Host');
+  assert.equal((await request(`${c.adminUrl}/metrics`, { headers: { origin: 'https://evil.example' } })).status, 403, 'cross-site Origin');
+  const simplePost = await request(`${c.adminUrl}/admin/scale`, { method: 'POST', headers: { 'content-type': 'text/plain' }, body: '{"workers":1}' });
+  assert.equal(simplePost.status, 415, 'a form-like POST cannot scale');
+  assert.equal((await request(`${c.adminUrl}/admin/cluster`)).status, 200);
+
   // ---- nothing secret in any log line (debug level, after all of the above) ----
   await until('the debug log of a rejected request', 10_000, () => /request rejected/.test(c.proc.output()));
   const out = c.proc.output();

@@ -36,7 +36,35 @@ export async function startAdmin(port: number, deps: AdminDeps): Promise<{ serve
   return { server, port: (server.address() as AddressInfo).port };
 }
 
+/** `Host` names a loopback address (any port): anything else is a DNS-rebinding page. */
+const LOOPBACK_HOST = /^(?:localhost|127(?:\.\d{1,3}){3}|\[::1\])(?::\d+)?$/i;
+
+/**
+ * The admin port listens on loopback only, but a browser on this machine can still reach it:
+ * a page elsewhere could POST /admin/scale (a "simple" cross-site request needs no preflight) or,
+ * through DNS rebinding, read /metrics. So: the Host must be a loopback name, a browser's Origin
+ * must be loopback too, and POST bodies must be application/json (which needs a CORS preflight
+ * that this server never grants).
+ */
+function refuseBrowserTricks(req: http.IncomingMessage): void {
+  const host = req.headers.host ?? '';
+  const origin = req.headers.origin;
+  let originHost = '';
+  try {
+    originHost = origin === undefined ? '' : new URL(origin).host;
+  } catch {
+    originHost = 'invalid';
+  }
+  if (!LOOPBACK_HOST.test(host) || (origin !== undefined && !LOOPBACK_HOST.test(originHost))) {
+    throw new FleetPulseError(ErrorCode.FORBIDDEN, 'the admin port answers loopback clients only (Host and Origin must be loopback)');
+  }
+  if (req.method === 'POST' && !/^application\/json\b/i.test(req.headers['content-type'] ?? '')) {
+    throw new FleetPulseError(ErrorCode.UNSUPPORTED_MEDIA_TYPE, 'admin POST bodies must be Content-Type: application/json');
+  }
+}
+
 async function handle(req: http.IncomingMessage, res: http.ServerResponse, deps: AdminDeps): Promise<void> {
+  refuseBrowserTricks(req);
   const path = (req.url ?? '/').split('?', 1)[0];
   if (path === '/metrics' && (req.method === 'GET' || req.method === 'HEAD')) {
     // A worker that does not answer in time is left out and counted, never allowed to fail the scrape (scrape.ts).
