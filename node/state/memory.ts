@@ -25,6 +25,8 @@ interface SeriesMeta {
   receivedAt: number;
   /** Already queued in #dirty since the last drainUpdates(). */
   dirty: boolean;
+  /** The source's entry, so the hot path updates it without a string-keyed lookup. */
+  src: SourceEntry;
 }
 
 interface MetricEntry {
@@ -42,6 +44,13 @@ interface SourceEntry {
   metrics: Set<string>;
   /** Ids of the source's series (so a handoff finds them without scanning every series). */
   series: number[];
+}
+
+/** Count an arrival of a source: smoothed interval between arrivals, newest receive time. */
+function touchSource(e: SourceEntry, now: number): void {
+  const gap = now - e.lastSeen;
+  if (gap >= MIN_INTERVAL_MS) e.intervalMs = e.intervalMs === 0 ? gap : 0.8 * e.intervalMs + 0.2 * gap;
+  if (now > e.lastSeen) e.lastSeen = now;
 }
 
 export class MemoryPartition implements PartitionReader {
@@ -105,7 +114,6 @@ export class MemoryPartition implements PartitionReader {
     }
     // Pass 2: write. Metric and source entries are looked up once per run of equal names.
     let lastSource = '';
-    let srcEntry: SourceEntry | undefined;
     lastMetric = '';
     m = undefined;
     for (let i = 0; i < n; i++) {
@@ -126,10 +134,6 @@ export class MemoryPartition implements PartitionReader {
         m!.kind = kind;
         m!.updatedAt = receivedAt;
       }
-      if (source !== lastSource) {
-        srcEntry = this.#touchSource(source, receivedAt);
-        lastSource = source;
-      }
       let id = ids[i]!;
       if (id === -1) {
         const tags = b.tags[i]!;
@@ -138,15 +142,20 @@ export class MemoryPartition implements PartitionReader {
         if (existing !== undefined) id = existing;
         else {
           id = this.#rings.allocate();
-          this.#meta[id] = { metric, source, tags, counter: false, receivedAt, dirty: false };
+          const src = this.#entryOf(source, receivedAt);
+          this.#meta[id] = { metric, source, tags, counter: false, receivedAt, dirty: false, src };
           m!.ids.set(key, id);
           m!.sources.set(source, (m!.sources.get(source) ?? 0) + 1);
-          srcEntry!.series.push(id);
+          src.series.push(id);
           // A source's metric list changes only when it gets a new series.
-          srcEntry!.metrics.add(metric);
+          src.metrics.add(metric);
         }
       }
       const meta = this.#meta[id]!;
+      if (source !== lastSource) {
+        touchSource(meta.src, receivedAt);
+        lastSource = source;
+      }
       meta.counter = kind === SampleKind.Counter;
       meta.receivedAt = receivedAt;
       if (!meta.dirty) {
@@ -164,15 +173,6 @@ export class MemoryPartition implements PartitionReader {
       e = { lastSeen: now, intervalMs: 0, metrics: new Set(), series: [] };
       this.#sources.set(source, e);
     }
-    return e;
-  }
-
-  #touchSource(source: string, now: number): SourceEntry {
-    const e = this.#sources.get(source);
-    if (e === undefined) return this.#entryOf(source, now);
-    const gap = now - e.lastSeen;
-    if (gap >= MIN_INTERVAL_MS) e.intervalMs = e.intervalMs === 0 ? gap : 0.8 * e.intervalMs + 0.2 * gap;
-    if (now > e.lastSeen) e.lastSeen = now;
     return e;
   }
 
@@ -374,10 +374,11 @@ export class MemoryPartition implements PartitionReader {
       let id = m.ids.get(key);
       if (id === undefined) {
         id = this.#rings.allocate();
-        this.#meta[id] = { metric: se.metric, source: se.source, tags: se.tags, counter: se.counter, receivedAt: se.receivedAt, dirty: false };
+        const src = this.#entryOf(se.source, se.receivedAt);
+        this.#meta[id] = { metric: se.metric, source: se.source, tags: se.tags, counter: se.counter, receivedAt: se.receivedAt, dirty: false, src };
         m.ids.set(key, id);
         m.sources.set(se.source, (m.sources.get(se.source) ?? 0) + 1);
-        this.#entryOf(se.source, se.receivedAt).series.push(id);
+        src.series.push(id);
       } else {
         const meta = this.#meta[id]!;
         if (se.receivedAt >= meta.receivedAt) {

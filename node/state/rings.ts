@@ -305,7 +305,8 @@ export class RingStore {
 
   #chunk(id: number): Chunk {
     const c = this.#chunks[id >> CHUNK_BITS];
-    assert.ok(c !== undefined, `BUG: series id ${id} was never allocated`);
+    // Not assert.ok(…, `…${id}…`): its message would be built on every sample.
+    if (c === undefined) assert.fail(`BUG: series id ${id} was never allocated`);
     return c;
   }
 
