@@ -276,7 +276,8 @@ export async function runPrimary(cfg: ResolvedConfig, log: Logger, opts: Primary
   let demo: { stop(): Promise<void> } | undefined;
   if (opts.startDemo !== undefined) demo = await opts.startDemo(`${base}/api/v1/ingest`);
   readyAnnounced = true;
-  log.info(
+  // Always announced, whatever the log level: scripts and tests wait for this line.
+  log.child({}, { level: 'info' }).info(
     { url: base, dashboardUrl: `${base}/`, ingestUrl: `${base}/api/v1/ingest`, streamUrl: `${base.replace(/^http/, 'ws')}/api/v1/stream`, tlsUrl: balancer?.urls.https, adminUrl, metricsUrl: `${adminUrl}/metrics`, workers: desired, balancer: cfg.balancer, balancerReason: cfg.balancerReason },
     'fleetpulse ready',
   );
