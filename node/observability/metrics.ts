@@ -254,6 +254,10 @@ export function createPrimaryMetrics(registry: Registry) {
   collectRuntimeMetrics(registry, { worker: 'primary' });
   const m = {
     workerRestarts: new Counter({ name: 'fleetpulse_worker_restarts_total', help: 'Workers restarted by the primary after an unexpected exit.', registers: [registry] }),
+    partitionsLost: new Counter({
+      name: 'fleetpulse_state_partitions_lost_total', help: 'Memory state: worker partitions lost because their worker exited unexpectedly (crash, kill -9, OOM). Every series that worker owned lost its history up to the crash (fleetpulse_state_series{worker} just before it says how many), and named streams whose seq record it held resume from their clients\' unacked messages. Redis state never loses a partition.',
+      registers: [registry],
+    }),
     workersLive: new Gauge({ name: 'fleetpulse_workers_live', help: 'Workers that are up and registered (members of the cluster).', aggregator: 'max', registers: [registry] }),
     workersDesired: new Gauge({ name: 'fleetpulse_workers_desired', help: 'Workers the primary wants running (--workers, or the last scale); fleetpulse_workers_live below it for long means workers keep failing.', aggregator: 'max', registers: [registry] }),
     scrapeMissing: new Counter({

@@ -130,7 +130,9 @@ export async function runPrimary(cfg: ResolvedConfig, log: Logger, opts: Primary
       if (Date.now() - s.startedAt > HEALTHY_AFTER_MS) s.backoffMs = BACKOFF_MIN_MS;
       s.restarts++;
       metrics.workerRestarts.inc();
-      log.warn({ slot, code, signal, restartInMs: s.backoffMs, restarts: s.restarts }, 'worker exited unexpectedly; restarting');
+      // Memory state lives in the worker: its partition is gone with it (docs/limits.md).
+      if (cfg.state.mode === 'memory') metrics.partitionsLost.inc();
+      log.warn({ slot, code, signal, restartInMs: s.backoffMs, restarts: s.restarts, partitionLost: cfg.state.mode === 'memory' }, 'worker exited unexpectedly; restarting');
       s.restartTimer = setTimeout(() => {
         s.restartTimer = undefined;
         if (!shuttingDown && s.wanted) fork(slot);
