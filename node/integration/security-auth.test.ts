@@ -4,7 +4,8 @@
  *   unknown key is 401; Bearer, X-API-Key and ?key= all work; a cross-origin browser request is
  *   403 even with a good key; Socket.IO /live needs a read key and a same-origin handshake;
  * - per-key rate limit: 429 rate_limited + Retry-After, other keys unaffected;
- * - series limit: 429 series_limit, and /admin/cluster says which sources hit it;
+ * - series limit: 429 series_limit, and /admin/cluster says which sources hit it (memory: per
+ *   partition; redis: shared in Redis);
  * - no key ever appears in the logs (debug level, every failure path exercised).
  */
 import { test } from 'node:test';
@@ -14,6 +15,8 @@ import { startCluster } from '../testing/cluster.js';
 import { request, type HttpAnswer } from '../testing/http.js';
 import { connectStream } from '../testing/ws-client.js';
 import { until } from '../testing/until.js';
+import { startRedis } from '../testing/redis.js';
+import { skipUnless } from '../testing/binaries.js';
 
 const INGEST = 'itest-ingest-key-4f1c9e';
 const INGEST2 = 'itest-ingest-key-b77a20';
@@ -156,4 +159,17 @@ test('keys, roles and Origin on push, query, stream and Socket.IO; limits; nothi
   await until('the debug log of a rejected request', 10_000, () => /request rejected/.test(c.proc.output()));
   const out = c.proc.output();
   for (const k of SECRETS) assert.ok(!out.includes(k), `key ${k.slice(0, 10)}… appears in the log`);
+});
+
+test('series limit in redis mode: shared across workers, 429 series_limit, the sources listed per worker', { timeout: 90_000, skip: skipUnless('redis-server') }, async (t) => {
+  const redis = await startRedis();
+  t.after(() => redis.stop());
+  const c = await startCluster({ workers: 2, state: 'redis', redisUrl: redis.url, env: { FLEETPULSE_LOG_LEVEL: 'warn', FLEETPULSE_CONFIG: JSON.stringify({ state: { maxSeries: 5 } }) }, readyTimeoutMs: 60_000 });
+  t.after(() => c.stop());
+  const statuses: number[] = [];
+  for (let i = 0; i < 10; i++) statuses.push((await post(c.url, {}, body(`rs-${i}`))).status);
+  assert.deepEqual(statuses, [202, 202, 202, 202, 202, 429, 429, 429, 429, 429], 'the limit counts series in Redis, whichever worker answers');
+  const cluster = (await request(`${c.adminUrl}/admin/cluster`)).json<{ workers: Array<{ seriesLimit: { rejections: number; sources: Array<{ source: string }> } }> }>();
+  assert.equal(cluster.workers.reduce((n, w) => n + w.seriesLimit.rejections, 0), 5);
+  assert.deepEqual(cluster.workers.flatMap((w) => w.seriesLimit.sources.map((s) => s.source)).sort(), ['rs-5', 'rs-6', 'rs-7', 'rs-8', 'rs-9']);
 });
