@@ -5,6 +5,8 @@
  * closed by its timeout (408 for the trickled headers and bodies, a plain close for the silent
  * ones), and the counters say so. Past http.maxConnectionsPerWorker a new connection gets 503.
  *
+ * An h2c stream whose body never ends is reset once http.requestTimeoutMs passes.
+ *
  * This checks what DualServer's comment promises: the http server never calls listen() itself
  * (the sniffing net.Server hands it sockets), so its header/request timeouts only run because
  * DualServer emits 'listening' and sets a short connectionsCheckingInterval.
@@ -12,6 +14,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
+import http2 from 'node:http2';
 import { startCluster } from '../testing/cluster.js';
 import { request } from '../testing/http.js';
 import { until } from '../testing/until.js';
@@ -98,6 +101,23 @@ test('slowloris: trickled headers, silent and trickled-body connections are time
   const refused = (reason: string): Promise<number> => promTotal(c.adminUrl, 'fleetpulse_http_refused_connections_total', `reason="${reason}"`);
   assert.ok((await refused('timeout')) >= HEADER_TRICKLERS + BODY_TRICKLERS, 'timeouts counted');
   assert.ok((await refused('idle')) >= SILENT, 'silent connections counted');
+
+  // h2c: a stream whose body never finishes is reset at requestTimeoutMs; the session survives.
+  const session = http2.connect(c.url);
+  session.on('error', () => {});
+  t.after(() => session.destroy());
+  const stalled = session.request({ ':method': 'POST', ':path': '/api/v1/ingest', 'content-type': 'application/json' }, { endStream: false });
+  stalled.on('error', () => {});
+  stalled.write('[');
+  const rst = await new Promise<number>((resolve) => stalled.on('close', () => resolve(stalled.rstCode)));
+  assert.equal(rst, http2.constants.NGHTTP2_CANCEL, 'the stalled h2 stream was cancelled');
+  const fine = await new Promise<number>((resolve, reject) => {
+    const r = session.request({ ':path': '/healthz' });
+    r.on('response', (h) => resolve(Number(h[':status'])));
+    r.on('error', reject);
+    r.end();
+  });
+  assert.equal(fine, 200, 'the same h2 session still answers');
 
   // Past the connection limit: a clear 503, and the worker still answers once they are gone.
   const flood: Slow[] = [];
