@@ -130,8 +130,8 @@ export class GroupCommitStore implements StateStore {
   setStreamSeq(streamId: string, seq: number): Promise<void> {
     return this.#inner.setStreamSeq(streamId, seq);
   }
-  drainUpdates(): Promise<BucketUpdate[]> {
-    return this.#inner.drainUpdates();
+  drainUpdates(wanted?: (metric: string, source: string) => boolean): Promise<BucketUpdate[]> {
+    return this.#inner.drainUpdates(wanted);
   }
   ready(): boolean {
     return !this.#closed && this.#inner.ready();

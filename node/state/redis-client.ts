@@ -18,15 +18,16 @@
 import { Cluster, Redis, type ClusterOptions, type RedisOptions } from 'ioredis';
 import { ErrorCode, FleetPulseError } from '../errors.js';
 import type { Logger } from '../observability/logger.js';
-import { META_LUA, READ_LUA, SEQ_LUA, WRITE_LUA } from './redis-scripts.js';
+import { HEADS_LUA, META_LUA, PUT_LUA, READ_LUA, SEQ_LUA } from './redis-scripts.js';
 
 type Arg = string | Buffer | number;
 
 /** The custom commands defineCommand adds (ioredis types them dynamically). */
 export interface ScriptCommands {
-  /** fp_write; numkeys first (the number of keys varies per call). */
-  fpWriteBuffer(...args: Arg[]): Promise<unknown>;
-  fpReadBuffer(infoKey: string, dataKey: string, ...args: Arg[]): Promise<unknown>;
+  /** fp_put; numkeys first (the number of keys varies per call). */
+  fpPut(...args: Arg[]): Promise<unknown>;
+  fpReadBuffer(writersKey: string, ...args: Arg[]): Promise<unknown>;
+  fpHeadsBuffer(writersKey: string, ...args: Arg[]): Promise<unknown>;
   fpMeta(metricsKey: string, ...args: Arg[]): Promise<unknown>;
   fpSeq(key: string, seq: string, ttlMs: number): Promise<unknown>;
 }
@@ -69,8 +70,9 @@ export function parseRedisUrl(url: string): ParsedUrl {
 }
 
 function defineScripts(c: Redis | Cluster): AnyRedis {
-  c.defineCommand('fpWrite', { lua: WRITE_LUA });
-  c.defineCommand('fpRead', { lua: READ_LUA, numberOfKeys: 2, readOnly: true });
+  c.defineCommand('fpPut', { lua: PUT_LUA });
+  c.defineCommand('fpRead', { lua: READ_LUA, numberOfKeys: 1, readOnly: true });
+  c.defineCommand('fpHeads', { lua: HEADS_LUA, numberOfKeys: 1, readOnly: true });
   c.defineCommand('fpMeta', { lua: META_LUA, numberOfKeys: 1 });
   c.defineCommand('fpSeq', { lua: SEQ_LUA, numberOfKeys: 1 });
   return c as AnyRedis;
@@ -113,8 +115,8 @@ export class RedisConnection {
       redisOptions,
       enableOfflineQueue: false,
       enableAutoPipelining: true,
-      // Auto-pipelining picks a command's node by its first argument; fp_write's is numkeys.
-      autoPipeliningIgnoredCommands: ['fpWrite'],
+      // Auto-pipelining picks a command's node by its first argument; fp_put's is numkeys.
+      autoPipeliningIgnoredCommands: ['fpPut'],
       clusterRetryStrategy: retry,
       scaleReads: 'master',
       retryDelayOnFailover: 100,

@@ -11,7 +11,11 @@ import type { CommitEntry } from '../aggregate/group-commit.js';
 import { toStateError, type AnyRedis } from './redis-client.js';
 import { INDEX_REFRESH_MS, seriesMember, type RedisKeys } from './redis-keys.js';
 
-/** Most members per ZMSCORE / ZADD. */
+/**
+ * Most members per ZMSCORE / ZADD / fp_meta call. Every command's argument count must stay bounded:
+ * ioredis 5 spreads them into function calls, and an overflow inside its auto-pipeline leaves its
+ * callbacks out of step — an uncaught exception that ends the process.
+ */
 const MAX_MEMBERS_PER_CALL = 1000;
 
 export class RedisIndexes {
@@ -102,10 +106,15 @@ export class RedisIndexes {
    */
   async write(client: AnyRedis, delta: TickDelta, now: number): Promise<void> {
     const ops: Array<Promise<unknown>> = [];
-    const meta: Array<string | number> = [];
+    // fp_meta in calls of bounded size: ioredis spreads a command's arguments into function calls.
+    let meta: Array<string | number> = [];
     for (const [metric, changes] of delta.meta) {
       meta.push(metric, changes.length);
       for (const c of changes) meta.push(c.unit, c.kind, c.at);
+      if (meta.length >= MAX_MEMBERS_PER_CALL) {
+        ops.push(client.fpMeta(this.#keys.metrics, ...meta));
+        meta = [];
+      }
     }
     if (meta.length > 0) ops.push(client.fpMeta(this.#keys.metrics, ...meta));
 

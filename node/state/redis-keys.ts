@@ -1,14 +1,14 @@
 /**
  * Key layout of the Redis state store (P = state.redisKeyPrefix, default `fp:`).
  *
- * Per source, both in the slot of the hash tag `{s:<source>}`, so one Lua call per source stays in
- * one slot on Redis Cluster:
- *   P{s:<source>}:i   hash: `ls` lastSeen ms, `iv` smoothed interval ms, `n` last series id, and
- *                     per series `<metric>NUL<tags>` → its id (the source's series index)
- *   P{s:<source>}:d   hash: the buckets of every series of the source: `H` (every series' ring
- *                     heads and current coarse bucket), `<id>F<c>`, `<id>X<c>`, `<id>C<c>` chunks
- *                     (binary layouts in redis-scripts.ts)
- *   Both expire coarse retention + slack after the source's last write.
+ * Per source, all in the slot of the hash tag `{s:<source>}` (one slot per source on Cluster):
+ *   P{s:<source>}:w        set: ids of the writers (worker processes) holding a partial of it
+ *   P{s:<source>}:i:<w>    writer w's series index: `n` last series id, and per series
+ *                          `<metric>NUL<tags>` → its id (written only when a series is new)
+ *   P{s:<source>}:d:<w>    writer w's data: `ls` lastSeen ms, `iv` smoothed interval ms, `H` (ring
+ *                          heads and coarse head bucket of every series), `<id>F<c>`, `<id>X<c>`,
+ *                          `<id>C<c>` chunks (layouts in redis-scripts.ts)
+ *   All three expire coarse retention + slack after the writer's last write to the source.
  * Global indexes (each one key, so one slot; written in the same round trip, outside the Lua call):
  *   P:sources                       zset source → last index time (ms), for GET /sources
  *   P:metrics                       hash metric → <Bd kind updatedAt + unit
@@ -33,11 +33,14 @@ export class RedisKeys {
   sourceBase(source: string): string {
     return `${this.#p}{s:${source}}:`;
   }
-  info(source: string): string {
-    return `${this.sourceBase(source)}i`;
+  writers(source: string): string {
+    return `${this.sourceBase(source)}w`;
   }
-  data(source: string): string {
-    return `${this.sourceBase(source)}d`;
+  info(source: string, writer: string): string {
+    return `${this.sourceBase(source)}i:${writer}`;
+  }
+  data(source: string, writer: string): string {
+    return `${this.sourceBase(source)}d:${writer}`;
   }
   get sources(): string {
     return `${this.#p}sources`;

@@ -1,28 +1,25 @@
 /**
- * The Lua scripts of the Redis state store (kept beside redis.ts; see redis-keys.ts for the key
- * layout). Every script touches keys of ONE hash slot only — a source's keys share the
- * `{s:<source>}` hash tag — so each call is atomic and valid on Redis Cluster.
+ * The Lua scripts of the Redis state store (kept beside redis.ts; key layout in redis-keys.ts).
+ * Writes need no script: each writer owns its partial of a source and writes it with HSET
+ * (redis-partial.ts). The scripts read — every partial of a source in one call — and keep the few
+ * shared read-modify-write values (metric unit/kind, stream seqs) atomic. A read script touches
+ * only keys of one source, which share the hash tag `{s:<source>}`: one slot, valid on Cluster.
  *
- * A source has two hashes: its info hash (lastSeen `ls`, interval `iv`, last series id `n`, and
- * per series `<metric>NUL<tags>` → its id) and its data hash:
- *   `H`          heads of every series of the source, HS = 55 bytes per id (slot id-1):
- *                <ddBI4ddddH fine head, coarse head, flags (1 exists, 2 counter), and the coarse
- *                head bucket itself (count sum min max last off) — the one bucket every write of
- *                the minute touches, so it lives here rather than in its chunk
- *   `<id>F<c>`   CH × <Hd     fine chunk: tag (0 empty, 1..65534 one sample at offset tag-1,
- *                             65535 MULTI), last
+ * A source has a writer set `P{s:<source>}:w`, and per writer w an info hash `…:i:<w>` (last
+ * series id `n`, and per series `<metric>NUL<tags>` → its id) and a data hash `…:d:<w>` (lastSeen
+ * `ls`, interval `iv`, and):
+ *   `H`          per series (slot id-1, 63 + 10·CH bytes): <ddBI4ddddH fine head, coarse head,
+ *                flags (1 exists, 2 counter), the coarse head bucket (count sum min max last off),
+ *                then <d the head fine chunk's index and that chunk's bytes — what every write
+ *                touches lives in this one field, so a tick writes one field per source
+ *   `<id>F<c>`   CH × <Hd     fine chunk (except the head one): tag (0 empty, 1..65534 one sample
+ *                             at offset tag-1, 65535 MULTI), last
  *   `<id>X<c>`   CH × <I4dddH fine overflow: count, sum, min, max, offset of last (MULTI slots)
  *   `<id>C<c>`   CH × <I4ddddH coarse chunk: count (0 empty), sum, min, max, last, offset of last;
  *                             every coarse bucket but the head one (moved here when the head advances)
  * Chunk c holds buckets [c·CH, c·CH+CH-1]. The same compact layout as the memory rings (rings.ts):
  * 10 B per fine bucket, 38 B per coarse bucket, overflow only for fine buckets with > 1 sample.
- * Why this shape (measured, see bench/state): Redis' cost is per command and per hash field
- * touched, so a tick costs per source one HMGET and one HSET on each of its two hashes, and per
- * series in the common case (≤ 1 sample/s, no late samples) just its fine chunk — 80 bytes in and
- * out — plus its 55-byte slot of `H`.
- *
- * Ring semantics equal the memory rings: a ring holds buckets (head − N, head]; a write older than
- * that is dropped; advancing the head hides what falls out (and deletes chunks that are wholly out).
+ * Ring semantics equal the memory rings per partial: a ring holds buckets (head − N, head].
  */
 
 /** Shared helpers, prepended to the scripts. */
@@ -64,356 +61,91 @@ end
 `;
 
 /**
- * fp_write — merge one tick's bucket deltas of one or more sources.
- * ARGV[1..9]: fineStep fineN coarseStep coarseN CH coarseSpanMs slackMs ttlMs minIntervalMs
- * ARGV[10..12]: an empty fine, fine-overflow and coarse chunk (zero bytes; Lua's string.rep is slow)
- * ARGV[13]: number of sources; then one blob per source (redis-codec.ts encodeSource):
- *   <H nTimes, d × nTimes receive times, H nSeries, then per series: <H len + field (metric NUL
- *   tags), <B counter, <I4 nFine, <I4 nCoarse, then per delta (fine, then coarse, each ascending)
- *   kind 1: <ddH b last off (one sample) | kind 2: <dI4ddddH b count sum min max last off.
- * KEYS: per source its info hash and its data hash.
- * Returns one binary string: per series <BdI4ddddH flags(1 = new series) fineHead count sum min
- * max last off — the fine head bucket after the write (what the live broadcaster shows).
- *
- * Hot path: no closures or tables per delta, chunk names built once per call, and per source one
- * HMGET + one HSET on each of its two hashes.
+ * fp_put — one tick of this writer's partials, written blindly (no reads): one call instead of a
+ * MULTI of many commands halves the client's cost of a tick (measured), and is atomic.
+ * KEYS: per source its writer set, info hash, data hash. ARGV[1]: writer id, ARGV[2]: TTL ms,
+ * ARGV[3]: one blob (redis-writer.ts encodePut) with per source: <B refresh, then three lists —
+ * info field/values, data field/values, data fields to delete — each <I4 count and count × (<I4
+ * length, bytes). refresh: join the writer set and push the three TTLs out. (One blob rather than
+ * thousands of arguments: ioredis spreads arguments into function calls, and a big tick overflowed.)
  */
-export const WRITE_LUA = PRELUDE + `
-local fineStep, fineN = tonumber(ARGV[1]), tonumber(ARGV[2])
-local coarseStep, coarseN = tonumber(ARGV[3]), tonumber(ARGV[4])
-local CH = tonumber(ARGV[5])
-local ttl = tonumber(ARGV[8])
-local minInterval = tonumber(ARGV[9])
-local ZF, ZX, ZC = ARGV[10], ARGV[11], ARGV[12]
-local nsrc = tonumber(ARGV[13])
-local k, a = 1, 14
-local out = {}
-
--- Chunk suffixes, once per chunk index per call: [1] fine, [2] fine overflow, [3] coarse.
-local names = {}
-local function chunk(c)
-  local n = names[c]
-  if n == nil then
-    local s = tostring(c)
-    n = { 'F' .. s, 'X' .. s, 'C' .. s }
-    names[c] = n
+export const PUT_LUA = `
+local sunpack = struct.unpack
+local blob = ARGV[3]
+local p = 1
+local function list()
+  local n
+  n, p = sunpack('<I4', blob, p)
+  local out = {}
+  for i = 1, n do
+    local len
+    len, p = sunpack('<I4', blob, p)
+    out[i] = string.sub(blob, p, p + len - 1)
+    p = p + len
   end
-  return n
+  return out
 end
-
--- Deltas into a flat array, 7 numbers each: b count sum min max last off.
-local function readDeltas(blob, p, n, into, j)
-  for _ = 1, n do
-    local kind = string.byte(blob, p)
-    if kind == 1 then
-      local b, v, off
-      b, v, off, p = sunpack('<ddH', blob, p + 1)
-      into[j + 1], into[j + 2], into[j + 3], into[j + 4], into[j + 5], into[j + 6], into[j + 7] = b, 1, v, v, v, v, off
-    else
-      local b, c, s, mn, mx, l, off
-      b, c, s, mn, mx, l, off, p = sunpack('<dI4ddddH', blob, p + 1)
-      into[j + 1], into[j + 2], into[j + 3], into[j + 4], into[j + 5], into[j + 6], into[j + 7] = b, c, s, mn, mx, l, off
-    end
-    j = j + 7
-  end
-  return p, j
-end
-
--- Chunks alive under head h that are wholly out of the ring under head b (b > h).
-local function dropDead(id, h, b, N, which, cache, dirty, dels)
-  for c = floor((h - N + 1) / CH), math.min(floor(h / CH), floor((b - N - CH + 1) / CH)) do
-    local n = chunk(c)
-    for _, w in ipairs(which) do
-      local f = id .. n[w]
-      dels[#dels + 1] = f
-      cache[f] = false
-      dirty[f] = nil
-    end
+local function call(cmd, key, args)
+  local i = 1
+  while i <= #args do
+    local j = math.min(#args, i + 999)
+    redis.call(cmd, key, unpack(args, i, j))
+    i = j + 1
   end
 end
-local FINE_PARTS, COARSE_PARTS = { 1, 2 }, { 3 }
-local HS = 55
-
--- A write to bucket b of a ring whose head is h (nil: empty) and that holds N buckets:
--- is b kept, and the head after it (advancing drops the chunks that fall wholly out).
-local function advance(id, h, b, N, which, cache, dirty, dels)
-  if h == nil then return true, b end
-  if b > h then
-    dropDead(id, h, b, N, which, cache, dirty, dels)
-    return true, b
-  end
-  return b > h - N, h
-end
-
--- The fine bucket in slot s of chunk F as fp_write reports it (<BdI4ddddH); its overflow chunk X
--- is read from field xf of the data hash when needed and not loaded (nil; false = absent).
-local function headRecord(flags, b, F, X, data, xf, s)
-  local cnt, sum, mn, mx, lst, off = 0, 0, 0, 0, 0, 0
-  if F then
-    local tag, lastv = sunpack('<Hd', F, s * FS + 1)
-    if tag == MULTI then
-      if X == nil then X = redis.call('HGET', data, xf) end
-      if X then
-        cnt, sum, mn, mx, off = sunpack('<I4dddH', X, s * XS + 1)
-        lst = lastv
-      end
-    elseif tag ~= 0 then
-      cnt, sum, mn, mx, lst, off = 1, lastv, lastv, lastv, lastv, tag - 1
-    end
-  end
-  return spack('<BdI4ddddH', flags, b, cnt, sum, mn, mx, lst, off)
-end
-
--- Per source, reused: series ids, delta ranges, and the flat delta arrays.
-local sids, fd, cd, fr, cr, counters = {}, {}, {}, {}, {}, {}
-
-for _ = 1, nsrc do
-  local info, data = KEYS[k], KEYS[k + 1]
-  k = k + 2
-  local blob = ARGV[a]
-  a = a + 1
-  local ntimes = sunpack('<H', blob, 1)
-  local tp = 3
-  local nser = sunpack('<H', blob, tp + 8 * ntimes)
-  local p = tp + 8 * ntimes + 2
-  -- Series fields, and where each one's deltas start.
-  local fields, starts = {}, {}
-  for i = 1, nser do
-    local len = sunpack('<H', blob, p)
-    fields[i] = string.sub(blob, p + 2, p + 1 + len)
-    p = p + 2 + len
-    starts[i] = p
-    local nf, nc = sunpack('<I4I4', blob, p + 1)
-    p = p + 9
-    for _ = 1, nf + nc do
-      if string.byte(blob, p) == 1 then p = p + 19 else p = p + 47 end
-    end
-  end
-
-  -- Info: liveness, next id, and the ids of this tick's series.
-  local q = { 'ls', 'iv', 'n' }
-  for i = 1, nser do q[3 + i] = fields[i] end
-  local cur = hmget(info, q)
-  local ls, iv, nextId = tonumber(cur[1]), tonumber(cur[2]) or 0, tonumber(cur[3]) or 0
-  local fresh = ls == nil
-  local oldLs = ls or 0
-  -- Replay the receive times like the memory store's touchSource().
-  for x = 0, ntimes - 1 do
-    local r = sunpack('<d', blob, tp + 8 * x)
-    if ls == nil then
-      ls = r; iv = 0
-    else
-      local gap = r - ls
-      if gap >= minInterval then
-        if iv == 0 then iv = gap else iv = 0.8 * iv + 0.2 * gap end
-      end
-      if r > ls then ls = r end
-    end
-  end
-  local infoSet = { 'ls', string.format('%.17g', ls), 'iv', string.format('%.17g', iv) }
-  for i = 1, nser do
-    local id = cur[3 + i]
-    if not id then
-      nextId = nextId + 1
-      id = tostring(nextId)
-      infoSet[#infoSet + 1] = fields[i]
-      infoSet[#infoSet + 1] = id
-    end
-    sids[i] = id
-  end
-  if nextId ~= (tonumber(cur[3]) or 0) then infoSet[#infoSet + 1] = 'n'; infoSet[#infoSet + 1] = tostring(nextId) end
-
-  -- Parse every series' deltas; one HMGET for the heads and the fine chunks they touch.
-  local want = { 'H' }
-  local fj, cj = 0, 0
-  for i = 1, nser do
-    local id = sids[i]
-    local s = starts[i]
-    local nf, nc = sunpack('<I4I4', blob, s + 1)
-    counters[i] = string.byte(blob, s)
-    local f0, c0 = fj, cj
-    local dp
-    dp, fj = readDeltas(blob, s + 9, nf, fd, fj)
-    dp, cj = readDeltas(blob, dp, nc, cd, cj)
-    fr[i], cr[i] = f0, c0
-    local last = nil
-    for j = f0 + 1, fj, 7 do
-      local c = floor(fd[j] / CH)
-      if c ~= last then
-        want[#want + 1] = id .. chunk(c)[1]
-        last = c
-      end
-    end
-  end
-  fr[nser + 1], cr[nser + 1] = fj, cj
-  local vals = hmget(data, want)
-  local cache = {}
-  for i = 2, #want do cache[want[i]] = vals[i] end
-  local H = vals[1] or ''
-  local heads = {}
-  local dirty, dels = {}, {}
-  local late = {}
-  -- A chunk field, from this call's cache or read now (nil → false when absent).
-  local function load(f)
-    local v = cache[f]
-    if v == nil then v = redis.call('HGET', data, f); cache[f] = v end
-    return v
-  end
-
-  for i = 1, nser do
-    local id = sids[i]
-    local slot = (tonumber(id) - 1) * HS
-    local fh, ch, flags, cc, cs, cmn, cmx, cl, co
-    if #H >= slot + HS then fh, ch, flags, cc, cs, cmn, cmx, cl, co = sunpack('<ddBI4ddddH', H, slot + 1) end
-    local isNew = flags == nil or flags % 2 == 0
-    if isNew then fh, ch = nil, nil end
-
-    -- Fine ring.
-    for j = fr[i] + 1, fr[i + 1], 7 do
-      local b = fd[j]
-      local keep
-      keep, fh = advance(id, fh, b, fineN, FINE_PARTS, cache, dirty, dels)
-      if keep then
-        local c, s = locate(b, CH)
-        local n = chunk(c)
-        local fn, xn = id .. n[1], id .. n[2]
-        local F = cache[fn] or ZF
-        local tag, lastv = sunpack('<Hd', F, s * FS + 1)
-        local cnt, sum, mn, mx, lst, off = fd[j + 1], fd[j + 2], fd[j + 3], fd[j + 4], fd[j + 5], fd[j + 6]
-        if tag == 0 and cnt == 1 then
-          F = setslot(F, s, FS, spack('<Hd', off + 1, lst))
-        else
-          -- Overflow chunks are read only when a slot needs one (rare at ≤ 1 sample/s).
-          local X = load(xn) or ZX
-          if tag == 0 then
-            X = setslot(X, s, XS, spack('<I4dddH', cnt, sum, mn, mx, off))
-          elseif tag ~= MULTI then
-            local prevOff = tag - 1
-            if lastv < mn then mn = lastv end
-            if lastv > mx then mx = lastv end
-            if off < prevOff then lst = lastv; off = prevOff end
-            X = setslot(X, s, XS, spack('<I4dddH', cnt + 1, sum + lastv, mn, mx, off))
-          else
-            local xc, xs, xmn, xmx, xo = sunpack('<I4dddH', X, s * XS + 1)
-            if mn < xmn then xmn = mn end
-            if mx > xmx then xmx = mx end
-            if off >= xo then xo = off else lst = lastv end
-            X = setslot(X, s, XS, spack('<I4dddH', xc + cnt, xs + sum, xmn, xmx, xo))
-          end
-          F = setslot(F, s, FS, spack('<Hd', MULTI, lst))
-          cache[xn] = X; dirty[xn] = true
-        end
-        cache[fn] = F; dirty[fn] = true
-      end
-    end
-
-    -- Coarse ring: the head bucket is in H; older buckets in chunks.
-    for j = cr[i] + 1, cr[i + 1], 7 do
-      local b = cd[j]
-      local dc, ds, dmn, dmx, dl, doff = cd[j + 1], cd[j + 2], cd[j + 3], cd[j + 4], cd[j + 5], cd[j + 6]
-      if ch == nil or b > ch then
-        if ch ~= nil then
-          -- The head moves on: its bucket goes into its chunk (its slot there is empty).
-          local c, s = locate(ch, CH)
-          local cn = id .. chunk(c)[3]
-          cache[cn] = setslot(load(cn) or ZC, s, CS, spack('<I4ddddH', cc, cs, cmn, cmx, cl, co)); dirty[cn] = true
-          dropDead(id, ch, b, coarseN, COARSE_PARTS, cache, dirty, dels)
-        end
-        ch, cc, cs, cmn, cmx, cl, co = b, dc, ds, dmn, dmx, dl, doff
-      elseif b == ch then
-        cc, cs = cc + dc, cs + ds
-        if dmn < cmn then cmn = dmn end
-        if dmx > cmx then cmx = dmx end
-        if doff >= co then cl, co = dl, doff end
-      elseif b > ch - coarseN then
-        -- A late sample for an older coarse bucket.
-        local c, s = locate(b, CH)
-        local cn = id .. chunk(c)[3]
-        local C = load(cn) or ZC
-        local oc, os, omn, omx, ol, oo = sunpack('<I4ddddH', C, s * CS + 1)
-        if oc == 0 then
-          C = setslot(C, s, CS, spack('<I4ddddH', dc, ds, dmn, dmx, dl, doff))
-        else
-          if dmn < omn then omn = dmn end
-          if dmx > omx then omx = dmx end
-          if doff >= oo then ol, oo = dl, doff end
-          C = setslot(C, s, CS, spack('<I4ddddH', oc + dc, os + ds, omn, omx, ol, oo))
-        end
-        cache[cn] = C; dirty[cn] = true
-      end
-    end
-    heads[tonumber(id)] = spack('<ddBI4ddddH', fh, ch, 1 + 2 * counters[i], cc, cs, cmn, cmx, cl, co)
-
-    -- The fine head bucket as it is now; its chunk is loaded unless only older buckets changed.
-    local hc, hs = locate(fh, CH)
-    local hn = chunk(hc)
-    local F = cache[id .. hn[1]]
-    local flags = isNew and 1 or 0
-    if F == nil then
-      out[#out + 1] = ''
-      late[#late + 1] = { #out, flags, fh, id .. hn[1], id .. hn[2], hs }
-    else
-      out[#out + 1] = headRecord(flags, fh, F, cache[id .. hn[2]], data, id .. hn[2], hs)
-    end
-  end
-
-  -- H with this tick's slots replaced (ids are dense: a new id is at most one past the end).
-  local parts, n = {}, math.floor(#H / HS)
-  for id in pairs(heads) do if id > n then n = id end end
-  for id = 1, n do
-    parts[id] = heads[id] or (id * HS <= #H and string.sub(H, (id - 1) * HS + 1, id * HS)) or string.rep('\0', HS)
-  end
-  dirty['H'] = true
-  cache['H'] = table.concat(parts)
-
-  if #dels > 0 then hcall('HDEL', data, dels) end
-  local dataSet = {}
-  for n in pairs(dirty) do dataSet[#dataSet + 1] = n; dataSet[#dataSet + 1] = cache[n] end
-  hcall('HSET', data, dataSet)
-  hcall('HSET', info, infoSet)
-  -- Head buckets whose chunk the tick did not touch (late samples only): read them now.
-  for _, l in ipairs(late) do
-    local r = redis.call('HMGET', data, l[4], l[5])
-    out[l[1]] = headRecord(l[2], l[3], r[1], r[2], data, l[5], l[6])
-  end
-  -- Both hashes live until the coarse retention (plus slack) after the source's last write;
-  -- refreshing the TTL once a minute is enough (the slack covers it).
-  if fresh or floor(ls / 60000) ~= floor(oldLs / 60000) then
-    redis.call('PEXPIRE', info, ttl)
-    redis.call('PEXPIRE', data, ttl)
+local w, ttl = ARGV[1], ARGV[2]
+for k = 1, #KEYS, 3 do
+  local refresh = string.byte(blob, p)
+  p = p + 1
+  call('HSET', KEYS[k + 1], list())
+  call('HSET', KEYS[k + 2], list())
+  call('HDEL', KEYS[k + 2], list())
+  if refresh == 1 then
+    redis.call('SADD', KEYS[k], w)
+    redis.call('PEXPIRE', KEYS[k], ttl)
+    redis.call('PEXPIRE', KEYS[k + 1], ttl)
+    redis.call('PEXPIRE', KEYS[k + 2], ttl)
   end
 end
-return table.concat(out)
+return 1
 `;
 
 /**
- * fp_read — the buckets of one source's series of one metric in a bucket range of one ring.
- * KEYS: the source's info hash and data hash. ARGV: metric exact(0|1) tags ring(f|c) b0 b1 N CH.
- * Returns { field, blob, … } with blob = <B counter, then per non-empty bucket in ascending order
- * <dI4ddddH b count sum min max last off.
+ * fp_read — the buckets of one source's series of one metric in a bucket range of one ring, from
+ * every writer's partial. KEYS[1]: the writer set. ARGV: keyBase (`P{s:<source>}:`) metric
+ * exact(0|1) tags ring(f|c) b0 b1 N CH. Partial keys are keyBase .. 'i:' / 'd:' .. writer: the
+ * same hash tag as KEYS[1], so the same slot. Returns { writer, field, blob, … } with blob =
+ * <B counter, then per non-empty bucket in ascending order <dI4ddddH b count sum min max last off.
  */
 export const READ_LUA = PRELUDE + `
-local metric, exact, tags, ring = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
-local b0, b1, N, CH = tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7]), tonumber(ARGV[8])
-local series = {}
+local base, metric, exact, tags, ring = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]
+local b0, b1, N, CH = tonumber(ARGV[6]), tonumber(ARGV[7]), tonumber(ARGV[8]), tonumber(ARGV[9])
 local prefix = metric .. '\\0'
-if exact == '1' then
-  local id = redis.call('HGET', KEYS[1], prefix .. tags)
-  if id then series[1] = { prefix .. tags, id } end
-else
-  local all = redis.call('HGETALL', KEYS[1])
-  for i = 1, #all, 2 do
-    if string.sub(all[i], 1, #prefix) == prefix then series[#series + 1] = { all[i], all[i + 1] } end
-  end
-end
+local writers = redis.call('SMEMBERS', KEYS[1])
+table.sort(writers)
 local out = {}
-local H = nil
-if #series > 0 then H = redis.call('HGET', KEYS[2], 'H') or '' end
-for _, sr in ipairs(series) do
-  local id = sr[2]
-  local slot = (tonumber(id) - 1) * 55
-  if #H >= slot + 55 then
-    local fh, ch, flags, hc, hsum, hmn, hmx, hl, ho = sunpack('<ddBI4ddddH', H, slot + 1)
+-- One partial (writer w): its series of the metric, and their buckets in the range.
+local function readPartial(w)
+  local info, data = base .. 'i:' .. w, base .. 'd:' .. w
+  local series = {}
+  if exact == '1' then
+    local id = redis.call('HGET', info, prefix .. tags)
+    if id then series[1] = { prefix .. tags, id } end
+  else
+    local all = redis.call('HGETALL', info)
+    for i = 1, #all, 2 do
+      if string.sub(all[i], 1, #prefix) == prefix then series[#series + 1] = { all[i], all[i + 1] } end
+    end
+  end
+  if #series == 0 then return end
+  local H = redis.call('HGET', data, 'H') or ''
+  local HS = 63 + CH * FS
+  for _, sr in ipairs(series) do
+    local id = sr[2]
+    local slot = (tonumber(id) - 1) * HS
+    local fh, ch, flags, hc, hsum, hmn, hmx, hl, ho, fc = 0, 0, 0
+    if #H >= slot + HS then fh, ch, flags, hc, hsum, hmn, hmx, hl, ho, fc = sunpack('<ddBI4ddddHd', H, slot + 1) end
+    if flags % 2 == 1 then
     local head = fh
     if ring == 'c' then head = ch end
     local lo, hi = math.max(b0, head - N + 1), math.min(b1, head)
@@ -424,9 +156,10 @@ for _, sr in ipairs(series) do
         if ring == 'f' then fields[#fields + 1] = id .. 'F' .. c; fields[#fields + 1] = id .. 'X' .. c
         else fields[#fields + 1] = id .. 'C' .. c end
       end
-      local vals = hmget(KEYS[2], fields)
+      local vals = hmget(data, fields)
       local got = {}
       for i = 1, #fields do got[fields[i]] = vals[i] end
+      if ring == 'f' then got[id .. 'F' .. fc] = string.sub(H, slot + 64, slot + HS) end
       for b = lo, hi do
         local c, s = locate(b, CH)
         if ring == 'f' then
@@ -451,8 +184,56 @@ for _, sr in ipairs(series) do
         end
       end
     end
+    out[#out + 1] = w
     out[#out + 1] = sr[1]
     out[#out + 1] = table.concat(parts)
+    end
+  end
+end
+for _, w in ipairs(writers) do readPartial(w) end
+return out
+`;
+
+/**
+ * fp_heads — other writers' state of given fine buckets (the live broadcaster's read-back when a
+ * source has several writers). KEYS[1]: the writer set. ARGV: keyBase ownWriter CH, then pairs
+ * (field, bucket). Returns { index, blob, … } per other writer holding the bucket, blob =
+ * <dI4ddddH b count sum min max last off (index: the pair's position, 1-based).
+ */
+export const HEADS_LUA = PRELUDE + `
+local base, own, CH = ARGV[1], ARGV[2], tonumber(ARGV[3])
+local writers = redis.call('SMEMBERS', KEYS[1])
+local out = {}
+if #writers < 2 then return out end
+local fields = {}
+for i = 4, #ARGV, 2 do fields[#fields + 1] = ARGV[i] end
+local HS = 63 + CH * FS
+for _, w in ipairs(writers) do
+  if w ~= own then
+    local ids = hmget(base .. 'i:' .. w, fields)
+    local data = base .. 'd:' .. w
+    local H = redis.call('HGET', data, 'H') or ''
+    for i = 1, #fields do
+      local id = ids[i]
+      if id then
+        local b = tonumber(ARGV[3 + 2 * i])
+        local c, s = locate(b, CH)
+        local r = redis.call('HMGET', data, id .. 'F' .. c, id .. 'X' .. c)
+        local slot = (tonumber(id) - 1) * HS
+        if #H >= slot + HS and sunpack('<d', H, slot + 56) == c then r[1] = string.sub(H, slot + 64, slot + HS) end
+        if r[1] then
+          local tag, last = sunpack('<Hd', r[1], s * FS + 1)
+          if tag == MULTI and r[2] then
+            local xc, xs, xmn, xmx, xo = sunpack('<I4dddH', r[2], s * XS + 1)
+            out[#out + 1] = i
+            out[#out + 1] = spack('<dI4ddddH', b, xc, xs, xmn, xmx, last, xo)
+          elseif tag ~= 0 and tag ~= MULTI then
+            out[#out + 1] = i
+            out[#out + 1] = spack('<dI4ddddH', b, 1, last, last, last, last, tag - 1)
+          end
+        end
+      end
+    end
   end
 end
 return out

@@ -1,28 +1,29 @@
 /**
- * Redis state (DESIGN.md §2 `state: redis`): workers are stateless; every bucket, source, metric
- * and stream seq lives in Redis (key layout: redis-keys.ts; Lua: redis-scripts.ts), so any worker
- * of any instance sharing the Redis gives the same answers — the memory store's answers, built by
- * the same merge.ts code from the same bucket semantics (the contract suite checks both).
+ * Redis state (DESIGN.md §2 `state: redis`): every bucket, source, metric and stream seq lives in
+ * Redis (key layout: redis-keys.ts), so any worker of any instance sharing the Redis gives the same
+ * answers — the memory store's answers, built by the same merge.ts code from the same bucket
+ * semantics (the contract suite checks both).
  *
  * Writes come as one commit per group-commit tick (aggregate/group-commit.ts): the tick's samples,
- * pre-aggregated into bucket deltas (aggregate/delta.ts), go out in one round trip — one fp_write
- * Lua call for all sources on a standalone Redis (atomic: a tick is applied wholly or not at all),
- * one per source on a Cluster (each atomic, all auto-pipelined per node) — plus the few index
- * commands that are due. Lua makes min/max/last exact with any number of concurrent writers.
+ * pre-aggregated into bucket deltas (aggregate/delta.ts), are merged into this worker's own
+ * partials and written in one transaction (redis-writer.ts) — plus the index updates that are due
+ * (redis-index.ts). Each writer owns its partials, so concurrent writers never race on a bucket;
+ * reads merge all partials of a source like memory mode merges partitions, exactly.
  * apply() resolves only after Redis confirmed the write; while Redis is unreachable it rejects at
  * once with STATE_UNAVAILABLE (HTTP 503 + Retry-After), nothing is queued.
  */
-import { ErrorCode, FleetPulseError } from '../errors.js';
+import type { FleetPulseError } from '../errors.js';
 import type { RetentionConfig, StateConfig } from '../config/schema.js';
 import type { Logger } from '../observability/logger.js';
-import { DeltaBuilder, type SourceDelta, type TickDelta } from '../aggregate/delta.js';
+import { DeltaBuilder, type TickDelta } from '../aggregate/delta.js';
 import type { CommitEntry, CommitWriter } from '../aggregate/group-commit.js';
 import type { SampleBatch } from '../protocol/samples.js';
-import { addAtStep, mergeMetrics, mergeSeries, mergeSources, mergeSummary, mergeTagSet, MIN_INTERVAL_MS, SummaryAccumulator } from './merge.js';
-import { BlobWriter, decodeHeads, decodeMeta, decodeRead, encodeSource, type ReadSeries } from './redis-codec.js';
+import { addAtStep, mergeBucket, mergeMetrics, mergeSeries, mergeSources, mergeSummary, mergeTagSet, SummaryAccumulator } from './merge.js';
+import { decodeHeads, decodeMeta, decodeRead, type RawBucket, type ReadSeries } from './redis-codec.js';
 import { RedisConnection, toStateError, unavailable, type AnyRedis } from './redis-client.js';
 import { RedisKeys } from './redis-keys.js';
 import { RedisIndexes } from './redis-index.js';
+import { PartialWriter } from './redis-writer.js';
 import type {
   BucketPartial, BucketUpdate, MetricAnswer, MetricPartial, SeriesAnswer, SeriesQuery, SourceAnswer, SourcePartial,
   StateStore, StoreStats, SummaryAnswer, SummaryPartial, SummaryQuery,
@@ -51,9 +52,9 @@ export interface RedisStoreOptions {
 }
 
 /**
- * Buckets per stored chunk (one hash field): small enough that moving a chunk into and out of Lua
- * on every write is cheap (80 B fine, 304 B coarse), large enough to keep the field count — and
- * Redis' per-field memory overhead — low (~120 fields per series at full retention).
+ * Buckets per stored chunk (one hash field): small enough that rewriting a chunk on every write is
+ * cheap (80 B fine, 304 B coarse), large enough to keep the field count — and Redis' per-field
+ * memory overhead — low (~120 fields per series at full retention).
  */
 const DEFAULT_CHUNK_BUCKETS = 8;
 /**
@@ -61,8 +62,8 @@ const DEFAULT_CHUNK_BUCKETS = 8;
  * the once-a-minute TTL refresh, and clock skew between workers and Redis.
  */
 const EXPIRY_SLACK_MS = 10 * 60_000;
-/** Most series in one fp_write call on a standalone Redis (keeps each Lua call short; Redis runs scripts serially). */
-const MAX_SERIES_PER_CALL = 2000;
+/** How often idle partials leave memory. */
+const SWEEP_MS = 30_000;
 
 export class RedisStateStore implements StateStore, CommitWriter {
   readonly #o: RedisStoreOptions;
@@ -73,12 +74,13 @@ export class RedisStateStore implements StateStore, CommitWriter {
   readonly #fineN: number;
   readonly #coarseN: number;
   readonly #coarseOffUnit: number;
-  /** Written-once ARGV head of fp_write. */
-  readonly #writeConf: Array<string | Buffer>;
   /** The global indexes (series limit, sources, metrics) as this worker maintains them. */
   readonly #index: RedisIndexes;
+  /** This worker's partials and their writes. */
+  readonly #writer: PartialWriter;
+  readonly #sweep: NodeJS.Timeout;
   /** Fine head buckets written since the last drainUpdates(), one per series (newest wins). */
-  #updates = new Map<string, BucketUpdate>();
+  #updates = new Map<string, { field: string; u: BucketUpdate }>();
 
   constructor(o: RedisStoreOptions) {
     this.#o = o;
@@ -90,17 +92,20 @@ export class RedisStateStore implements StateStore, CommitWriter {
     this.#fineN = r.fineSpanMs / r.fineStepMs;
     this.#coarseN = r.coarseSpanMs / r.coarseStepMs;
     this.#coarseOffUnit = Math.ceil(r.coarseStepMs / 65535);
-    this.#writeConf = [
-      ...[r.fineStepMs, this.#fineN, r.coarseStepMs, this.#coarseN, this.#ch, r.coarseSpanMs, EXPIRY_SLACK_MS, r.coarseSpanMs + EXPIRY_SLACK_MS, MIN_INTERVAL_MS].map(String),
-      Buffer.alloc(this.#ch * 10), Buffer.alloc(this.#ch * 30), Buffer.alloc(this.#ch * 38),
-    ];
+    this.#writer = new PartialWriter(this.#keys, { fineN: this.#fineN, coarseN: this.#coarseN, ch: this.#ch }, r.coarseSpanMs + EXPIRY_SLACK_MS);
+    this.#sweep = setInterval(() => this.#writer.sweep(this.#now()), SWEEP_MS);
+    this.#sweep.unref();
     this.#conn = new RedisConnection({
       url: o.state.redisUrl,
       commandTimeoutMs: o.commandTimeoutMs,
       log: o.log,
       ...(o.hooks?.onAvailability ? { onAvailability: o.hooks.onAvailability } : {}),
-      // Redis may have restarted empty: forget which index entries exist so they are rewritten.
-      onReady: () => this.#index.forget(),
+      // Redis may have restarted (empty, or without our last writes): forget what memory holds of
+      // it, so index entries are rewritten and partials reload from what Redis really has.
+      onReady: () => {
+        this.#index.forget();
+        this.#writer.forget();
+      },
     });
   }
 
@@ -186,54 +191,60 @@ export class RedisStateStore implements StateStore, CommitWriter {
     }
   }
 
-  /** Send one tick; resolves with the sources whose data write failed, and why (none on success). */
+  /** Send one tick; resolves with the sources whose write failed, and why (none on success). */
   async #write(client: AnyRedis, delta: TickDelta, now: number): Promise<Map<string, FleetPulseError>> {
     const index = this.#index.write(client, delta, now);
-    const groups = this.#conn.isCluster ? [...delta.sources.values()].map((s) => [s]) : groupBySize([...delta.sources.values()]);
-    const w = new BlobWriter();
-    const writes = groups.map(async (srcs) => {
-      const keys: string[] = [];
-      const argv: Array<string | Buffer> = [...this.#writeConf, String(srcs.length)];
-      let series = 0;
-      for (const s of srcs) {
-        keys.push(this.#keys.info(s.source), this.#keys.data(s.source));
-        argv.push(encodeSource(w, s));
-        series += s.series.size;
-      }
-      try {
-        const reply = await client.fpWriteBuffer(keys.length, ...keys, ...argv);
-        this.#noteHeads(srcs, decodeHeads(reply, series));
-        return [] as Array<[string, FleetPulseError]>;
-      } catch (err) {
-        const e = toStateError(err);
-        if (e.code === ErrorCode.INTERNAL) throw e;
-        return srcs.map((s): [string, FleetPulseError] => [s.source, e]);
-      }
-    });
-    const [failed] = await Promise.all([Promise.all(writes), index]);
-    return new Map(failed.flat());
-  }
-
-  #noteHeads(srcs: SourceDelta[], heads: ReturnType<typeof decodeHeads>): void {
-    let i = 0;
+    const [written] = await Promise.all([this.#writer.write(client, delta, now, this.#conn.isCluster), index]);
     const step = this.#o.retention.fineStepMs;
-    for (const s of srcs) {
-      for (const sd of s.series.values()) {
-        const h = heads[i++]!;
-        if (h.count === 0) continue;
-        const start = h.b * step;
-        this.#updates.set(sd.key, {
-          metric: sd.metric, source: s.source, tags: sd.tags, start, count: h.count, sum: h.sum, min: h.min, max: h.max,
-          last: h.last, lastTs: start + h.off, receivedAt: sd.receivedAt,
-        });
-      }
+    for (const { source, field, series: sd, head: h } of written.heads) {
+      if (h.count === 0) continue;
+      const start = h.b * step;
+      this.#updates.set(sd.key, {
+        field,
+        u: { metric: sd.metric, source, tags: sd.tags, start, count: h.count, sum: h.sum, min: h.min, max: h.max, last: h.last, lastTs: start + h.off, receivedAt: sd.receivedAt },
+      });
     }
+    return written.failed;
   }
 
-  async drainUpdates(): Promise<BucketUpdate[]> {
-    const u = this.#updates;
+  /**
+   * The buckets this worker wrote since the last call, as they are in Redis: where other writers
+   * hold a partial of the source too, their part of each wanted bucket (all when `wanted` is not
+   * given) is read back and merged — one script call per source, once per live flush. The others,
+   * and all of them if that read fails, carry this writer's part.
+   */
+  async drainUpdates(wanted?: (metric: string, source: string) => boolean): Promise<BucketUpdate[]> {
+    const pending = this.#updates;
     this.#updates = new Map();
-    return [...u.values()];
+    if (pending.size === 0) return [];
+    const bySource = new Map<string, Array<{ field: string; u: BucketUpdate }>>();
+    for (const e of pending.values()) {
+      if (wanted !== undefined && !wanted(e.u.metric, e.u.source)) continue;
+      let l = bySource.get(e.u.source);
+      if (l === undefined) bySource.set(e.u.source, (l = []));
+      l.push(e);
+    }
+    const c = this.#conn.client;
+    if (c !== undefined && this.#conn.ready()) {
+      const step = this.#o.retention.fineStepMs;
+      const calls: Array<[string, Array<{ field: string; u: BucketUpdate }>]> = [];
+      for (const [source, list] of bySource) for (let i = 0; i < list.length; i += 500) calls.push([source, list.slice(i, i + 500)]); // bounded arguments
+      await Promise.all(calls.map(async ([source, list]) => {
+        try {
+          const args: string[] = [this.#keys.sourceBase(source), this.#writer.id, String(this.#ch)];
+          for (const { field, u } of list) args.push(field, String(u.start / step));
+          for (const [n, b] of decodeHeads(await c.fpHeadsBuffer(this.#keys.writers(source), ...args))) {
+            const u = list[n - 1]!.u;
+            const merged: BucketPartial = [u.start, u.count, u.sum, u.min, u.max, u.last, u.lastTs];
+            mergeBucket(merged, [u.start, b[1], b[2], b[3], b[4], b[5], u.start + b[6]]);
+            [, u.count, u.sum, u.min, u.max, u.last, u.lastTs] = merged;
+          }
+        } catch {
+          // Live updates are best effort; the dashboard refills over REST.
+        }
+      }));
+    }
+    return [...pending.values()].map((e) => e.u);
   }
 
   // ---------------------------------------------------------------- reads
@@ -243,17 +254,23 @@ export class RedisStateStore implements StateStore, CommitWriter {
       const floor = this.#liveFloor(now);
       const names = await c.zrangebyscore(this.#keys.sources, `(${floor}`, '+inf');
       void c.zremrangebyscore(this.#keys.sources, '-inf', floor).catch(() => {});
-      const infos = await Promise.all(names.map((s) => c.hgetall(this.#keys.info(s))));
+      const writers = await Promise.all(names.map((s) => c.smembers(this.#keys.writers(s))));
+      const pairs = names.flatMap((source, i) => writers[i]!.map((w) => [source, w] as const));
+      const [infos, live] = await Promise.all([
+        Promise.all(pairs.map(([s, w]) => c.hgetall(this.#keys.info(s, w)))),
+        Promise.all(pairs.map(([s, w]) => c.hmget(this.#keys.data(s, w), 'ls', 'iv'))),
+      ]);
+      // One partial per writer; mergeSources combines them (lastSeen: newest; interval: longest).
       const parts: SourcePartial[] = [];
-      names.forEach((source, i) => {
-        const h = infos[i]!;
-        if (h.ls === undefined) return; // expired since it was indexed
+      pairs.forEach(([source], i) => {
+        const [ls, iv] = live[i]!;
+        if (ls === null || ls === undefined) return; // expired since it was indexed
         const metrics = new Set<string>();
-        for (const f of Object.keys(h)) {
+        for (const f of Object.keys(infos[i]!)) {
           const nul = f.indexOf('\u0000');
           if (nul > 0) metrics.add(f.slice(0, nul));
         }
-        parts.push({ source, lastSeen: Number(h.ls), intervalMs: Math.round(Number(h.iv ?? 0)), metrics: [...metrics] });
+        parts.push({ source, lastSeen: Number(ls), intervalMs: Math.round(Number(iv ?? 0)), metrics: [...metrics] });
       });
       return mergeSources([parts], now);
     });
@@ -280,25 +297,25 @@ export class RedisStateStore implements StateStore, CommitWriter {
     });
   }
 
-  /** fp_read of one source: its series of `metric` (one tag set or all) in a bucket range. */
+  /** fp_read of one source: its series of `metric` (one tag set or all) in a bucket range, per writer. */
   async #read(c: AnyRedis, source: string, metric: string, tags: string | undefined, ring: 'fine' | 'coarse', fromMs: number, toMs: number): Promise<ReadSeries[]> {
     const r = this.#o.retention;
     const w = ring === 'fine' ? r.fineStepMs : r.coarseStepMs;
     const b0 = Math.max(Math.ceil(fromMs / w), -1e15);
     const b1 = Math.min(Math.floor(toMs / w), 1e15);
     const reply = await c.fpReadBuffer(
-      this.#keys.info(source), this.#keys.data(source), metric, tags === undefined ? '0' : '1', tags ?? '',
+      this.#keys.writers(source), this.#keys.sourceBase(source), metric, tags === undefined ? '0' : '1', tags ?? '',
       ring === 'fine' ? 'f' : 'c', String(b0), String(b1), String(ring === 'fine' ? this.#fineN : this.#coarseN), String(this.#ch),
     );
     return decodeRead(reply);
   }
 
-  /** [start, count, sum, min, max, last, lastTs] per stored bucket, ascending (the memory rings' visitor order). */
-  #visit(s: ReadSeries, ring: 'fine' | 'coarse', fn: (start: number, count: number, sum: number, min: number, max: number, last: number, lastTs: number) => void): void {
+  /** Each bucket as [start, count, sum, min, max, last, lastTs], ascending (the memory rings' visitor order). */
+  #visit(buckets: readonly RawBucket[], ring: 'fine' | 'coarse', fn: (start: number, count: number, sum: number, min: number, max: number, last: number, lastTs: number) => void): void {
     const r = this.#o.retention;
     const w = ring === 'fine' ? r.fineStepMs : r.coarseStepMs;
     const unit = ring === 'fine' ? 1 : this.#coarseOffUnit;
-    for (const [b, count, sum, min, max, last, off] of s.buckets) {
+    for (const [b, count, sum, min, max, last, off] of buckets) {
       const start = b * w;
       fn(start, count, sum, min, max, last, start + off * unit);
     }
@@ -308,7 +325,7 @@ export class RedisStateStore implements StateStore, CommitWriter {
     return this.#run('query', async (c) => {
       const read = await this.#read(c, q.source, q.metric, q.tags, q.ring, q.fromMs, q.toMs);
       const out = new Map<number, BucketPartial>();
-      for (const s of read) this.#visit(s, q.ring, (start, count, sum, min, max, last, lastTs) => addAtStep(out, q.stepMs, start, count, sum, min, max, last, lastTs));
+      for (const s of read) this.#visit(s.buckets, q.ring, (start, count, sum, min, max, last, lastTs) => addAtStep(out, q.stepMs, start, count, sum, min, max, last, lastTs));
       return mergeSeries([[...out.values()]], q);
     });
   }
@@ -326,9 +343,9 @@ export class RedisStateStore implements StateStore, CommitWriter {
       const parts: SummaryPartial[] = [];
       sources.forEach((source, i) => {
         let cur: SummaryPartial | undefined;
-        for (const s of reads[i]!) {
+        for (const s of mergeWriters(reads[i]!)) {
           const acc = new SummaryAccumulator();
-          this.#visit(s, q.ring, (_start, count, sum, min, max, last, lastTs) => acc.add(count, sum, min, max, last, lastTs));
+          this.#visit(s.buckets, q.ring, (_start, count, sum, min, max, last, lastTs) => acc.add(count, sum, min, max, last, lastTs));
           if (acc.count === 0) continue;
           const p = acc.partial(source, s.counter);
           if (cur === undefined) cur = p;
@@ -361,23 +378,30 @@ export class RedisStateStore implements StateStore, CommitWriter {
   }
 
   async close(): Promise<void> {
+    clearInterval(this.#sweep);
     await this.#conn.close();
   }
 }
 
-function groupBySize(sources: SourceDelta[]): SourceDelta[][] {
-  const out: SourceDelta[][] = [];
-  let cur: SourceDelta[] = [];
-  let n = 0;
-  for (const s of sources) {
-    if (n > 0 && n + s.series.size > MAX_SERIES_PER_CALL) {
-      out.push(cur);
-      cur = [];
-      n = 0;
+/**
+ * One series per field, its buckets merged across the writers holding a partial of it (count and
+ * sum add, min/max compare, last by offset), so a summary sees each bucket whole.
+ */
+function mergeWriters(read: readonly ReadSeries[]): Array<{ counter: boolean; buckets: RawBucket[] }> {
+  const by = new Map<string, { counter: boolean; buckets: Map<number, RawBucket> }>();
+  for (const s of read) {
+    let e = by.get(s.field);
+    if (e === undefined) by.set(s.field, (e = { counter: false, buckets: new Map() }));
+    e.counter ||= s.counter;
+    for (const b of s.buckets) {
+      const cur = e.buckets.get(b[0]);
+      if (cur === undefined) e.buckets.set(b[0], [...b]);
+      else {
+        const m: BucketPartial = [cur[0], cur[1], cur[2], cur[3], cur[4], cur[5], cur[6]];
+        mergeBucket(m, [b[0], b[1], b[2], b[3], b[4], b[5], b[6]]);
+        e.buckets.set(b[0], m);
+      }
     }
-    cur.push(s);
-    n += s.series.size;
   }
-  if (cur.length > 0) out.push(cur);
-  return out;
+  return [...by.values()].map((e) => ({ counter: e.counter, buckets: [...e.buckets.values()].sort((a, b) => a[0] - b[0]) }));
 }

@@ -167,8 +167,11 @@ export interface StateStore {
   /**
    * Buckets changed by samples this worker applied since the last call (memory: its partition,
    * including samples forwarded to it; redis: what this worker wrote). Pulled every live.flushMs.
+   * `wanted` (optional) names the updates the caller will use (e.g. the live rooms somebody
+   * watches): the Redis store reads the other writers' part of a bucket back only for those —
+   * the rest carry this worker's part. Memory mode ignores it (its buckets are always whole).
    */
-  drainUpdates(): Promise<BucketUpdate[]>;
+  drainUpdates(wanted?: (metric: string, source: string) => boolean): Promise<BucketUpdate[]>;
   /** True when the store can take writes now (readiness). */
   ready(): boolean;
   stats(): StoreStats;

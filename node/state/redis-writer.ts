@@ -1,0 +1,195 @@
+/**
+ * The write path of the Redis state store: this writer's partials (redis-partial.ts), kept in
+ * memory, merged with each tick's deltas and written with one fp_put call per tick on a
+ * standalone Redis (a script: the tick is applied wholly or not at all), one per source on a
+ * Cluster (a source's keys share one slot). The script only does HSET/HDEL/SADD/PEXPIRE — no
+ * reads; the worker reads only what is not in memory (a late sample's chunk, an evicted source).
+ *
+ * A failed write leaves memory ahead of Redis, so the partials of the sources it touched are
+ * dropped and reloaded from Redis on their next write: memory never holds a sample Redis does not.
+ */
+import { randomBytes } from 'node:crypto';
+import type { FleetPulseError } from '../errors.js';
+import type { SeriesDelta, TickDelta } from '../aggregate/delta.js';
+import { MIN_INTERVAL_MS } from './merge.js';
+import { toStateError, type AnyRedis } from './redis-client.js';
+import type { RedisKeys } from './redis-keys.js';
+import { PartialSource, type HeadBucket, type RingShape } from './redis-partial.js';
+
+export interface WrittenHead {
+  source: string;
+  field: string;
+  series: SeriesDelta;
+  head: HeadBucket;
+}
+
+export interface WriteResult {
+  /** Sources whose write failed, and why. */
+  failed: Map<string, FleetPulseError>;
+  /** The fine head bucket of every series written (this writer's partial). */
+  heads: WrittenHead[];
+}
+
+/** A partial nobody wrote to for this long leaves memory (it reloads if written again). */
+const IDLE_MS = 120_000;
+/** Most sources in one fp_put on a standalone Redis (bounds the keys of one call and its run time). */
+const MAX_SOURCES_PER_CALL = 500;
+
+/** One source's part of an fp_put call. */
+interface PutPart {
+  refresh: boolean;
+  info: string[];
+  data: Array<string | Buffer>;
+  dels: string[];
+}
+
+/** fp_put's blob (PUT_LUA): per source <B refresh, then each list as <I4 count, count × (<I4 length, bytes). */
+function encodePut(parts: readonly PutPart[]): Buffer {
+  const lists = parts.map((x) => [x.info, x.data, x.dels].map((l) => l.map((v) => (typeof v === 'string' ? Buffer.from(v, 'utf8') : v))));
+  let size = 0;
+  for (const ls of lists) {
+    size += 1;
+    for (const l of ls) {
+      size += 4;
+      for (const b of l) size += 4 + b.length;
+    }
+  }
+  const out = Buffer.allocUnsafe(size);
+  let o = 0;
+  parts.forEach((x, i) => {
+    o = out.writeUInt8(x.refresh ? 1 : 0, o);
+    for (const l of lists[i]!) {
+      o = out.writeUInt32LE(l.length, o);
+      for (const b of l) {
+        o = out.writeUInt32LE(b.length, o);
+        o += b.copy(out, o);
+      }
+    }
+  });
+  return out;
+}
+
+function chunked<T>(xs: readonly T[], n: number): T[][] {
+  const out: T[][] = [];
+  for (let i = 0; i < xs.length; i += n) out.push(xs.slice(i, i + n));
+  return out;
+}
+
+export class PartialWriter {
+  /** This writer's id: one per process (a restarted worker starts new partials). */
+  readonly id = randomBytes(6).toString('hex');
+  readonly #keys: RedisKeys;
+  readonly #shape: RingShape;
+  readonly #ttlMs: number;
+  #partials = new Map<string, PartialSource>();
+  /** Sources this writer has a partial of in Redis (may be out of memory). */
+  readonly #written = new Set<string>();
+
+  constructor(keys: RedisKeys, shape: RingShape, ttlMs: number) {
+    this.#keys = keys;
+    this.#shape = shape;
+    this.#ttlMs = ttlMs;
+  }
+
+  /** Partials in memory (for stats). */
+  get sources(): number {
+    return this.#partials.size;
+  }
+
+  /** Forget what is in memory (Redis may have restarted, possibly without our last writes). */
+  forget(): void {
+    this.#partials = new Map();
+  }
+
+  /** Drop partials idle for IDLE_MS. */
+  sweep(now: number): void {
+    for (const [s, p] of this.#partials) if (now - p.lastUsed > IDLE_MS) this.#partials.delete(s);
+  }
+
+  async write(client: AnyRedis, delta: TickDelta, now: number, cluster: boolean): Promise<WriteResult> {
+    const sources = [...delta.sources.values()];
+    // 1. This writer's partial of every source, reloaded when it left memory.
+    const reload = sources.filter((s) => !this.#partials.has(s.source) && this.#written.has(s.source)).map((s) => s.source);
+    if (reload.length > 0) await Promise.all(reload.map((s) => this.#reload(client, s)));
+    for (const s of sources) if (!this.#partials.has(s.source)) this.#partials.set(s.source, new PartialSource());
+    // 2. Chunks the deltas need that are not in memory.
+    await Promise.all(sources.map(async (s) => {
+      const p = this.#partials.get(s.source)!;
+      const need: string[] = [];
+      for (const [field, sd] of s.series) for (const f of p.missing(field, sd, this.#shape)) if (!need.includes(f)) need.push(f);
+      for (const part of chunked(need, 1000)) p.loaded(part, await client.hmgetBuffer(this.#keys.data(s.source, this.id), ...part));
+    }));
+    // 3. Merge in memory (the sources' liveness too, as the memory store's touchSource()).
+    const heads: WrittenHead[] = [];
+    for (const s of sources) {
+      const p = this.#partials.get(s.source)!;
+      p.lastUsed = now;
+      for (const r of s.receivedAts) {
+        if (p.ls === undefined) {
+          p.ls = r;
+          p.iv = 0;
+          continue;
+        }
+        const gap = r - p.ls;
+        if (gap >= MIN_INTERVAL_MS) p.iv = p.iv === 0 ? gap : 0.8 * p.iv + 0.2 * gap;
+        if (r > p.ls) p.ls = r;
+      }
+      for (const [field, sd] of s.series) heads.push({ source: s.source, field, series: sd, head: p.apply(field, sd, this.#shape) });
+    }
+    // 4. Write: one fp_put for the tick (standalone: atomic), or per source (Cluster: one slot each).
+    const failed = new Map<string, FleetPulseError>();
+    const groups = cluster ? sources.map((s) => [s.source]) : chunked(sources.map((s) => s.source), MAX_SOURCES_PER_CALL);
+    await Promise.all(groups.map(async (group) => {
+      const keys: string[] = [];
+      const parts: PutPart[] = [];
+      for (const src of group) parts.push(this.#part(keys, src, this.#partials.get(src)!, now));
+      try {
+        await client.fpPut(keys.length, ...keys, this.id, String(this.#ttlMs), encodePut(parts));
+        for (const src of group) this.#written.add(src);
+      } catch (err) {
+        const e = toStateError(err);
+        for (const src of group) {
+          failed.set(src, e);
+          // Memory is ahead of Redis now, and the write may or may not have landed (a reply lost
+          // with the connection): reload from Redis on the next write, whatever it holds.
+          this.#partials.delete(src);
+          this.#written.add(src);
+        }
+      }
+    }));
+    for (const s of sources) this.#partials.get(s.source)?.trim(this.#shape);
+    return { failed, heads: heads.filter((h) => !failed.has(h.source)) };
+  }
+
+  /**
+   * A source's part of fp_put (see PUT_LUA): its keys, and usually just the data hash fields
+   * (heads, liveness, changed chunks); info fields only when a series is new.
+   */
+  #part(keys: string[], source: string, p: PartialSource, now: number): PutPart {
+    keys.push(this.#keys.writers(source), this.#keys.info(source, this.id), this.#keys.data(source, this.id));
+    // Once a minute: (re)join the source's writer set and push the TTLs out (the TTL has slack).
+    const minute = Math.floor(now / 60_000);
+    const refresh = minute !== p.ttlMinute;
+    p.ttlMinute = minute;
+    const info: string[] = [];
+    if (p.newIndex.size > 0) {
+      info.push('n', String(p.nextSid));
+      for (const [f, sid] of p.newIndex) info.push(f, sid);
+    }
+    const data = ['H', p.heads(this.#shape), 'ls', String(p.ls), 'iv', String(p.iv), ...p.takeWrites(this.#shape)];
+    return { refresh, info, data, dels: [...p.dels] };
+  }
+
+  /** Load this writer's partial of a source from Redis (after it left memory). */
+  async #reload(client: AnyRedis, source: string): Promise<void> {
+    const [info, [H, ls, iv]] = await Promise.all([client.hgetall(this.#keys.info(source, this.id)), client.hmgetBuffer(this.#keys.data(source, this.id), 'H', 'ls', 'iv')]);
+    const p = new PartialSource();
+    if (ls) p.ls = Number(ls.toString());
+    p.iv = iv ? Number(iv.toString()) : 0;
+    p.nextSid = Number(info.n ?? 0);
+    const index = new Map<string, number>();
+    for (const [f, v] of Object.entries(info)) if (f.includes('\u0000')) index.set(f, Number(v));
+    p.loadHeads(H ?? null, index, this.#shape);
+    this.#partials.set(source, p);
+  }
+}
