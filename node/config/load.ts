@@ -250,16 +250,19 @@ export function commandOnPath(name: string, pathEnv = process.env.PATH ?? ''): b
 /** Env var through which the primary hands its validated config to each worker. */
 export const WORKER_CONFIG_ENV = 'FLEETPULSE_WORKER_CONFIG';
 export const WORKER_SLOT_ENV = 'FLEETPULSE_WORKER_SLOT';
+/** The instance's private directory (mode 0700) for worker-to-worker Unix sockets. */
+export const WORKER_LINK_DIR_ENV = 'FLEETPULSE_WORKER_LINK_DIR';
 
 /** Worker side: re-validate the config the primary serialized (never trust IPC/env blindly). */
-export function loadWorkerConfig(env: Env): { cfg: ResolvedConfig; slot: number } {
+export function loadWorkerConfig(env: Env): { cfg: ResolvedConfig; slot: number; linkDir: string } {
   const text = env[WORKER_CONFIG_ENV];
   const slot = Number(env[WORKER_SLOT_ENV]);
-  if (text === undefined || !Number.isInteger(slot) || slot < 0) {
-    throw configError([`${WORKER_CONFIG_ENV} and ${WORKER_SLOT_ENV} must be set by the primary`]);
+  const linkDir = env[WORKER_LINK_DIR_ENV];
+  if (text === undefined || linkDir === undefined || !Number.isInteger(slot) || slot < 0) {
+    throw configError([`${WORKER_CONFIG_ENV}, ${WORKER_SLOT_ENV} and ${WORKER_LINK_DIR_ENV} must be set by the primary`]);
   }
   const parsed = JSON.parse(text) as Record<string, unknown>;
   const { balancerReason, ...rest } = parsed;
   const cfg = validateAndResolve(rest, [], false);
-  return { cfg: Object.freeze({ ...cfg, balancerReason: String(balancerReason) }), slot };
+  return { cfg: Object.freeze({ ...cfg, balancerReason: String(balancerReason) }), slot, linkDir };
 }

@@ -6,7 +6,10 @@ import cluster, { type Worker } from 'node:cluster';
 import { fileURLToPath } from 'node:url';
 import { Registry } from 'prom-client';
 import { setupPrimary as setupSocketIoPrimary } from '@socket.io/cluster-adapter';
-import { WORKER_CONFIG_ENV, WORKER_SLOT_ENV } from '../config/load.js';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { WORKER_CONFIG_ENV, WORKER_LINK_DIR_ENV, WORKER_SLOT_ENV } from '../config/load.js';
 import type { ResolvedConfig } from '../config/schema.js';
 import type { Logger } from '../observability/logger.js';
 import { createPrimaryMetrics } from '../observability/metrics.js';
@@ -58,12 +61,15 @@ const BACKOFF_MAX_MS = 5000;
 const HEALTHY_AFTER_MS = 30_000;
 const SHUTDOWN_BUDGET_MS = 4500;
 /** Scale-up: pause between the two rebalance passes (covers forwards in flight under the old membership). */
-const REBALANCE_SETTLE_MS = 1000;
 /** node:cluster mode: how long a leaving worker answers with `Connection: close` before it stops listening. */
 const CLUSTER_DRAIN_MS = 1000;
+const REBALANCE_SETTLE_MS = 1000;
 
 export async function runPrimary(cfg: ResolvedConfig, log: Logger, opts: PrimaryOptions = {}): Promise<void> {
   if (opts.prepareConfig !== undefined) cfg = await opts.prepareConfig(cfg);
+  // Worker-to-worker Unix sockets live in a directory only this user can enter (mkdtemp: 0700).
+  const linkDir = mkdtempSync(join(tmpdir(), 'fleetpulse-links-'));
+  process.once('exit', () => rmSync(linkDir, { recursive: true, force: true }));
   const registry = new Registry();
   const metrics = createPrimaryMetrics(registry);
   const router = new RpcRouter(Math.min(cfg.ingest.applyTimeoutMs, 4000));
@@ -97,7 +103,7 @@ export async function runPrimary(cfg: ResolvedConfig, log: Logger, opts: Primary
     const s = slots.get(slot)!;
     s.ready = false;
     s.startedAt = Date.now();
-    const w = cluster.fork({ [WORKER_CONFIG_ENV]: JSON.stringify(cfg), [WORKER_SLOT_ENV]: String(slot) });
+    const w = cluster.fork({ [WORKER_CONFIG_ENV]: JSON.stringify(cfg), [WORKER_SLOT_ENV]: String(slot), [WORKER_LINK_DIR_ENV]: linkDir });
     s.worker = w;
     // A send racing the worker's death emits 'error' (ERR_IPC_CHANNEL_CLOSED) on the worker; with
     // no listener that would throw and take the whole primary down. The exit handler cleans up.
@@ -268,10 +274,10 @@ export async function runPrimary(cfg: ResolvedConfig, log: Logger, opts: Primary
   let balancer: BalancerHandle | undefined;
   if (opts.startBalancer !== undefined) balancer = await opts.startBalancer(cfg, log.child({ mod: 'balancer' }));
   drainMs = balancer?.drainMs ?? CLUSTER_DRAIN_MS;
-  // A balancer child must not outlive an abruptly exiting primary.
-  process.once('exit', () => balancer?.kill?.());
   // Probe once the balancer runs (its admin API, when enabled, exists only from now on).
   upstreams.start();
+  // A balancer child must not outlive an abruptly exiting primary.
+  process.once('exit', () => balancer?.kill?.());
   const port = slots.get(0)!.port;
   const base = balancer?.urls.http ?? `http://${cfg.host.includes(':') ? `[${cfg.host}]` : cfg.host}:${port}`;
   const adminUrl = `http://127.0.0.1:${admin.port}`;

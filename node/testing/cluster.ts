@@ -20,6 +20,8 @@ export interface ClusterOptions {
   /** Extra env (FLEETPULSE_CONFIG for deep overrides, keys…). */
   env?: Record<string, string>;
   readyTimeoutMs?: number;
+  /** Node flags for the primary; workers inherit them (e.g. --cpu-prof for profiling). */
+  nodeArgs?: string[];
 }
 
 export interface RunningCluster {
@@ -62,7 +64,7 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<RunningCl
 }
 
 async function startOnce(opts: ClusterOptions, extraArgs: string[], extraEnv: Record<string, string>): Promise<RunningCluster> {
-  const args = [CLI, 'start', '--port', '0', '--admin-port', '0', '--workers', String(opts.workers ?? 2), '--balancer', opts.balancer ?? 'cluster', '--state', opts.state ?? 'memory', ...extraArgs];
+  const args = [...(opts.nodeArgs ?? []), CLI, 'start', '--port', '0', '--admin-port', '0', '--workers', String(opts.workers ?? 2), '--balancer', opts.balancer ?? 'cluster', '--state', opts.state ?? 'memory', ...extraArgs];
   if (opts.redisUrl !== undefined) args.push('--redis', opts.redisUrl);
   args.push(...(opts.args ?? []));
   const env: Record<string, string> = { ...(process.env as Record<string, string>), FLEETPULSE_LOG_LEVEL: 'info', ...extraEnv, ...opts.env };

@@ -3,7 +3,7 @@ import { loadWorkerConfig } from '../config/load.js';
 import { createLogger } from '../observability/logger.js';
 import { runWorker } from './worker.js';
 
-const { cfg, slot } = loadWorkerConfig(process.env);
+const { cfg, slot, linkDir } = loadWorkerConfig(process.env);
 const log = createLogger({ role: 'worker', workerId: slot, level: cfg.logLevel });
 process.on('unhandledRejection', (err) => log.error({ err }, 'unhandled rejection'));
 // A bug (BUG: assert) crashes the worker and the primary restarts it; say why in the JSON log first.
@@ -12,7 +12,7 @@ process.on('uncaughtException', (err) => {
   log.flush?.();
   setTimeout(() => process.exit(1), 50);
 });
-runWorker(cfg, slot, log).catch((err: unknown) => {
+runWorker(cfg, slot, log, { linkDir }).catch((err: unknown) => {
   log.fatal({ err }, 'worker failed to start');
   log.flush?.();
   setTimeout(() => process.exit(1), 50);

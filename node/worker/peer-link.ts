@@ -1,7 +1,8 @@
 /**
  * Direct worker-to-worker links for the data plane (memory mode forwarding). Each worker listens
- * on a Unix socket named after its primary's pid and its slot, so peers find each other without
- * the primary, and forwarded samples skip the primary hop (which would deserialize and
+ * on a Unix socket named after its slot, in a directory only the primary's user can enter (the
+ * primary creates it with mode 0700 and removes it at exit), so peers find each other without
+ * the primary and no other local user can inject samples, and forwarded samples skip the primary hop (which would deserialize and
  * re-serialize every batch on one process). Control traffic (queries, membership) stays on IPC.
  *
  * Frame: u32 LE length of the rest, u8 type, u32 LE request id, payload (v8 serialization).
@@ -10,7 +11,6 @@
  */
 import net from 'node:net';
 import { rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { serialize, deserialize } from 'node:v8';
 import { ErrorCode, FleetPulseError, toFleetPulseError } from '../errors.js';
@@ -20,9 +20,9 @@ import type { ApplyArgs, ApplyResult } from './forwarder.js';
 const FrameType = { Apply: 1, ApplyResult: 2 } as const;
 const HEADER = 9;
 
-/** The socket path of worker `slot` under the primary `primaryPid`. */
-export function linkPath(primaryPid: number, slot: number): string {
-  return join(tmpdir(), `fleetpulse-${primaryPid}-${slot}.sock`);
+/** The socket path of worker `slot` in the instance's private link directory. */
+export function linkPath(dir: string, slot: number): string {
+  return join(dir, `worker-${slot}.sock`);
 }
 
 function frame(type: number, id: number, payload: Buffer): Buffer {
@@ -55,7 +55,7 @@ interface Pending {
 
 export class PeerLinks {
   readonly #slot: number;
-  readonly #primaryPid: number;
+  readonly #dir: string;
   readonly #onApply: (args: ApplyArgs) => ApplyResult;
   readonly #log: Logger;
   readonly #server: net.Server;
@@ -63,9 +63,9 @@ export class PeerLinks {
   readonly #inbound = new Set<net.Socket>();
   #nextId = 1;
 
-  constructor(slot: number, primaryPid: number, onApply: (args: ApplyArgs) => ApplyResult, log: Logger) {
+  constructor(slot: number, dir: string, onApply: (args: ApplyArgs) => ApplyResult, log: Logger) {
     this.#slot = slot;
-    this.#primaryPid = primaryPid;
+    this.#dir = dir;
     this.#onApply = onApply;
     this.#log = log;
     this.#server = net.createServer((socket) => this.#serve(socket));
@@ -73,7 +73,7 @@ export class PeerLinks {
 
   /** Listen on this worker's socket (replacing a stale one left by a crashed predecessor). */
   async listen(): Promise<void> {
-    const path = linkPath(this.#primaryPid, this.#slot);
+    const path = linkPath(this.#dir, this.#slot);
     rmSync(path, { force: true });
     await new Promise<void>((resolve, reject) => {
       this.#server.once('error', reject);
@@ -124,7 +124,7 @@ export class PeerLinks {
   #connect(slot: number): { socket: net.Socket; pending: Map<number, Pending> } {
     const existing = this.#out.get(slot);
     if (existing !== undefined && !existing.socket.destroyed) return existing;
-    const socket = net.connect(linkPath(this.#primaryPid, slot));
+    const socket = net.connect(linkPath(this.#dir, slot));
     socket.setNoDelay(true);
     const link = { socket, pending: new Map<number, Pending>() };
     this.#out.set(slot, link);
@@ -156,6 +156,6 @@ export class PeerLinks {
     this.#server.close();
     for (const s of this.#inbound) s.destroy();
     for (const l of this.#out.values()) l.socket.destroy();
-    rmSync(linkPath(this.#primaryPid, this.#slot), { force: true });
+    rmSync(linkPath(this.#dir, this.#slot), { force: true });
   }
 }

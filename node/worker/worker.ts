@@ -47,7 +47,13 @@ export interface WorkerStatus {
 
 const SHUTDOWN_GRACE_MS = 3500;
 
-export async function runWorker(cfg: ResolvedConfig, slot: number, log: Logger): Promise<void> {
+/** Where this worker finds its peers (set by the primary). */
+export interface WorkerOptions {
+  /** Private directory (0700) of the instance's worker-to-worker Unix sockets. */
+  linkDir: string;
+}
+
+export async function runWorker(cfg: ResolvedConfig, slot: number, log: Logger, opts: WorkerOptions): Promise<void> {
   const startedAt = Date.now();
   const registry = new Registry();
   registry.setDefaultLabels({ worker: String(slot) });
@@ -68,7 +74,7 @@ export async function runWorker(cfg: ResolvedConfig, slot: number, log: Logger):
   if (cfg.state.mode === 'memory') {
     const partition = new MemoryPartition(cfg.retention, { maxSeries: cfg.state.maxSeries, streamSeqTtlMs: cfg.state.streamSeqTtlMs });
     // Forwarded samples travel worker-to-worker over Unix sockets, not through the primary.
-    const links: PeerLinks = new PeerLinks(slot, process.ppid, (args): ApplyResult => partitioned.applyForwarded(args), log.child({ mod: 'links' }));
+    const links: PeerLinks = new PeerLinks(slot, opts.linkDir, (args): ApplyResult => partitioned.applyForwarded(args), log.child({ mod: 'links' }));
     await links.listen();
     closeLinks = () => links.close();
     const forwarder: Forwarder = new Forwarder(links, cfg.ingest.applyTimeoutMs, () => metrics.forwardBatches.inc());
