@@ -27,7 +27,8 @@ export interface ScriptCommands {
   /** fp_put; numkeys first (the number of keys varies per call). */
   fpPut(...args: Arg[]): Promise<unknown>;
   fpReadBuffer(writersKey: string, ...args: Arg[]): Promise<unknown>;
-  fpHeadsBuffer(writersKey: string, ...args: Arg[]): Promise<unknown>;
+  /** fp_heads; numkeys first. */
+  fpHeadsBuffer(...args: Arg[]): Promise<unknown>;
   fpMeta(metricsKey: string, ...args: Arg[]): Promise<unknown>;
   fpSeq(key: string, seq: string, ttlMs: number): Promise<unknown>;
 }
@@ -72,7 +73,7 @@ export function parseRedisUrl(url: string): ParsedUrl {
 function defineScripts(c: Redis | Cluster): AnyRedis {
   c.defineCommand('fpPut', { lua: PUT_LUA });
   c.defineCommand('fpRead', { lua: READ_LUA, numberOfKeys: 1, readOnly: true });
-  c.defineCommand('fpHeads', { lua: HEADS_LUA, numberOfKeys: 1, readOnly: true });
+  c.defineCommand('fpHeads', { lua: HEADS_LUA, readOnly: true });
   c.defineCommand('fpMeta', { lua: META_LUA, numberOfKeys: 1 });
   c.defineCommand('fpSeq', { lua: SEQ_LUA, numberOfKeys: 1 });
   return c as AnyRedis;
@@ -115,8 +116,8 @@ export class RedisConnection {
       redisOptions,
       enableOfflineQueue: false,
       enableAutoPipelining: true,
-      // Auto-pipelining picks a command's node by its first argument; fp_put's is numkeys.
-      autoPipeliningIgnoredCommands: ['fpPut'],
+      // Auto-pipelining picks a command's node by its first argument; these scripts' is numkeys.
+      autoPipeliningIgnoredCommands: ['fpPut', 'fpHeads'],
       clusterRetryStrategy: retry,
       scaleReads: 'master',
       retryDelayOnFailover: 100,

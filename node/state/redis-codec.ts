@@ -35,14 +35,14 @@ export function decodeRead(reply: unknown): ReadSeries[] {
   return out;
 }
 
-/** fp_heads' reply: [pair index (1-based), bucket] per other writer holding the bucket. */
-export function decodeHeads(reply: unknown): Array<[number, RawBucket]> {
-  assert.ok(Array.isArray(reply) && reply.length % 2 === 0, 'BUG: fp_heads must reply with index/blob pairs');
-  const out: Array<[number, RawBucket]> = [];
-  for (let i = 0; i < reply.length; i += 2) {
-    const [n, blob] = [reply[i] as unknown, reply[i + 1] as unknown];
-    assert.ok(typeof n === 'number' && Buffer.isBuffer(blob) && blob.length === BUCKET_BYTES, 'BUG: malformed fp_heads reply');
-    out.push([n, decodeBucket(blob, 0)]);
+/** fp_heads' reply: [source #, pair # (both 1-based), bucket] per other writer holding the bucket. */
+export function decodeHeads(reply: unknown): Array<[number, number, RawBucket]> {
+  assert.ok(Array.isArray(reply) && reply.length % 3 === 0, 'BUG: fp_heads must reply with source/pair/blob triplets');
+  const out: Array<[number, number, RawBucket]> = [];
+  for (let i = 0; i < reply.length; i += 3) {
+    const [k, n, blob] = [reply[i] as unknown, reply[i + 1] as unknown, reply[i + 2] as unknown];
+    assert.ok(typeof k === 'number' && typeof n === 'number' && Buffer.isBuffer(blob) && blob.length === BUCKET_BYTES, 'BUG: malformed fp_heads reply');
+    out.push([k, n, decodeBucket(blob, 0)]);
   }
   return out;
 }

@@ -75,12 +75,12 @@ export class PartialSource {
   lastUsed = 0;
 
   /** The chunk fields a delta needs that are not in memory (read them, then loaded(), before apply()). */
-  missing(field: string, d: SeriesDelta, shape: RingShape): string[] {
+  missing(field: string, d: SeriesDelta, shape: RingShape): readonly string[] {
     const s = this.series.get(field);
-    if (s === undefined || s.fh === undefined) return []; // a new series: nothing of it exists
-    const out: string[] = [];
+    if (s === undefined || s.fh === undefined) return NONE; // a new series: nothing of it exists
+    let out: string[] | undefined;
     const need = (c: number, kind: number): void => {
-      if (!s.chunks.has(c * 3 + kind)) out.push(`${s.sid}${KIND[kind]}${c}`);
+      if (!s.chunks.has(c * 3 + kind)) (out ??= []).push(`${s.sid}${KIND[kind]}${c}`);
     };
     const headChunk = Math.floor(s.fh / shape.ch);
     for (const x of d.fine.values()) {
@@ -99,7 +99,7 @@ export class PartialSource {
         } else if (x.b < ch && x.b > ch - shape.coarseN) need(Math.floor(x.b / shape.ch), COARSE);
       }
     }
-    return [...new Set(out)];
+    return out === undefined ? NONE : [...new Set(out)];
   }
 
   /** Chunks read from Redis for missing(): `<sid><kind><c>` → bytes or null. */
@@ -140,7 +140,9 @@ export class PartialSource {
     const k = c * 3 + kind;
     let b = s.chunks.get(k);
     if (b === undefined || b === null) {
-      b = Buffer.alloc(bytes);
+      // From Node's shared pool, not an ArrayBuffer each: thousands of small chunks otherwise
+      // dominate garbage collection.
+      b = Buffer.allocUnsafe(bytes).fill(0);
       s.chunks.set(k, b);
     }
     s.dirty.add(k);
@@ -314,7 +316,9 @@ export class PartialSource {
         s.cmx = H.readDoubleLE(o + 37);
         s.cl = H.readDoubleLE(o + 45);
         s.co = H.readUInt16LE(o + 53);
-        s.chunks.set(H.readDoubleLE(o + 55) * 3 + FINE, Buffer.from(H.subarray(o + 63, o + hs)));
+        const F = Buffer.allocUnsafe(hs - 63);
+        H.copy(F, 0, o + 63, o + hs);
+        s.chunks.set(H.readDoubleLE(o + 55) * 3 + FINE, F);
       }
       this.series.set(field, s);
     }
@@ -361,6 +365,7 @@ function newSeries(sid: number): SeriesState {
   return { sid, chunks: new Map(), dirty: new Set(), counter: false, fh: undefined, ch: undefined, cc: 0, cs: 0, cmn: 0, cmx: 0, cl: 0, co: 0 };
 }
 
+const NONE: readonly string[] = [];
 const FINE_KINDS = [FINE, OVER] as const;
 const COARSE_KINDS = [COARSE] as const;
 const byBucket = (a: BucketDelta, b: BucketDelta): number => a.b - b.b;

@@ -195,41 +195,58 @@ return out
 `;
 
 /**
- * fp_heads — other writers' state of given fine buckets (the live broadcaster's read-back when a
- * source has several writers). KEYS[1]: the writer set. ARGV: keyBase ownWriter CH, then pairs
- * (field, bucket). Returns { index, blob, … } per other writer holding the bucket, blob =
- * <dI4ddddH b count sum min max last off (index: the pair's position, 1-based).
+ * fp_heads — other writers' part of given fine buckets, for the live broadcaster (one call per
+ * flush on a standalone Redis, per source on Cluster). KEYS: the sources' writer sets (a source's
+ * other keys are its writer-set key minus the trailing `w`, plus `i:`/`d:` and the writer).
+ * ARGV: ownWriter CH, then per source: n, and n pairs (field, bucket). Returns { source#, pair#,
+ * blob, … } (1-based) per other writer holding the bucket, blob = <dI4ddddH b count sum min max
+ * last off. A bucket in the other writer's head chunk comes from its `H` (the usual case).
  */
 export const HEADS_LUA = PRELUDE + `
-local base, own, CH = ARGV[1], ARGV[2], tonumber(ARGV[3])
-local writers = redis.call('SMEMBERS', KEYS[1])
-local out = {}
-if #writers < 2 then return out end
-local fields = {}
-for i = 4, #ARGV, 2 do fields[#fields + 1] = ARGV[i] end
+local own, CH = ARGV[1], tonumber(ARGV[2])
 local HS = 63 + CH * FS
-for _, w in ipairs(writers) do
-  if w ~= own then
-    local ids = hmget(base .. 'i:' .. w, fields)
-    local data = base .. 'd:' .. w
-    local H = redis.call('HGET', data, 'H') or ''
-    for i = 1, #fields do
-      local id = ids[i]
-      if id then
-        local b = tonumber(ARGV[3 + 2 * i])
-        local c, s = locate(b, CH)
-        local r = redis.call('HMGET', data, id .. 'F' .. c, id .. 'X' .. c)
-        local slot = (tonumber(id) - 1) * HS
-        if #H >= slot + HS and sunpack('<d', H, slot + 56) == c then r[1] = string.sub(H, slot + 64, slot + HS) end
-        if r[1] then
-          local tag, last = sunpack('<Hd', r[1], s * FS + 1)
-          if tag == MULTI and r[2] then
-            local xc, xs, xmn, xmx, xo = sunpack('<I4dddH', r[2], s * XS + 1)
-            out[#out + 1] = i
-            out[#out + 1] = spack('<dI4ddddH', b, xc, xs, xmn, xmx, last, xo)
-          elseif tag ~= 0 and tag ~= MULTI then
-            out[#out + 1] = i
-            out[#out + 1] = spack('<dI4ddddH', b, 1, last, last, last, last, tag - 1)
+local out = {}
+local a = 3
+for k = 1, #KEYS do
+  local n = tonumber(ARGV[a])
+  local first = a + 1
+  a = a + 1 + 2 * n
+  local writers = redis.call('SMEMBERS', KEYS[k])
+  if #writers > 1 then
+    local base = string.sub(KEYS[k], 1, -2)
+    local fields = {}
+    for i = 1, n do fields[i] = ARGV[first + 2 * (i - 1)] end
+    for _, w in ipairs(writers) do
+      if w ~= own then
+        local ids = hmget(base .. 'i:' .. w, fields)
+        local data = base .. 'd:' .. w
+        local H = redis.call('HGET', data, 'H') or ''
+        for i = 1, n do
+          local id = ids[i]
+          if id then
+            local b = tonumber(ARGV[first + 2 * (i - 1) + 1])
+            local c, s = locate(b, CH)
+            local slot = (tonumber(id) - 1) * HS
+            local F, X
+            if #H >= slot + HS and sunpack('<d', H, slot + 56) == c then
+              F = string.sub(H, slot + 64, slot + HS)
+            else
+              F = redis.call('HGET', data, id .. 'F' .. c)
+            end
+            if F then
+              local tag, last = sunpack('<Hd', F, s * FS + 1)
+              if tag == MULTI then X = redis.call('HGET', data, id .. 'X' .. c) end
+              if tag == MULTI and X then
+                local xc, xs, xmn, xmx, xo = sunpack('<I4dddH', X, s * XS + 1)
+                out[#out + 1] = k
+                out[#out + 1] = i
+                out[#out + 1] = spack('<dI4ddddH', b, xc, xs, xmn, xmx, last, xo)
+              elseif tag ~= 0 and tag ~= MULTI then
+                out[#out + 1] = k
+                out[#out + 1] = i
+                out[#out + 1] = spack('<dI4ddddH', b, 1, last, last, last, last, tag - 1)
+              end
+            end
           end
         end
       end

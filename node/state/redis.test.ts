@@ -82,6 +82,29 @@ describe('identical answers to the memory store (randomized)', () => {
   });
 });
 
+describe('live updates with several writers', () => {
+  test('drainUpdates: a bucket two writers share comes back whole when wanted, this writer\'s part otherwise', async (t) => {
+    const prefix = uniquePrefix();
+    const opts = { retention: DEFAULT_RETENTION, maxSeries: 1000, streamSeqTtlMs: 900_000, now: Date.now };
+    const [a, b] = await Promise.all([makeRedisStore(redis!.url, opts, { prefix }), makeRedisStore(redis!.url, opts, { prefix })]);
+    t.after(() => Promise.all([a.close(), b.close()]));
+    const T = baseTime();
+    const wants: Array<((metric: string, source: string) => boolean) | undefined> = [undefined, (m) => m === 'cpu', () => false];
+    for (const wanted of wants) {
+      await a.drainUpdates();
+      const ts = T + (wanted === undefined ? 0 : wanted('cpu', 'x') ? 1000 : 2000);
+      await b.apply(batchOf([{ source: 'web-1', metric: 'cpu', value: 2, ts: ts + 10 }, { source: 'web-1', metric: 'cpu', value: 7, ts: ts + 900 }]), Date.now());
+      await a.apply(batchOf([{ source: 'web-1', metric: 'cpu', value: 5, ts: ts + 500 }]), Date.now());
+      const [u] = await a.drainUpdates(wanted);
+      if (wanted === undefined || wanted('cpu', 'web-1')) {
+        assert.deepEqual([u!.start, u!.count, u!.sum, u!.min, u!.max, u!.last, u!.lastTs], [ts, 3, 14, 2, 7, 7, ts + 900], 'merged with the other writer');
+      } else {
+        assert.deepEqual([u!.start, u!.count, u!.sum, u!.last], [ts, 1, 5, 5], 'this writer\'s part');
+      }
+    }
+  });
+});
+
 describe('TTLs, keys, outage', () => {
   test('buckets, sources and stream seqs expire per the retention', async (t) => {
     const prefix = uniquePrefix();

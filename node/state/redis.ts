@@ -210,8 +210,8 @@ export class RedisStateStore implements StateStore, CommitWriter {
   /**
    * The buckets this worker wrote since the last call, as they are in Redis: where other writers
    * hold a partial of the source too, their part of each wanted bucket (all when `wanted` is not
-   * given) is read back and merged — one script call per source, once per live flush. The others,
-   * and all of them if that read fails, carry this writer's part.
+   * given) is read back and merged — one script call per live flush (per source on Cluster). The
+   * others, and all of them if that read fails, carry this writer's part.
    */
   async drainUpdates(wanted?: (metric: string, source: string) => boolean): Promise<BucketUpdate[]> {
     const pending = this.#updates;
@@ -225,16 +225,35 @@ export class RedisStateStore implements StateStore, CommitWriter {
       l.push(e);
     }
     const c = this.#conn.client;
-    if (c !== undefined && this.#conn.ready()) {
+    if (c !== undefined && this.#conn.ready() && bySource.size > 0) {
       const step = this.#o.retention.fineStepMs;
-      const calls: Array<[string, Array<{ field: string; u: BucketUpdate }>]> = [];
-      for (const [source, list] of bySource) for (let i = 0; i < list.length; i += 500) calls.push([source, list.slice(i, i + 500)]); // bounded arguments
-      await Promise.all(calls.map(async ([source, list]) => {
+      // One call per flush (standalone), per source on Cluster; each call's arguments bounded.
+      const calls: Array<Array<[string, Array<{ field: string; u: BucketUpdate }>]>> = [];
+      let cur: Array<[string, Array<{ field: string; u: BucketUpdate }>]> = [];
+      let args = 0;
+      for (const [source, list] of bySource) {
+        for (let i = 0; i < list.length; i += 400) {
+          const part = list.slice(i, i + 400);
+          if (cur.length > 0 && (this.#conn.isCluster || args + 2 * part.length > 4000)) {
+            calls.push(cur);
+            cur = [];
+            args = 0;
+          }
+          cur.push([source, part]);
+          args += 2 * part.length + 2;
+        }
+      }
+      if (cur.length > 0) calls.push(cur);
+      await Promise.all(calls.map(async (group) => {
         try {
-          const args: string[] = [this.#keys.sourceBase(source), this.#writer.id, String(this.#ch)];
-          for (const { field, u } of list) args.push(field, String(u.start / step));
-          for (const [n, b] of decodeHeads(await c.fpHeadsBuffer(this.#keys.writers(source), ...args))) {
-            const u = list[n - 1]!.u;
+          const keys = group.map(([source]) => this.#keys.writers(source));
+          const argv: string[] = [this.#writer.id, String(this.#ch)];
+          for (const [, list] of group) {
+            argv.push(String(list.length));
+            for (const { field, u } of list) argv.push(field, String(u.start / step));
+          }
+          for (const [k, n, b] of decodeHeads(await c.fpHeadsBuffer(keys.length, ...keys, ...argv))) {
+            const u = group[k - 1]![1][n - 1]!.u;
             const merged: BucketPartial = [u.start, u.count, u.sum, u.min, u.max, u.last, u.lastTs];
             mergeBucket(merged, [u.start, b[1], b[2], b[3], b[4], b[5], u.start + b[6]]);
             [, u.count, u.sum, u.min, u.max, u.last, u.lastTs] = merged;
