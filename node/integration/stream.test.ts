@@ -1,12 +1,14 @@
 /**
- * Stream ingest across a real 2-worker cluster (node:cluster shared port, memory state):
+ * Stream ingest across a real 2-worker cluster (node:cluster shared port; memory state, and Redis):
  * exactly-once when a connection dies mid-flight and the client resumes on the *other* worker,
  * 1,000 concurrent stream connections, and the agent's reconnect-and-resume.
  */
-import { test } from 'node:test';
+import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { startCluster, type RunningCluster } from '../testing/cluster.js';
 import { connectStream, type TestStreamClient } from '../testing/ws-client.js';
+import { startRedis } from '../testing/redis.js';
+import { skipUnless } from '../testing/binaries.js';
 import { Agent } from '../agent/agent.js';
 import type { StreamLane } from '../agent/stream-lane.js';
 
@@ -49,10 +51,19 @@ const SOURCES = 7;
 const PER_MSG = 20;
 const msg = (seq: number): unknown => ({ seq, samples: Array.from({ length: PER_MSG }, (_, j) => ({ source: `eo-${(seq + j) % SOURCES}`, metric: 'eo.m', value: seq })) });
 
-test('exactly-once: kill a connection mid-flight, resume on the other worker, re-send everything', { timeout: 120_000 }, async (t) => {
+async function exactlyOnce(t: TestContext, state: 'memory' | 'redis'): Promise<void> {
+  let redisUrl: string | undefined;
+  if (state === 'redis') {
+    const redis = await startRedis();
+    t.after(() => redis.stop());
+    redisUrl = redis.url;
+  }
   // Acks after every applied group (no 50 ms throttle), so the first ack of a round arrives while
   // most of the round is still in flight.
-  const c = await startCluster({ workers: 2, env: { FLEETPULSE_LOG_LEVEL: 'warn', FLEETPULSE_CONFIG: JSON.stringify({ stream: { ackIntervalMs: 1 } }) } });
+  const c = await startCluster({
+    workers: 2, state, ...(redisUrl === undefined ? {} : { redisUrl }),
+    env: { FLEETPULSE_LOG_LEVEL: 'warn', FLEETPULSE_CONFIG: JSON.stringify({ stream: { ackIntervalMs: 1 } }) },
+  });
   t.after(() => c.stop());
   const stream = `eo-${Date.now()}`;
   let last = 0;
@@ -93,7 +104,11 @@ test('exactly-once: kill a connection mid-flight, resume on the other worker, re
   assert.equal(sum, (PER_MSG * last * (last + 1)) / 2);
   assert.ok((await promTotal(c, 'fleetpulse_stream_messages_total', 'result="duplicate"')) >= last, 'the re-sent messages were recognised as duplicates');
   assert.equal(await promTotal(c, 'fleetpulse_stream_seq_errors_total'), 0, 'no resume had to pass an unfinished claim');
-});
+}
+
+test('exactly-once (memory state): kill a connection mid-flight, resume on the other worker, re-send everything', { timeout: 120_000 }, (t) => exactlyOnce(t, 'memory'));
+
+test('exactly-once (redis state): the same, with the stream seqs and leases in Redis', { timeout: 120_000, skip: skipUnless('redis-server') }, (t) => exactlyOnce(t, 'redis'));
 
 test('1,000 concurrent stream connections on 2 workers', { timeout: 120_000 }, async (t) => {
   const c = await startCluster({ workers: 2, env: { FLEETPULSE_LOG_LEVEL: 'warn' } });
