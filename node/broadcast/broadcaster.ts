@@ -19,7 +19,7 @@
 import type { ResolvedConfig } from '../config/schema.js';
 import type { Logger } from '../observability/logger.js';
 import type { WorkerMetrics } from '../observability/metrics.js';
-import type { LiveCluster, LiveWorker, NodeBeat } from '../protocol/events.js';
+import { roomOf, type LiveCluster, type LiveWorker, type NodeBeat } from '../protocol/events.js';
 import type { StateStore } from '../state/store.js';
 import { encodeUpdates } from './encode.js';
 import { hostName, type LiveServer } from './io.js';
@@ -117,7 +117,8 @@ export class Broadcaster {
     try {
       this.#markSlowClients();
       // Always drain, watched or not: the store's dirty list must not grow while nobody looks.
-      const updates = await this.#d.store.drainUpdates();
+      // Only buckets somebody watches are worth reading back (Redis mode reads other writers' shares).
+      const updates = await this.#d.store.drainUpdates((metric, source) => this.#watched(roomOf(metric)) || this.#watched(roomOf(metric, source)));
       if (updates.length === 0) return;
       const now = this.#now();
       const enc = encodeUpdates(updates, this.#watched, this.#d.cfg.retention.fineStepMs, now);
