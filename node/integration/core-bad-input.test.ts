@@ -76,21 +76,23 @@ test('bad ingest input: clear answers, no crash, nothing applied', { timeout: 12
   }
 
   // A chunked body (no Content-Length) over the limit is cut off while it streams.
-  const chunked = await new Promise<string>((resolve, reject) => {
+  const chunked = await new Promise<string>((resolve) => {
     const s = net.connect(new URL(cluster.url).port === '' ? 80 : Number(new URL(cluster.url).port), '127.0.0.1');
     let out = '';
     s.on('data', (d) => (out += d.toString()));
     s.on('close', () => resolve(out));
-    s.on('error', reject);
+    // The server answers 413 and closes while we still write: EPIPE/ECONNRESET is expected then;
+    // the assertions below check what was answered.
+    s.on('error', () => resolve(out));
     s.write('POST /api/v1/ingest HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n');
     const chunk = 'x'.repeat(64 * 1024);
     let sent = 0;
     const pump = (): void => {
-      while (sent < 40 && !s.destroyed) {
+      while (sent < 40 && !s.destroyed && s.writable) {
         sent++;
         if (!s.write(`${chunk.length.toString(16)}\r\n${chunk}\r\n`)) return void s.once('drain', pump);
       }
-      if (!s.destroyed) s.end('0\r\n\r\n');
+      if (!s.destroyed && s.writable) s.end('0\r\n\r\n');
     };
     pump();
   });
