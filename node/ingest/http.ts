@@ -90,7 +90,10 @@ export function createPushHandler(deps: PushDeps): PushHandler {
       m.ingestDuration.observe({ transport: 'http' }, (performance.now() - started) / 1000);
       sendJson(res, legacy ? 201 : 202, { accepted: samples });
     } catch (err) {
-      const status = sendError(res, err, closeAfter(err, req));
+      // A 413 leaves the rest of the body unread; the connection is NOT closed: closing a socket
+      // with unread input makes the kernel send RST, which can destroy the 413 before the client
+      // reads it. Node discards the rest of the body itself, bounded by the request timeout.
+      const status = sendError(res, err);
       m.ingestRequests.inc({ transport: 'http', code: `${Math.floor(status / 100)}xx` });
       if (stage === 'limit') {
         m.rateLimitedSamples.inc({ transport: 'http' }, samples);
@@ -105,11 +108,4 @@ export function createPushHandler(deps: PushDeps): PushHandler {
       if (samples > 0 || result !== 'rejected') m.ingestSamples.inc({ transport: 'http', result }, Math.max(samples, 0));
     }
   };
-}
-
-/** After a body-too-large answer the rest of the body is unread: close the connection. */
-function closeAfter(err: unknown, req: AnyRequest): Record<string, string> {
-  // HTTP/2 has no Connection header (setting one throws); its streams are reset instead.
-  if (req.httpVersionMajor === 2) return {};
-  return err instanceof FleetPulseError && err.code === ErrorCode.BODY_TOO_LARGE ? { connection: 'close' } : {};
 }
