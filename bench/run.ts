@@ -9,7 +9,7 @@ import { resolve } from 'node:path';
 import { mkdirSync } from 'node:fs';
 import os from 'node:os';
 import { machine } from './lib/machine.js';
-import { SCHEMA_VERSION, writeReport } from './lib/report.js';
+import { recordFailure, SCHEMA_VERSION, writeReport } from './lib/report.js';
 import type { BenchContext } from './lib/scenario.js';
 import { scenarios } from './scenarios/index.js';
 
@@ -85,6 +85,8 @@ async function main(): Promise<number> {
     } catch (err) {
       failed++;
       process.stderr.write(`${tty ? '\r\x1b[K' : ''}[${name}] FAILED: ${(err as Error).message}\n`);
+      // A failure is a result too: the index lists it (until the scenario succeeds again).
+      recordFailure(outDir, { scenario: name, error: (err as Error).message.split('\n', 1)[0]!.slice(0, 500), date: new Date(started).toISOString(), gitCommit: m.gitCommit }, scenarios.map((s) => s.name));
     } finally {
       clearTimeout(timer);
     }

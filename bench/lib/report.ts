@@ -3,7 +3,7 @@
  * the regenerated DIR/README.md index with one section per scenario. Markdown shows the delta
  * against the previous result of the same scenario when it came from the same machine.
  */
-import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Machine } from './machine.js';
 
@@ -77,6 +77,7 @@ export function renderMarkdown(r: ScenarioReport, previous?: ScenarioReport): st
 }
 
 export function writeReport(dir: string, r: ScenarioReport, order: readonly string[] = []): void {
+  rmSync(join(dir, `${r.scenario}.failed.json`), { force: true });
   mkdirSync(dir, { recursive: true });
   const jsonPath = join(dir, `${r.scenario}.json`);
   let previous: ScenarioReport | undefined;
@@ -96,6 +97,20 @@ export function writeReport(dir: string, r: ScenarioReport, order: readonly stri
  * results/README.md: the headline verdicts, then one section per scenario JSON in the folder (in
  * `order`, the registry's, then any others by name) with every table, chart and finding.
  */
+/** A scenario that failed (timed out, could not set up): listed in the index so a gap is visible. */
+export interface FailureRecord {
+  scenario: string;
+  error: string;
+  date: string;
+  gitCommit: string | null;
+}
+
+export function recordFailure(dir: string, f: FailureRecord, order: readonly string[] = []): void {
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(join(dir, `${f.scenario}.failed.json`), `${JSON.stringify(f, null, 2)}\n`);
+  writeIndex(dir, order);
+}
+
 export function writeIndex(dir: string, order: readonly string[] = []): void {
   const reports: ScenarioReport[] = [];
   for (const f of readdirSync(dir).filter((x) => x.endsWith('.json')).sort()) {
@@ -119,6 +134,13 @@ export function writeIndex(dir: string, order: readonly string[] = []): void {
   if (quick.length > 0) parts.push(`> **Smoke-check numbers:** ${quick.join(', ')} ${quick.length === 1 ? 'comes' : 'come'} from a \`--quick\` run (cut-down sizes and durations); do not read them as results.`, '');
   const headlines = reports.flatMap((r) => (r.headline ?? []).map((h) => `- ${h} ([${r.scenario}](${r.scenario}.md))`));
   if (headlines.length > 0) parts.push('## Headline', '', ...headlines, '');
+  const failures: FailureRecord[] = readdirSync(dir)
+    .filter((x) => x.endsWith('.failed.json'))
+    .sort()
+    .map((f) => JSON.parse(readFileSync(join(dir, f), 'utf8')) as FailureRecord);
+  if (failures.length > 0) {
+    parts.push('## Scenarios that failed in their last run', '', ...failures.map((f) => `- **${f.scenario}** (${f.date}, commit ${f.gitCommit ?? '–'}): ${f.error}`), '');
+  }
   parts.push('## Contents', '', ...reports.map((r) => `- [${r.title}](#${anchor(r.title)})`), '');
   for (const r of reports) {
     parts.push(`## ${r.title}`, '', `[${r.scenario}.md](${r.scenario}.md) · [${r.scenario}.json](${r.scenario}.json) · ${settingsLine(r)}${machineLine(r.machine)}`, '');
