@@ -57,6 +57,8 @@ export class StreamLease {
   #recordTimer: NodeJS.Timeout | undefined;
   #idleTimer: NodeJS.Timeout | undefined;
   #releasing: Promise<void> | undefined;
+  /** A lease renewal in flight (hold() starts it early, in the background). */
+  #renewal: Promise<void> | undefined;
   #closed = false;
 
   constructor(store: Pick<StateStore, 'streamSeq' | 'setStreamSeq'>, streamId: string, opts: StreamLeaseOptions) {
@@ -91,15 +93,38 @@ export class StreamLease {
     return this.#applied;
   }
 
-  /** Before each apply: hold a lease that outlasts it (renewing when it would not). */
+  /**
+   * Before each apply: hold a lease that outlasts it. Halfway through its spare time the lease is
+   * renewed in the background (the current one still covers the apply), so a busy stream's
+   * applies do not wait for the store's round trip; only a lease too short to cover an apply
+   * (first use, or a renewal that failed) blocks.
+   */
   async hold(): Promise<void> {
     this.#cancelIdle();
     // A release in progress finishes first (its marker must not land after our apply started).
     while (this.#releasing !== undefined) await this.#releasing;
-    if (this.#heldUntil - this.#now() >= this.#o.applyTimeoutMs + LEASE_MARGIN_MS) return;
+    const need = this.#o.applyTimeoutMs + LEASE_MARGIN_MS;
+    const left = this.#heldUntil - this.#now();
+    if (left >= need) {
+      if (left < need + LEASE_RENEW_EVERY_MS / 2 && this.#renewal === undefined) this.#renew().catch(() => {}); // a failure shows at the next blocking hold
+      return;
+    }
+    if (this.#renewal !== undefined) await this.#renewal.catch(() => {});
+    if (this.#heldUntil - this.#now() < need) await this.#renew();
+  }
+
+  /** Extend the lease to now + a full lease length; one renewal at a time. */
+  #renew(): Promise<void> {
     const until = this.#now() + this.#leaseMs;
-    await this.#write(leaseKey(this.#id), 2 * until);
-    this.#heldUntil = until;
+    const r = this.#write(leaseKey(this.#id), 2 * until)
+      .then(() => {
+        if (until > this.#heldUntil) this.#heldUntil = until;
+      })
+      .finally(() => {
+        if (this.#renewal === r) this.#renewal = undefined;
+      });
+    this.#renewal = r;
+    return r;
   }
 
   /** After an apply (in seq order): remember it; record at most once per RECORD_INTERVAL_MS. */
@@ -132,6 +157,8 @@ export class StreamLease {
     this.#recordTimer = undefined;
     if (this.#releasing !== undefined) return this.#releasing.then(() => (final ? this.release(true) : undefined));
     const run = async (): Promise<void> => {
+      // A renewal in flight lands first, so the release marker is above the lease it wrote.
+      if (this.#renewal !== undefined) await this.#renewal.catch(() => {});
       await this.#record();
       if (this.#heldUntil === 0) return;
       const until = this.#heldUntil;
