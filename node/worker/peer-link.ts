@@ -5,7 +5,8 @@
  * the primary and no other local user can inject samples, and forwarded samples skip the primary hop (which would deserialize and
  * re-serialize every batch on one process). Control traffic (queries, membership) stays on IPC.
  *
- * Frame: u32 LE length of the rest, u8 type, u32 LE request id, payload (v8 serialization).
+ * Frame: u32 LE length of the rest, u8 type, u32 LE request id, payload: the parts in the binary
+ * batch codec (protocol/batch-codec.ts) for Apply, v8 serialization for the small ApplyResult.
  * A link that fails or closes fails its pending requests with STATE_UNAVAILABLE, so the caller
  * re-routes after the next membership change.
  */
@@ -15,6 +16,7 @@ import { join } from 'node:path';
 import { serialize, deserialize } from 'node:v8';
 import { ErrorCode, FleetPulseError, toFleetPulseError } from '../errors.js';
 import type { Logger } from '../observability/logger.js';
+import { decodeParts, encodeParts } from '../protocol/batch-codec.js';
 import type { ApplyArgs, ApplyResult } from './forwarder.js';
 
 const FrameType = { Apply: 1, ApplyResult: 2 } as const;
@@ -25,12 +27,16 @@ export function linkPath(dir: string, slot: number): string {
   return join(dir, `worker-${slot}.sock`);
 }
 
-function frame(type: number, id: number, payload: Buffer): Buffer {
+/** Write one frame; header and payload go out in one writev, without copying the payload. */
+function writeFrame(socket: net.Socket, type: number, id: number, payload: Buffer): void {
   const head = Buffer.allocUnsafe(HEADER);
   head.writeUInt32LE(payload.length + 5, 0);
   head.writeUInt8(type, 4);
   head.writeUInt32LE(id, 5);
-  return Buffer.concat([head, payload]);
+  socket.cork();
+  socket.write(head);
+  socket.write(payload);
+  socket.uncork();
 }
 
 /** Splits a byte stream into frames; calls `onFrame` for each. */
@@ -90,20 +96,14 @@ export class PeerLinks {
       if (type !== FrameType.Apply) return;
       let result: ApplyResult;
       try {
-        result = this.#onApply(deserialize(payload) as ApplyArgs);
+        result = this.#onApply({ parts: decodeParts(payload) });
       } catch (err) {
         // Whole-message failure (e.g. a corrupt frame): every part fails with the same error.
         const e = toFleetPulseError(err).toJSON();
-        const n = (() => {
-          try {
-            return (deserialize(payload) as ApplyArgs).parts.length;
-          } catch {
-            return 1;
-          }
-        })();
-        result = Array.from({ length: n }, () => e);
+        const n = payload.length >= 8 ? payload.readUInt32LE(4) : 1;
+        result = Array.from({ length: Math.min(Math.max(n, 1), 1_000_000) }, () => e);
       }
-      if (!socket.destroyed) socket.write(frame(FrameType.ApplyResult, id, serialize(result)));
+      if (!socket.destroyed) writeFrame(socket, FrameType.ApplyResult, id, serialize(result));
     }));
   }
 
@@ -117,7 +117,7 @@ export class PeerLinks {
         reject(new FleetPulseError(ErrorCode.STATE_UNAVAILABLE, `worker ${slot} did not apply forwarded samples within ${timeoutMs} ms`));
       }, timeoutMs);
       link.pending.set(id, { resolve, reject, timer });
-      link.socket.write(frame(FrameType.Apply, id, serialize(args)));
+      writeFrame(link.socket, FrameType.Apply, id, encodeParts(args.parts));
     });
   }
 
