@@ -19,6 +19,8 @@ import { percentile } from '../lib/stats.js';
 import type { Scenario } from '../lib/scenario.js';
 
 const CHROMIUM = '/usr/bin/chromium';
+/** Nice value of the cluster's processes during the measurement (see run()). */
+const SERVER_NICE = 10;
 
 interface Measure {
   variant: string;
@@ -34,6 +36,16 @@ interface Measure {
   heapEndMiB: number;
   heapSlopeMiBPerMin: number;
   liveShown: number;
+  /** Long animation frames (≥ 50 ms) and how much of each was the page's own work. */
+  longFrames: number;
+  /** The most script + style/layout/paint work in one long frame, ms (the rest is waiting for a CPU). */
+  longFrameMaxWorkMs: number;
+}
+
+/** What the page did in one long animation frame (Chromium's LoAF entries). */
+interface LongFrame {
+  duration: number;
+  workMs: number;
 }
 
 /** Push one sample per source every second, in requests of 2,000 samples. */
@@ -79,6 +91,21 @@ async function measure(page: Page, cdp: CDPSession, variant: string, sources: nu
     };
     g.requestAnimationFrame(loop);
   });
+  // Long animation frames (LoAF): how much of a slow frame was script and rendering work, as
+  // opposed to the renderer waiting for a CPU the cluster and the load generator were using.
+  await page.evaluate(() => {
+    interface Loaf { duration: number; startTime: number; renderStart: number; scripts: Array<{ duration: number }> }
+    const g = globalThis as unknown as { __loafs: Array<{ duration: number; workMs: number }>; PerformanceObserver: new (cb: (l: { getEntries(): Loaf[] }) => void) => { observe(o: object): void } };
+    g.__loafs = [];
+    new g.PerformanceObserver((list) => {
+      for (const e of list.getEntries()) {
+        if (g.__loafs.length >= 10_000) return;
+        const script = e.scripts.reduce((a, x) => a + x.duration, 0);
+        const render = e.renderStart > 0 ? e.startTime + e.duration - e.renderStart : 0;
+        g.__loafs.push({ duration: e.duration, workMs: script + render });
+      }
+    }).observe({ type: 'long-animation-frame' });
+  });
   const heapStart = await heapMiB(cdp);
   const t0 = Date.now();
   const busy0 = await taskSeconds(cdp);
@@ -96,12 +123,14 @@ async function measure(page: Page, cdp: CDPSession, variant: string, sources: nu
     g.__frameLoop = false;
     return g.__frames.slice(1);
   })) as number[];
+  const loafs = (await page.evaluate(() => (globalThis as unknown as { __loafs: LongFrame[] }).__loafs.filter((l) => l.duration >= 50))) as LongFrame[];
   const heapEnd = await heapMiB(cdp);
   const liveShown = Number((await page.locator('fp-stat-tile#live [data-testid=value]').first().textContent()) ?? 0);
   return {
     variant, sources, seconds: wall, busyShare: (busy1 - busy0) / wall,
     frames: frames.length, frameP50Ms: percentile(frames, 50), frameP99Ms: percentile(frames, 99), frameMaxMs: Math.max(0, ...frames), framesOver50: frames.filter((f) => f >= 50).length,
     heapStartMiB: heapStart, heapEndMiB: heapEnd, heapSlopeMiBPerMin: slope(heapSamples), liveShown,
+    longFrames: loafs.length, longFrameMaxWorkMs: Math.max(0, ...loafs.map((l) => l.workMs)),
   };
 }
 
@@ -135,6 +164,11 @@ export const dashboardScenario: Scenario = {
     const stopFleet: Array<() => void> = [];
     try {
       fp = await startCluster({ workers: 2, env: { FLEETPULSE_LOG_LEVEL: 'warn' } });
+      // The browser is what is measured. In production it runs on an engineer's machine, not on
+      // the 2 cores that host the cluster; here the cluster runs at a lower CPU priority so the
+      // renderer is not descheduled behind it (it still gets every core the browser leaves free).
+      const clusterInfo = (await (await fetch(`${fp.adminUrl}/admin/cluster`)).json()) as { workers: Array<{ pid: number }> };
+      for (const pid of [fp.proc.child.pid!, ...clusterInfo.workers.map((w) => w.pid)]) os.setPriority(pid, SERVER_NICE);
       context = await chromium.launchPersistentContext(userDataDir, {
         executablePath: CHROMIUM, headless: true, viewport: { width: 1280, height: 800 },
         args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking'],
@@ -163,17 +197,17 @@ export const dashboardScenario: Scenario = {
       const pass = { busy: live.busyShare <= 0.25, frames: live.frameMaxMs < 50, heap: heapGrowth < Math.max(1, live.heapStartMiB * 0.1) };
       return {
         title: `Dashboard performance: Fleet view, ${sources.toLocaleString('en-US')} sources at 1 Hz`,
-        params: { sources, seconds, idleSeconds, workers: 2, viewport: '1280x800', browser: 'Debian chromium, headless, --disable-gpu' },
+        params: { sources, seconds, idleSeconds, workers: 2, viewport: '1280x800', browser: 'Debian chromium, headless, --disable-gpu', serverNice: SERVER_NICE },
         runs: runs.map((r) => ({ ...r })),
         summary: { ...live, baselineBusyShare: idle.busyShare, pass },
         tables: [{
           title: 'Fleet view (baseline: same page, no samples)',
-          columns: ['variant', 'main thread busy', 'frames', 'frame p50 ms', 'frame p99 ms', 'frame max ms', 'frames ≥ 50 ms', 'heap start MiB', 'heap end MiB', 'heap slope MiB/min', 'live tile'],
-          rows: runs.map((r) => [r.variant, `${(r.busyShare * 100).toFixed(1)} %`, r.frames, r.frameP50Ms, r.frameP99Ms, r.frameMaxMs, r.framesOver50, r.heapStartMiB, r.heapEndMiB, r.heapSlopeMiBPerMin, r.liveShown]),
+          columns: ['variant', 'main thread busy', 'frames', 'frame p50 ms', 'frame p99 ms', 'frame max ms', 'frames ≥ 50 ms', 'long frames (LoAF)', 'most page work in one ms', 'heap start MiB', 'heap end MiB', 'heap slope MiB/min', 'live tile'],
+          rows: runs.map((r) => [r.variant, `${(r.busyShare * 100).toFixed(1)} %`, r.frames, r.frameP50Ms, r.frameP99Ms, r.frameMaxMs, r.framesOver50, r.longFrames, r.longFrameMaxWorkMs, r.heapStartMiB, r.heapEndMiB, r.heapSlopeMiBPerMin, r.liveShown]),
         }],
         findings: [
           `Main thread busy ${(live.busyShare * 100).toFixed(1)} % with the feed vs ${(idle.busyShare * 100).toFixed(1)} % idle (target ≤ 25 %: ${pass.busy ? 'met' : 'NOT met'}).`,
-          `Frames: p99 ${live.frameP99Ms.toFixed(1)} ms, max ${live.frameMaxMs.toFixed(1)} ms, ${live.framesOver50} of ${live.frames} at or over 50 ms (target: none: ${pass.frames ? 'met' : 'NOT met'}). Headless Chromium with --disable-gpu rasterizes in software on 2 shared cores, next to the cluster and the load generator.`,
+          `Frames: p99 ${live.frameP99Ms.toFixed(1)} ms, max ${live.frameMaxMs.toFixed(1)} ms, ${live.framesOver50} of ${live.frames} at or over 50 ms (target: none: ${pass.frames ? 'met' : 'NOT met'}). Chromium reported ${live.longFrames} long animation frames; the most script + rendering work in one was ${live.longFrameMaxWorkMs.toFixed(1)} ms. Headless Chromium with --disable-gpu rasterizes in software on the same 2 cores as the cluster (at nice ${SERVER_NICE}) and the load generator.`,
           `JS heap after forced GC: ${live.heapStartMiB.toFixed(1)} → ${live.heapEndMiB.toFixed(1)} MiB (target flat, growth < max(1 MiB, 10 %): ${pass.heap ? 'met' : 'NOT met'}); the slope of the un-collected samples, ${live.heapSlopeMiBPerMin.toFixed(2)} MiB/min, mostly shows GC timing.`,
         ],
         charts: [],
