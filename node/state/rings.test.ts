@@ -86,3 +86,26 @@ test('headBucket reports the newest fine bucket', () => {
   s.write(id, T0 + 3500, 6);
   assert.deepEqual(s.headBucket(id), [T0 + 3000, 2, 10, 4, 6, 6, T0 + 3500]);
 });
+
+test('multi-sample buckets past one overflow page keep their own values, and the pool grows by pages', () => {
+  const s = new RingStore(r);
+  const series = 2000; // × 10 fine slots = 20,000 overflow entries: more than one 16,384-entry page
+  const ids = Array.from({ length: series }, () => s.allocate());
+  const before = s.bytes();
+  for (let sec = 0; sec < 10; sec++) {
+    for (const [k, id] of ids.entries()) {
+      s.write(id, T0 + sec * 1000 + 100, k + sec + 1);
+      s.write(id, T0 + sec * 1000 + 600, -(k + sec + 1)); // newest by ts: last
+    }
+  }
+  const grown = s.bytes() - before;
+  assert.equal(grown, 2 * 16_384 * 38, 'two pages of 38-byte entries');
+  for (const k of [0, 1637, 1638, 1999]) {
+    const fine = buckets(s, ids[k]!, 'fine');
+    assert.equal(fine.length, 10);
+    fine.forEach((b, sec) => assert.deepEqual(b, [T0 + sec * 1000, 2, 0, -(k + sec + 1), k + sec + 1, -(k + sec + 1), T0 + sec * 1000 + 600]));
+  }
+  // Another lap of the ring recycles every entry: no further growth.
+  for (let sec = 10; sec < 20; sec++) for (const id of ids) s.write(id, T0 + sec * 1000 + 1, 1), s.write(id, T0 + sec * 1000 + 2, 2);
+  assert.equal(s.bytes() - before, grown);
+});

@@ -4,9 +4,12 @@
  *
  * Fine ring (1 s × 600 by default), compact for the common case of ≤ 1 sample per bucket:
  *   tag  Uint16  0 = empty, 1..65534 = one sample at offset tag-1 ms in the bucket, MULTI = see ext
- *   last Float64 the bucket's last value (by ts; ties go to the later arrival)
- * A fine bucket that gets a second sample moves its count/sum/min/max/last offset into a shared
- * overflow pool (`ext`), freed when the slot is recycled. 10 B per fine slot instead of 36.
+ *   last Float64 the bucket's last value (by ts; ties go to the later arrival), or for MULTI the
+ *                index of its overflow entry
+ * A fine bucket that gets a second sample moves its count/sum/min/max/last/last offset into a
+ * shared overflow pool (`ext`, 38 B an entry), freed when the slot is recycled. 10 B per fine slot
+ * instead of 36. (The index lives in the slot itself: a Map from slot to entry cost ~30 B more per
+ * entry, and rehashing it at millions of entries stalled the event loop for 100+ ms.)
  *
  * Coarse ring (1 min × 360 by default): count Uint32, sum/min/max/last Float64, last offset Uint16
  * (in units of ceil(coarseStep / 65535) ms).
@@ -35,6 +38,20 @@ interface Chunk {
   coarseOff: Uint16Array;
 }
 
+/** One page of the fine overflow pool: entry e is at page e >>> EXT_BITS, index e & EXT_MASK. */
+interface ExtPage {
+  count: Uint32Array;
+  sum: Float64Array;
+  min: Float64Array;
+  max: Float64Array;
+  last: Float64Array;
+  off: Uint16Array;
+}
+const EXT_BITS = 14;
+const EXT_PAGE = 1 << EXT_BITS;
+const EXT_MASK = EXT_PAGE - 1;
+const EXT_ENTRY_BYTES = 4 + 8 * 4 + 2;
+
 /** Receives buckets in ascending time order. */
 export type BucketVisitor = (startMs: number, count: number, sum: number, min: number, max: number, last: number, lastTs: number) => void;
 
@@ -48,12 +65,9 @@ export class RingStore {
   #nextId = 0;
   readonly #freeIds: number[] = [];
   // Overflow pool for fine buckets holding more than one sample.
-  readonly #extOf = new Map<number, number>();
-  #extCount = new Uint32Array(1024);
-  #extSum = new Float64Array(1024);
-  #extMin = new Float64Array(1024);
-  #extMax = new Float64Array(1024);
-  #extOff = new Uint16Array(1024);
+  // Pages of EXT_PAGE entries: growing adds a page instead of copying the pool (a doubling copy
+  // at millions of entries stalled the event loop for ~250 ms per column).
+  readonly #ext: ExtPage[] = [];
   #extNext = 0;
   readonly #extFree: number[] = [];
 
@@ -80,7 +94,7 @@ export class RingStore {
     const c = this.#chunk(id);
     const row = id & (CHUNK - 1);
     const fb = row * this.#fineN;
-    for (let s = 0; s < this.#fineN; s++) this.#clearFine(c, id, fb, s);
+    for (let s = 0; s < this.#fineN; s++) this.#clearFine(c, fb, s);
     c.fineHead[row] = NO_HEAD;
     c.coarseHead[row] = NO_HEAD;
     c.coarseCount.fill(0, row * this.#coarseN, (row + 1) * this.#coarseN);
@@ -92,7 +106,7 @@ export class RingStore {
     const c = this.#chunk(id);
     const row = id & (CHUNK - 1);
     const fb = Math.floor(ts / this.fineStepMs);
-    this.#mergeFine(c, id, row, fb, ts - fb * this.fineStepMs, 1, value, value, value, value);
+    this.#mergeFine(c, row, fb, ts - fb * this.fineStepMs, 1, value, value, value, value);
     const cb = Math.floor(ts / this.coarseStepMs);
     this.#mergeCoarse(c, row, cb, Math.floor((ts - cb * this.coarseStepMs) / this.#coarseOffUnit), 1, value, value, value, value);
   }
@@ -102,14 +116,14 @@ export class RingStore {
    * fine bucket `b`; one sample is the case count = 1. Same field-wise semantics as merge.ts
    * mergeBucket: the later offset wins `last`, ties go to the incoming bucket (the later arrival).
    */
-  #mergeFine(c: Chunk, id: number, row: number, b: number, off: number, count: number, sum: number, min: number, max: number, last: number): void {
+  #mergeFine(c: Chunk, row: number, b: number, off: number, count: number, sum: number, min: number, max: number, last: number): void {
     const n = this.#fineN;
     const base = row * n;
     const head = c.fineHead[row]!;
     if (head === NO_HEAD || b > head) {
       // Advance the head, clearing every slot the ring laps over (at most n).
       const from = head === NO_HEAD ? b - n + 1 : Math.max(head + 1, b - n + 1);
-      for (let bb = from; bb <= b; bb++) this.#clearFine(c, id, base, bb % n);
+      for (let bb = from; bb <= b; bb++) this.#clearFine(c, base, bb % n);
       c.fineHead[row] = b;
     } else if (b <= head - n) {
       return; // older than the fine retention; the coarse ring still takes it
@@ -123,36 +137,39 @@ export class RingStore {
     } else if (tag === 0 || tag !== MULTI) {
       // Becomes (or is created as) a multi-sample bucket in the overflow pool.
       const e = this.#extAlloc();
-      this.#extCount[e] = count;
-      this.#extSum[e] = sum;
-      this.#extMin[e] = min;
-      this.#extMax[e] = max;
-      this.#extOff[e] = off;
+      const p = this.#ext[e >>> EXT_BITS]!;
+      const i = e & EXT_MASK;
+      p.count[i] = count;
+      p.sum[i] = sum;
+      p.min[i] = min;
+      p.max[i] = max;
+      p.off[i] = off;
       if (tag !== 0) {
         const prevOff = tag - 1;
         const prev = c.fineLast[slot]!;
-        this.#extCount[e]!++;
-        this.#extSum[e]! += prev;
-        if (prev < min) this.#extMin[e] = prev;
-        if (prev > max) this.#extMax[e] = prev;
+        p.count[i]!++;
+        p.sum[i]! += prev;
+        if (prev < min) p.min[i] = prev;
+        if (prev > max) p.max[i] = prev;
         if (off < prevOff) {
           last = prev;
-          this.#extOff[e] = prevOff;
+          p.off[i] = prevOff;
         }
       }
-      c.fineLast[slot] = last;
+      p.last[i] = last;
+      c.fineLast[slot] = e; // a MULTI slot's float column holds its overflow index
       c.fineTag[slot] = MULTI;
-      this.#extOf.set(id * n + s, e);
     } else {
-      const e = this.#extOf.get(id * n + s);
-      assert.ok(e !== undefined, 'BUG: MULTI fine slot without an overflow entry');
-      this.#extCount[e]! += count;
-      this.#extSum[e]! += sum;
-      if (min < this.#extMin[e]!) this.#extMin[e] = min;
-      if (max > this.#extMax[e]!) this.#extMax[e] = max;
-      if (off >= this.#extOff[e]!) {
-        c.fineLast[slot] = last;
-        this.#extOff[e] = off;
+      const e = c.fineLast[slot]!;
+      const p = this.#ext[e >>> EXT_BITS]!;
+      const i = e & EXT_MASK;
+      p.count[i]! += count;
+      p.sum[i]! += sum;
+      if (min < p.min[i]!) p.min[i] = min;
+      if (max > p.max[i]!) p.max[i] = max;
+      if (off >= p.off[i]!) {
+        p.last[i] = last;
+        p.off[i] = off;
       }
     }
   }
@@ -222,7 +239,7 @@ export class RingStore {
         max = data[i + 2]!;
         i += 3;
       }
-      if (ring === 'fine') this.#mergeFine(c, id, row, Math.round(start / this.fineStepMs), off, count, sum, min, max, last);
+      if (ring === 'fine') this.#mergeFine(c, row, Math.round(start / this.fineStepMs), off, count, sum, min, max, last);
       else this.#mergeCoarse(c, row, Math.round(start / this.coarseStepMs), Math.floor(off / this.#coarseOffUnit), count, sum, min, max, last);
     }
   }
@@ -231,11 +248,11 @@ export class RingStore {
   visit(id: number, ring: 'fine' | 'coarse', fromMs: number, toMs: number, visitor: BucketVisitor): void {
     const c = this.#chunk(id);
     const row = id & (CHUNK - 1);
-    if (ring === 'fine') this.#visitFine(c, id, row, fromMs, toMs, visitor);
+    if (ring === 'fine') this.#visitFine(c, row, fromMs, toMs, visitor);
     else this.#visitCoarse(c, row, fromMs, toMs, visitor);
   }
 
-  #visitFine(c: Chunk, id: number, row: number, fromMs: number, toMs: number, visitor: BucketVisitor): void {
+  #visitFine(c: Chunk, row: number, fromMs: number, toMs: number, visitor: BucketVisitor): void {
     const n = this.#fineN;
     const step = this.fineStepMs;
     const head = c.fineHead[row]!;
@@ -247,13 +264,15 @@ export class RingStore {
       const s = b % n;
       const tag = c.fineTag[base + s]!;
       if (tag === 0) continue;
-      const last = c.fineLast[base + s]!;
       const start = b * step;
       if (tag !== MULTI) {
+        const last = c.fineLast[base + s]!;
         visitor(start, 1, last, last, last, last, start + tag - 1);
       } else {
-        const e = this.#extOf.get(id * n + s)!;
-        visitor(start, this.#extCount[e]!, this.#extSum[e]!, this.#extMin[e]!, this.#extMax[e]!, last, start + this.#extOff[e]!);
+        const e = c.fineLast[base + s]!;
+        const p = this.#ext[e >>> EXT_BITS]!;
+        const i = e & EXT_MASK;
+        visitor(start, p.count[i]!, p.sum[i]!, p.min[i]!, p.max[i]!, p.last[i]!, start + p.off[i]!);
       }
     }
   }
@@ -283,7 +302,7 @@ export class RingStore {
     if (head === NO_HEAD) return undefined;
     let out: [number, number, number, number, number, number, number] | undefined;
     const start = head * this.fineStepMs;
-    this.#visitFine(c, id, row, start, start, (s, count, sum, min, max, last, lastTs) => {
+    this.#visitFine(c, row, start, start, (s, count, sum, min, max, last, lastTs) => {
       out = [s, count, sum, min, max, last, lastTs];
     });
     return out;
@@ -294,8 +313,7 @@ export class RingStore {
     let perChunk = 0;
     const c = this.#chunks[0];
     if (c !== undefined) for (const a of Object.values(c) as ArrayBufferView[]) perChunk += a.byteLength;
-    const ext = this.#extCount.byteLength + this.#extSum.byteLength * 3 + this.#extOff.byteLength;
-    return perChunk * this.#chunks.length + ext + this.#extOf.size * 24;
+    return perChunk * this.#chunks.length + this.#ext.length * EXT_PAGE * EXT_ENTRY_BYTES;
   }
 
   /** Number of live series ids. */
@@ -310,29 +328,20 @@ export class RingStore {
     return c;
   }
 
-  #clearFine(c: Chunk, id: number, base: number, s: number): void {
+  #clearFine(c: Chunk, base: number, s: number): void {
     const slot = base + s;
-    if (c.fineTag[slot] === MULTI) {
-      const key = id * this.#fineN + s;
-      const e = this.#extOf.get(key);
-      if (e !== undefined) {
-        this.#extOf.delete(key);
-        this.#extFree.push(e);
-      }
-    }
+    if (c.fineTag[slot] === MULTI) this.#extFree.push(c.fineLast[slot]!);
     c.fineTag[slot] = 0;
   }
 
   #extAlloc(): number {
     const e = this.#extFree.pop();
     if (e !== undefined) return e;
-    if (this.#extNext === this.#extCount.length) {
-      const cap = this.#extCount.length * 2;
-      this.#extCount = grow(this.#extCount, new Uint32Array(cap));
-      this.#extSum = grow(this.#extSum, new Float64Array(cap));
-      this.#extMin = grow(this.#extMin, new Float64Array(cap));
-      this.#extMax = grow(this.#extMax, new Float64Array(cap));
-      this.#extOff = grow(this.#extOff, new Uint16Array(cap));
+    if (this.#extNext === this.#ext.length * EXT_PAGE) {
+      this.#ext.push({
+        count: new Uint32Array(EXT_PAGE), sum: new Float64Array(EXT_PAGE), min: new Float64Array(EXT_PAGE),
+        max: new Float64Array(EXT_PAGE), last: new Float64Array(EXT_PAGE), off: new Uint16Array(EXT_PAGE),
+      });
     }
     return this.#extNext++;
   }
@@ -355,7 +364,3 @@ export class RingStore {
   }
 }
 
-function grow<T extends Uint32Array | Float64Array | Uint16Array>(old: T, next: T): T {
-  next.set(old);
-  return next;
-}
