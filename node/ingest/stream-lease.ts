@@ -8,14 +8,16 @@
  *              holder's 2·t' is larger again.
  *
  * A connection takes the lease before its first apply and renews it so it always covers an apply
- * in flight (applyTimeoutMs + a margin); it records the applied seq at most once a second while
- * busy; and when it is done — socket closed and everything received applied, or idle for a
+ * in flight (applyTimeoutMs + a margin); it records the applied seq at most every
+ * RECORD_INTERVAL_MS while busy; and when it is done — socket closed and everything received applied, or idle for a
  * while — it records the final seq and *then* releases. A new connection for ID waits while the
  * lease is held (released, or expired: the holder died), then reads the applied seq: so a
  * reconnect that races the previous connection's in-flight apply, on this or another worker,
- * resumes exactly where it ended. Cost: about one store write per second per busy stream,
- * instead of two per message. Only a holder that crashed leaves its last second unrecorded:
- * messages it applied but had not acked may then be applied again (at-least-once on crash).
+ * resumes exactly where it ended. Cost: about two store writes per 3 s per busy stream (a record
+ * and a renewal), instead of two per message — at the 1 message/s of an idle-ish agent, per-second
+ * records doubled the store traffic of every message. Only a holder that crashed leaves its last
+ * seconds unrecorded: messages it applied but whose ack the client never saw may then be applied
+ * again when re-sent (at-least-once on crash, bounded by the client's unacked window).
  */
 import type { FleetPulseError } from '../errors.js';
 import { toFleetPulseError } from '../errors.js';
@@ -27,11 +29,15 @@ export const leaseKey = (streamId: string): string => `${streamId}#lease`;
 /** A lease always covers applyTimeoutMs plus this, so clocks may disagree by up to this much. */
 export const LEASE_MARGIN_MS = 2000;
 /** How much longer than the minimum a lease is taken for (so it is renewed this often when busy). */
-export const LEASE_RENEW_EVERY_MS = 3000;
+export const LEASE_RENEW_EVERY_MS = 6000;
 /** Applied seqs are recorded at most this often while busy (the final one at release). */
-export const RECORD_INTERVAL_MS = 1000;
-/** A stream with nothing to apply for this long releases its lease (a reconnect need not wait). */
-export const IDLE_RELEASE_MS = 1500;
+export const RECORD_INTERVAL_MS = 3000;
+/**
+ * A stream with nothing to apply for this long releases its lease (a reconnect need not wait).
+ * Above an idle-ish agent's 1 s cadence with jitter: releasing between its messages made every
+ * message pay a blocking lease write. (A closed socket releases at once, whatever this is.)
+ */
+export const IDLE_RELEASE_MS = 5000;
 const POLL_MS = 25;
 
 export interface StreamLeaseOptions {

@@ -233,7 +233,7 @@ test('an idle stream records its seq and releases its lease while the connection
   await c.waitAck(3);
   await leaseHeld(h, 'quiet');
   let lease = 0;
-  for (let i = 0; i < 500 && lease % 2 === 0; i++) {
+  for (let i = 0; i < 1000 && lease % 2 === 0; i++) {
     await new Promise((r) => setTimeout(r, 10));
     lease = await h.store.streamSeq(leaseKey('quiet'));
   }

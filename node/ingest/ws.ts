@@ -114,7 +114,7 @@ export class StreamServer {
       },
       onLeaseExpired: (streamId, applied) => {
         deps.metrics.streamSeqErrors.inc();
-        log.warn({ stream: streamId, applied }, 'stream resumed after its previous connection vanished without releasing it: what that one applied in its last second may be applied again');
+        log.warn({ stream: streamId, applied }, 'stream resumed after its previous connection vanished without releasing it: what that one applied without the client seeing its ack may be applied again when re-sent');
       },
     };
     this.#heartbeat = setInterval(() => this.#beat(), deps.cfg.heartbeatMs);

@@ -7,8 +7,8 @@
  * with SIGKILL; the primary restarts it and the clients resume.
  *
  * - redis: nothing is lost, and every message acknowledged before the kill is counted exactly
- *   once. Messages the dead worker had applied but not acknowledged (its last unrecorded
- *   second, stream-lease.ts) may be applied a second time when re-sent: measured, bounded by what
+ *   once. Messages the dead worker had applied but not acknowledged (applied after its
+ *   last record, stream-lease.ts) may be applied a second time when re-sent: measured, bounded by what
  *   was unacked at the kill on that worker's streams, and each such resume is counted by
  *   fleetpulse_stream_seq_errors_total.
  * - memory: the killed worker's partition is lost — exactly the sources it owned lose what it
