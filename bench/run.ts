@@ -80,7 +80,7 @@ async function main(): Promise<number> {
       ]);
       // Date and load per scenario: a long run spans minutes, and other work on the box shows in the load.
       const mScenario = { ...m, date: new Date(started).toISOString(), loadAverage1m: loadAtStart };
-      writeReport(outDir, { schemaVersion: SCHEMA_VERSION, scenario: name, machine: mScenario, settings: { quick, repeat, durationS }, durationS: Math.round((Date.now() - started) / 1000), ...result }, scenarios.map((s) => s.name));
+      writeReport(outDir, { schemaVersion: SCHEMA_VERSION, scenario: name, machine: mScenario, settings: { quick, repeat, durationS, ...(sc.runsNote === undefined ? {} : { note: sc.runsNote({ quick, durationS, repeat }) }) }, durationS: Math.round((Date.now() - started) / 1000), ...result }, scenarios.map((s) => s.name));
       process.stderr.write(`${tty ? '\r\x1b[K' : ''}[${name}] done in ${((Date.now() - started) / 1000).toFixed(0)} s → ${outDir}/${name}.md\n`);
     } catch (err) {
       failed++;

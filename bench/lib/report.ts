@@ -32,7 +32,7 @@ export interface ScenarioReport {
   /** One-line verdicts for the top of results/README.md (targets met or not), generated from the numbers. */
   headline?: string[];
   /** How the runner was invoked for this report (a --quick run is a smoke check, not a result). */
-  settings?: { quick: boolean; repeat: number; durationS: number };
+  settings?: { quick: boolean; repeat: number; durationS: number; note?: string };
   durationS: number;
 }
 
@@ -62,7 +62,7 @@ export function machineLine(m: Machine): string {
 function settingsLine(r: ScenarioReport): string {
   const s = r.settings;
   if (s === undefined) return '';
-  return s.quick ? `**--quick run (smoke check): sizes and durations are cut down; these numbers are not results.** ` : `${s.repeat} repeats of ${s.durationS} s per variant. `;
+  return s.quick ? `**--quick run (smoke check): sizes and durations are cut down; these numbers are not results.** ` : s.note !== undefined ? `${s.note} ` : `${s.repeat} repeats of ${s.durationS} s per variant. `;
 }
 
 export function renderMarkdown(r: ScenarioReport, previous?: ScenarioReport): string {

@@ -21,5 +21,7 @@ export interface Scenario {
   description: string;
   /** Hard limit for the whole scenario at the given settings, seconds. */
   timeLimitS(ctx: Pick<BenchContext, 'quick' | 'durationS' | 'repeat'>): number;
+  /** How the scenario runs when it does not repeat each variant --repeat times (reports say this instead). */
+  runsNote?(ctx: Pick<BenchContext, 'quick' | 'durationS' | 'repeat'>): string;
   run(ctx: BenchContext): Promise<Omit<ScenarioReport, 'schemaVersion' | 'scenario' | 'machine' | 'durationS'>>;
 }

@@ -153,6 +153,7 @@ export const dashboardScenario: Scenario = {
   name: 'dashboard',
   description: 'Fleet view in Chromium with 10,000 sources at 1 Hz for 5 min (1,000 for 8 s with --quick): main-thread busy share, frame times, JS heap',
   timeLimitS: (c) => (c.quick ? 180 : 900),
+  runsNote: (c) => (c.quick ? 'One run: 4 s idle, 8 s with the feed.' : 'One run: 30 s idle, then 300 s with the feed.'),
   async run(ctx) {
     const sources = ctx.quick ? 1000 : 10_000;
     // --quick keeps the whole `all --quick` under 3 minutes: a smoke check of the page and the probes.

@@ -72,6 +72,7 @@ export const soakScenario: Scenario = {
   name: 'soak',
   description: 'push at half the measured capacity for --duration seconds (600 for the real run): RSS and p99 per minute must stay flat',
   timeLimitS: (c) => (c.quick ? 180 : c.durationS + 300),
+  runsNote: (c) => `One run of ${c.quick ? 20 : c.durationS} s, measured per interval.`,
   async run(ctx) {
     const totalS = ctx.quick ? 20 : ctx.durationS;
     const intervalS = Math.max(5, Math.min(60, Math.floor(totalS / 6)));
