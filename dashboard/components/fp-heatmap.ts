@@ -1,7 +1,8 @@
 /**
  * <fp-heatmap>: every source of the fleet as one square on a canvas, coloured by its latest value
  * (stale sources grey). Drawing is imperative and coalesced to one frame (`invalidate()`), never
- * a Lit re-render per update: 10,000 cells at 4 flushes a second cost a few ms per frame.
+ * a Lit re-render per update, and paints pixels into one ImageData (lib/heatmap-paint.ts) rather
+ * than a fillRect per cell: 10,000 cells at 4 flushes a second cost a few ms per frame.
  * Hover shows the source and value (as text); click or Enter opens the source; arrow keys move.
  *
  * @fires fp-open-source - detail: { source } when a cell is clicked or Enter is pressed on it
@@ -11,6 +12,7 @@ import { customElement, property, query, state } from 'lit/decorators.js';
 import { cssomStyle } from './cssom-style.js';
 import { cellAt, colorIndex, layoutGrid, palette, type FleetCell, type FleetModel, type GridLayout } from '../lib/fleet-model.js';
 import { formatValue } from '../lib/format.js';
+import { packRgba, paintCells } from '../lib/heatmap-paint.js';
 
 const STEPS = 32;
 const COLORS = palette(STEPS);
@@ -46,6 +48,11 @@ export class FpHeatmap extends LitElement {
   #resize: ResizeObserver | undefined;
   #cells: FleetCell[] = [];
   #range: { min: number; max: number } | undefined;
+  #image: ImageData | undefined;
+  #cellColors = new Uint32Array(0);
+  /** CSS colour → packed RGBA, resolved once each by the browser (any CSS colour syntax works). */
+  readonly #packed = new Map<string, number>();
+  #probe: CanvasRenderingContext2D | null | undefined;
 
   /** Redraw at the next animation frame (many calls, one draw). */
   invalidate(): void {
@@ -89,35 +96,53 @@ export class FpHeatmap extends LitElement {
     }
     const ctx = canvas.getContext('2d', { alpha: false });
     if (ctx === null) return;
-    ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
     const cs = getComputedStyle(this);
-    ctx.fillStyle = cs.getPropertyValue('--fp-panel').trim() || '#fff';
-    ctx.fillRect(0, 0, width, h);
-    const stale = cs.getPropertyValue('--fp-stale').trim() || '#999';
+    const background = this.#pack(cs.getPropertyValue('--fp-panel').trim() || '#fff');
+    const stale = this.#pack(cs.getPropertyValue('--fp-stale').trim() || '#999');
     const r = m.range(now);
     // Re-render the legend only when its text changes (not on every draw).
     if (formatValue(r?.min ?? null) !== formatValue(this.#range?.min ?? null) || formatValue(r?.max ?? null) !== formatValue(this.#range?.max ?? null)) this.requestUpdate();
     this.#range = r;
     const side = l.cell - l.gap;
-    // Group cells by colour: one fillStyle change per colour, not per cell.
-    const byColor = new Map<string, number[]>();
-    for (let i = 0; i < this.#cells.length; i++) {
+    const n = this.#cells.length;
+    if (this.#cellColors.length < n) this.#cellColors = new Uint32Array(Math.max(n, 2 * this.#cellColors.length));
+    const colors = this.#cellColors;
+    const scale = COLORS.map((c) => this.#pack(c));
+    for (let i = 0; i < n; i++) {
       const c = this.#cells[i]!;
-      const color = c.value === null || m.isStale(c, now) || r === undefined ? stale : COLORS[colorIndex(c.value, r.min, r.max, STEPS)]!;
-      let list = byColor.get(color);
-      if (list === undefined) byColor.set(color, (list = []));
-      list.push(i);
+      colors[i] = c.value === null || m.isStale(c, now) || r === undefined ? stale : scale[colorIndex(c.value, r.min, r.max, STEPS)]!;
     }
-    for (const [color, idx] of byColor) {
-      ctx.fillStyle = color;
-      for (const i of idx) ctx.fillRect((i % l.cols) * l.cell, Math.floor(i / l.cols) * l.cell, side, side);
-    }
+    if (this.#image?.width !== canvas.width || this.#image.height !== canvas.height) this.#image = ctx.createImageData(canvas.width, canvas.height);
+    paintCells(new Uint32Array(this.#image.data.buffer), canvas.width, canvas.height, l, dpr, colors, n, background);
+    ctx.putImageData(this.#image, 0, 0);
+    ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
     if (this.#focus >= 0 && this.#focus < this.#cells.length) {
       ctx.strokeStyle = cs.getPropertyValue('--fp-focus').trim() || '#06c';
       ctx.lineWidth = 2;
       ctx.strokeRect((this.#focus % l.cols) * l.cell + 1, Math.floor(this.#focus / l.cols) * l.cell + 1, Math.max(2, side - 2), Math.max(2, side - 2));
     }
     if (this.hover !== undefined) this.hover = { ...this.hover, cell: m.get(this.hover.cell.source) ?? this.hover.cell };
+  }
+
+  /** Packed RGBA of a CSS colour, as a 1×1 canvas resolves it (cached per string). */
+  #pack(css: string): number {
+    const known = this.#packed.get(css);
+    if (known !== undefined) return known;
+    if (this.#probe === undefined) {
+      const c = document.createElement('canvas');
+      c.width = c.height = 1;
+      this.#probe = c.getContext('2d', { willReadFrequently: true });
+    }
+    let packed = packRgba(153, 153, 153);
+    if (this.#probe !== null) {
+      this.#probe.clearRect(0, 0, 1, 1);
+      this.#probe.fillStyle = css;
+      this.#probe.fillRect(0, 0, 1, 1);
+      const [r, g, b] = this.#probe.getImageData(0, 0, 1, 1).data;
+      packed = packRgba(r!, g!, b!);
+    }
+    this.#packed.set(css, packed);
+    return packed;
   }
 
   #at(e: MouseEvent): number {
