@@ -20,6 +20,14 @@ const live = new Set<ChildProcess>();
 process.once('exit', () => {
   for (const c of live) c.kill('SIGKILL');
 });
+// Killed by a signal (a runner or CI timing out, ^C), 'exit' never fires: end the children first,
+// then let the signal do what it would have done.
+for (const sig of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) {
+  process.once(sig, () => {
+    for (const c of live) c.kill('SIGKILL');
+    if (process.listenerCount(sig) === 0) process.kill(process.pid, sig);
+  });
+}
 
 export function spawnProcess(cmd: string, args: string[], opts: SpawnOptions = {}): Spawned {
   const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'], ...opts });
