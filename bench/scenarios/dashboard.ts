@@ -38,7 +38,10 @@ interface Measure {
   liveShown: number;
   /** Long animation frames (≥ 50 ms) and how much of each was the page's own work. */
   longFrames: number;
-  /** The most script + style/layout/paint work in one long frame, ms (the rest is waiting for a CPU). */
+  /**
+   * The longest script + rendering span in one long frame, ms. Wall time as Chromium reports it: it
+   * includes time the renderer waited for a CPU, so it bounds the page's own work from above.
+   */
   longFrameMaxWorkMs: number;
 }
 
@@ -163,6 +166,7 @@ export const dashboardScenario: Scenario = {
     let context: BrowserContext | undefined;
     const userDataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'fp-bench-chromium-'));
     const stopFleet: Array<() => void> = [];
+    let reniced = false;
     try {
       fp = await startCluster({ workers: 2, env: { FLEETPULSE_LOG_LEVEL: 'warn' } });
       // The browser is what is measured. In production it runs on an engineer's machine, not on
@@ -174,6 +178,10 @@ export const dashboardScenario: Scenario = {
         executablePath: CHROMIUM, headless: true, viewport: { width: 1280, height: 800 },
         args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking'],
       });
+      // The fleet generator runs in this process: once Chromium is up (its processes keep nice 0),
+      // it steps back too. Restored in `finally` for the scenarios that follow.
+      os.setPriority(process.pid, SERVER_NICE);
+      reniced = true;
       const page = context.pages()[0] ?? (await context.newPage());
       const cdp = await context.newCDPSession(page);
       await cdp.send('Performance.enable');
@@ -203,17 +211,18 @@ export const dashboardScenario: Scenario = {
         summary: { ...live, baselineBusyShare: idle.busyShare, pass },
         tables: [{
           title: 'Fleet view (baseline: same page, no samples)',
-          columns: ['variant', 'main thread busy', 'frames', 'frame p50 ms', 'frame p99 ms', 'frame max ms', 'frames ≥ 50 ms', 'long frames (LoAF)', 'most page work in one ms', 'heap start MiB', 'heap end MiB', 'heap slope MiB/min', 'live tile'],
+          columns: ['variant', 'main thread busy', 'frames', 'frame p50 ms', 'frame p99 ms', 'frame max ms', 'frames ≥ 50 ms', 'long frames (LoAF)', 'longest script+render span ms', 'heap start MiB', 'heap end MiB', 'heap slope MiB/min', 'live tile'],
           rows: runs.map((r) => [r.variant, `${(r.busyShare * 100).toFixed(1)} %`, r.frames, r.frameP50Ms, r.frameP99Ms, r.frameMaxMs, r.framesOver50, r.longFrames, r.longFrameMaxWorkMs, r.heapStartMiB, r.heapEndMiB, r.heapSlopeMiBPerMin, r.liveShown]),
         }],
         findings: [
           `Main thread busy ${(live.busyShare * 100).toFixed(1)} % with the feed vs ${(idle.busyShare * 100).toFixed(1)} % idle (target ≤ 25 %: ${pass.busy ? 'met' : 'NOT met'}).`,
-          `Frames: p99 ${live.frameP99Ms.toFixed(1)} ms, max ${live.frameMaxMs.toFixed(1)} ms, ${live.framesOver50} of ${live.frames} at or over 50 ms (target: none: ${pass.frames ? 'met' : 'NOT met'}). Chromium reported ${live.longFrames} long animation frames; the most script + rendering work in one was ${live.longFrameMaxWorkMs.toFixed(1)} ms. Headless Chromium with --disable-gpu rasterizes in software on the same 2 cores as the cluster (at nice ${SERVER_NICE}) and the load generator.`,
+          `Frames: p99 ${live.frameP99Ms.toFixed(1)} ms, max ${live.frameMaxMs.toFixed(1)} ms, ${live.framesOver50} of ${live.frames} at or over 50 ms (target: none: ${pass.frames ? 'met' : 'NOT met'}). Chromium reported ${live.longFrames} long animation frames; the longest script + rendering span in one was ${live.longFrameMaxWorkMs.toFixed(1)} ms (wall time: it includes waiting for a CPU). Headless Chromium with --disable-gpu rasterizes in software on the same 2 cores as the cluster and the load generator (both at nice ${SERVER_NICE}).`,
           `JS heap after forced GC: ${live.heapStartMiB.toFixed(1)} → ${live.heapEndMiB.toFixed(1)} MiB (target flat, growth < max(1 MiB, 10 %): ${pass.heap ? 'met' : 'NOT met'}); the slope of the un-collected samples, ${live.heapSlopeMiBPerMin.toFixed(2)} MiB/min, mostly shows GC timing.`,
         ],
         charts: [],
       };
     } finally {
+      if (reniced) os.setPriority(process.pid, 0);
       for (const s of stopFleet) s();
       await context?.close().catch(() => {});
       await fp?.stop();
