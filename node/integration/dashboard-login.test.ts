@@ -8,15 +8,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { chromium } from 'playwright-core';
 import { startCluster } from '../testing/cluster.js';
+import { launchChromium } from '../testing/chromium.js';
 import { skipUnless } from '../testing/binaries.js';
 import { request } from '../testing/http.js';
 
-const CHROMIUM = '/usr/bin/chromium';
 const READ = 'dash-read-key-7d1e0c';
 const INGEST = 'dash-ingest-key-55aa01';
 
@@ -37,13 +34,9 @@ test('dashboard with keys: login prompt, key in session storage only, live data 
   for (let i = 0; i < 5; i++) assert.equal(await push(`dl-${i}`), 202);
   assert.equal(await push('dl-over-the-limit'), 429);
 
-  const userDataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'fp-chromium-'));
-  t.after(() => fs.rmSync(userDataDir, { recursive: true, force: true }));
-  const context = await chromium.launchPersistentContext(userDataDir, {
-    executablePath: CHROMIUM, headless: true, viewport: { width: 1200, height: 800 },
-    args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking'],
-  });
-  t.after(() => context.close());
+  const browser = await launchChromium({ width: 1200, height: 800 });
+  t.after(() => browser.close());
+  const context = browser.context;
   const page = context.pages()[0] ?? (await context.newPage());
   const problems: string[] = [];
   page.on('console', (m) => {

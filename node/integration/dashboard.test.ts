@@ -8,17 +8,16 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import type { BrowserContext, Page } from 'playwright-core';
 import { startCluster } from '../testing/cluster.js';
+import { launchChromium } from '../testing/chromium.js';
 import { skipUnless } from '../testing/binaries.js';
 import { formatValue } from '../../dashboard/lib/format.js';
 import type { SeriesAnswer, SourceAnswer, SummaryAnswer } from '../state/store.js';
 import { until } from '../testing/until.js';
 
-const CHROMIUM = '/usr/bin/chromium';
 const SCREENSHOTS = fileURLToPath(new URL('../../../results/screenshots/', import.meta.url));
 const XSS = '<img src=x onerror=alert(1)>';
 const SOURCES = Array.from({ length: 60 }, (_, i) => `src-${String(i).padStart(3, '0')}`);
@@ -78,15 +77,9 @@ test('dashboard in Chromium: every view matches the query API, updates live, sur
   assert.equal(a.headers.get('cache-control'), 'public, max-age=31536000, immutable');
   assert.equal((await fetch(`${cluster.url}${asset}`, { headers: { 'if-none-match': a.headers.get('etag')! } })).status, 304);
 
-  const userDataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'fp-chromium-'));
-  t.after(() => fs.rmSync(userDataDir, { recursive: true, force: true }));
-  const context: BrowserContext = await chromium.launchPersistentContext(userDataDir, {
-    executablePath: CHROMIUM,
-    headless: true,
-    viewport: { width: 1280, height: 800 },
-    args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking'],
-  });
-  t.after(() => context.close());
+  const browser = await launchChromium({ width: 1280, height: 800 });
+  t.after(() => browser.close());
+  const context: BrowserContext = browser.context;
   const page = context.pages()[0] ?? (await context.newPage());
   const problems: string[] = [];
   page.on('console', (m) => {
