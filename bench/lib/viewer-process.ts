@@ -81,35 +81,50 @@ async function main(): Promise<void> {
     s2c.add(now - u.recv[0]);
   };
 
-  let next = 0;
-  const lane = async (): Promise<void> => {
-    while (next < cfg.clients) {
-      const i = cfg.first + next++;
-      const c: Client = connect(`${cfg.url}/live`, { transports: ['websocket'], forceNew: true, reconnection: false, timeout: 60_000 });
-      try {
-        await new Promise<void>((resolve, reject) => {
-          c.once('connect', resolve);
-          c.once('connect_error', reject);
-        });
-        const fleet = await c.timeout(60_000).emitWithAck('subscribe', { metric: cfg.fleetMetric });
-        if (!fleet.ok) throw new Error(fleet.error.message);
-        if (cfg.seriesEvery > 0 && i % cfg.seriesEvery === 0 && cfg.seriesSources.length > 0) {
-          const s = await c.timeout(60_000).emitWithAck('subscribe', { metric: cfg.seriesMetric, source: cfg.seriesSources[(i / cfg.seriesEvery) % cfg.seriesSources.length]! });
-          if (!s.ok) throw new Error(s.error.message);
-        }
-        c.on('update', onUpdate);
-        c.on('summary', () => {
-          if (measuring) counts.summaries++;
-        });
-        c.on('disconnect', () => counts.disconnects++);
-        clients.push(c);
-      } catch {
-        connectFailed++;
-        c.disconnect();
-      }
-    }
+  // Two phases: every client connects, then every client subscribes. Subscribed clients receive
+  // the fleet's updates, so connecting the rest while they do (one phase) starved the handshakes of
+  // a 5,000-client level on 2 cores until the ready deadline passed.
+  const connected: Array<{ c: Client; i: number }> = [];
+  const inLanes = async (n: number, work: (k: number) => Promise<void>): Promise<void> => {
+    let next = 0;
+    const lane = async (): Promise<void> => {
+      while (next < n) await work(next++);
+    };
+    await Promise.all(Array.from({ length: CONNECT_CONCURRENCY }, lane));
   };
-  await Promise.all(Array.from({ length: CONNECT_CONCURRENCY }, lane));
+  await inLanes(cfg.clients, async (k) => {
+    const c: Client = connect(`${cfg.url}/live`, { transports: ['websocket'], forceNew: true, reconnection: false, timeout: 60_000 });
+    try {
+      await new Promise<void>((resolve, reject) => {
+        c.once('connect', resolve);
+        c.once('connect_error', reject);
+      });
+      connected.push({ c, i: cfg.first + k });
+    } catch {
+      connectFailed++;
+      c.disconnect();
+    }
+  });
+  await inLanes(connected.length, async (k) => {
+    const { c, i } = connected[k]!;
+    try {
+      const fleet = await c.timeout(60_000).emitWithAck('subscribe', { metric: cfg.fleetMetric });
+      if (!fleet.ok) throw new Error(fleet.error.message);
+      if (cfg.seriesEvery > 0 && i % cfg.seriesEvery === 0 && cfg.seriesSources.length > 0) {
+        const s = await c.timeout(60_000).emitWithAck('subscribe', { metric: cfg.seriesMetric, source: cfg.seriesSources[(i / cfg.seriesEvery) % cfg.seriesSources.length]! });
+        if (!s.ok) throw new Error(s.error.message);
+      }
+      c.on('update', onUpdate);
+      c.on('summary', () => {
+        if (measuring) counts.summaries++;
+      });
+      c.on('disconnect', () => counts.disconnects++);
+      clients.push(c);
+    } catch {
+      connectFailed++;
+      c.disconnect();
+    }
+  });
   process.send!({ type: 'ready', connected: clients.length, connectFailed });
 
   const loop = monitorEventLoopDelay({ resolution: 10 });
