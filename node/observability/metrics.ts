@@ -83,7 +83,7 @@ export function createWorkerMetrics(registry: Registry) {
       registers: [registry],
     }),
     forwardBatches: new Counter({
-      name: 'fleetpulse_forward_batches_total', help: 'IPC forward messages sent to owner workers (each carries one or more requests\' samples).',
+      name: 'fleetpulse_forward_batches_total', help: 'Forward messages sent to owner workers over the peer links (each carries one or more requests\' samples).',
       registers: [registry],
     }),
     pendingSamples: new Gauge({
