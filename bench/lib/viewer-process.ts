@@ -11,6 +11,7 @@
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { io as connect, type Socket } from 'socket.io-client';
 import type { ClientToServerEvents, LiveUpdate, ServerToClientEvents } from '../../node/protocol/events.js';
+import { pool } from '../../node/testing/load.js';
 
 export interface ViewerConfig {
   url: string;
@@ -85,14 +86,7 @@ async function main(): Promise<void> {
   // the fleet's updates, so connecting the rest while they do (one phase) starved the handshakes of
   // a 5,000-client level on 2 cores until the ready deadline passed.
   const connected: Array<{ c: Client; i: number }> = [];
-  const inLanes = async (n: number, work: (k: number) => Promise<void>): Promise<void> => {
-    let next = 0;
-    const lane = async (): Promise<void> => {
-      while (next < n) await work(next++);
-    };
-    await Promise.all(Array.from({ length: CONNECT_CONCURRENCY }, lane));
-  };
-  await inLanes(cfg.clients, async (k) => {
+  await pool(cfg.clients, CONNECT_CONCURRENCY, async (k) => {
     const c: Client = connect(`${cfg.url}/live`, { transports: ['websocket'], forceNew: true, reconnection: false, timeout: 60_000 });
     try {
       await new Promise<void>((resolve, reject) => {
@@ -105,7 +99,7 @@ async function main(): Promise<void> {
       c.disconnect();
     }
   });
-  await inLanes(connected.length, async (k) => {
+  await pool(connected.length, CONNECT_CONCURRENCY, async (k) => {
     const { c, i } = connected[k]!;
     try {
       const fleet = await c.timeout(60_000).emitWithAck('subscribe', { metric: cfg.fleetMetric });

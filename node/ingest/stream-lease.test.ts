@@ -52,6 +52,18 @@ function lease(store: ManualStore, clock: { t: number }): StreamLease {
   return new StreamLease(store, 's1', { applyTimeoutMs: APPLY_TIMEOUT_MS, now: () => clock.t, onRecordError: () => {}, onExpired: () => {} });
 }
 
+/** A lease that resumed and holds the stream (its first lease write landed), at clock `t`. */
+async function holding(t: number): Promise<{ store: ManualStore; clock: { t: number }; l: StreamLease }> {
+  const store = new ManualStore();
+  const clock = { t };
+  const l = lease(store, clock);
+  await l.resume(() => false);
+  const first = l.hold();
+  await store.landAll();
+  await first;
+  return { store, clock, l };
+}
+
 test('the first hold waits for the lease write; later holds do not, and renew it in the background before it runs short', async () => {
   const store = new ManualStore();
   const clock = { t: 1_000_000 };
@@ -87,13 +99,7 @@ test('the first hold waits for the lease write; later holds do not, and renew it
 });
 
 test('a lease too short to cover an apply blocks until it is renewed (also after a lost background renewal)', async () => {
-  const store = new ManualStore();
-  const clock = { t: 5_000_000 };
-  const l = lease(store, clock);
-  await l.resume(() => false);
-  const first = l.hold();
-  await store.landAll();
-  await first;
+  const { store, clock, l } = await holding(5_000_000);
   clock.t += LEASE_RENEW_EVERY_MS * 0.75;
   await l.hold(); // starts a background renewal that never lands
   assert.equal(store.queued.length, 1);
@@ -106,13 +112,7 @@ test('a lease too short to cover an apply blocks until it is renewed (also after
 });
 
 test('a release waits for a renewal in flight, then records the seq and marks the lease released above it', async () => {
-  const store = new ManualStore();
-  const clock = { t: 9_000_000 };
-  const l = lease(store, clock);
-  await l.resume(() => false);
-  const first = l.hold();
-  await store.landAll();
-  await first;
+  const { store, clock, l } = await holding(9_000_000);
   l.applied(7);
   clock.t += LEASE_RENEW_EVERY_MS * 0.75;
   await l.hold(); // background renewal queued

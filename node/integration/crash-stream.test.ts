@@ -20,7 +20,7 @@ import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import WebSocket from 'ws';
 import { startCluster, type RunningCluster } from '../testing/cluster.js';
-import { startRedis } from '../testing/redis.js';
+import { redisFor } from '../testing/redis.js';
 import { skipUnless } from '../testing/binaries.js';
 import { getJson } from '../testing/http.js';
 import { promTotal } from '../testing/prom.js';
@@ -108,12 +108,7 @@ async function countsPerSeq(c: RunningCluster, source: string, base: number): Pr
 }
 
 async function crashDuringStreams(t: TestContext, state: 'memory' | 'redis'): Promise<void> {
-  let redisUrl: string | undefined;
-  if (state === 'redis') {
-    const redis = await startRedis();
-    t.after(() => redis.stop());
-    redisUrl = redis.url;
-  }
+  const redisUrl = await redisFor(t, state);
   const c = await startCluster({ workers: 2, state, ...(redisUrl === undefined ? {} : { redisUrl }), env: { FLEETPULSE_LOG_LEVEL: 'warn' }, readyTimeoutMs: 60_000 });
   t.after(() => c.stop());
   const before = await getJson<ClusterInfo>(`${c.adminUrl}/admin/cluster`);

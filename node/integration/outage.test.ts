@@ -18,6 +18,7 @@ import { startCluster } from '../testing/cluster.js';
 import { startRedis } from '../testing/redis.js';
 import { skipUnless } from '../testing/binaries.js';
 import { getJson, request } from '../testing/http.js';
+import { storedCounts } from '../testing/load.js';
 import { freezeProcess } from '../testing/process.js';
 import { promTotal } from '../testing/prom.js';
 import { until } from '../testing/until.js';
@@ -133,14 +134,7 @@ test('Redis frozen (SIGSTOP) for 10 s under load: 503s with Retry-After, bounded
   assert.deepEqual((await workers()).map((w) => w.pid).sort(), pidsBefore, 'no worker crashed');
 
   // Every checked request: acknowledged → exactly its samples; refused → all or none.
-  const counts = new Map<string, number>();
-  const queue = [...outcomes];
-  await Promise.all(Array.from({ length: 8 }, async () => {
-    for (let o = queue.pop(); o !== undefined; o = queue.pop()) {
-      const s = await getJson<{ points: number[][] }>(`${fp.url}/api/v1/series?metric=freeze&source=${o.source}&from=-10m&step=10m`, agent);
-      counts.set(o.source, s.points.reduce((n, p) => n + p[1]!, 0));
-    }
-  }));
+  const counts = await storedCounts(fp.url, 'freeze', outcomes.map((o) => o.source), agent);
   let inDoubt = 0;
   for (const o of outcomes) {
     const n = counts.get(o.source)!;

@@ -20,6 +20,7 @@ import { skipUnless } from '../testing/binaries.js';
 import { startRedis, type RunningRedis } from '../testing/redis.js';
 import { startCluster } from '../testing/cluster.js';
 import { getJson, request } from '../testing/http.js';
+import { storedCounts } from '../testing/load.js';
 
 const skip = skipUnless('redis-server');
 const SAMPLES_PER_REQUEST = 20;
@@ -99,14 +100,7 @@ test('redis killed and restarted mid-load: 503 + Retry-After, readyz 503, recove
   assert.deepEqual(unexpected.map((o) => o.status), [], 'only 202 and 503 answers');
 
   // Count every request's samples as stored (each request has its own source).
-  const counts = new Map<string, number>();
-  const queue = [...outcomes];
-  await Promise.all(Array.from({ length: 8 }, async () => {
-    for (let o = queue.pop(); o !== undefined; o = queue.pop()) {
-      const s = await getJson<{ points: number[][] }>(`${fp.url}/api/v1/series?metric=load&source=${o.source}&from=-10m&step=10m`, agent);
-      counts.set(o.source, s.points.reduce((n, p) => n + p[1]!, 0));
-    }
-  }));
+  const counts = await storedCounts(fp.url, 'load', outcomes.map((o) => o.source), agent);
   let inDoubt = 0;
   for (const o of outcomes) {
     const n = counts.get(o.source)!;

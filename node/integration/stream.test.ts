@@ -7,7 +7,7 @@ import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { startCluster, type RunningCluster } from '../testing/cluster.js';
 import { connectStream, type TestStreamClient } from '../testing/ws-client.js';
-import { startRedis } from '../testing/redis.js';
+import { redisFor } from '../testing/redis.js';
 import { skipUnless } from '../testing/binaries.js';
 import { Agent } from '../agent/agent.js';
 import type { StreamLane } from '../agent/stream-lane.js';
@@ -52,12 +52,7 @@ const PER_MSG = 20;
 const msg = (seq: number): unknown => ({ seq, samples: Array.from({ length: PER_MSG }, (_, j) => ({ source: `eo-${(seq + j) % SOURCES}`, metric: 'eo.m', value: seq })) });
 
 async function exactlyOnce(t: TestContext, state: 'memory' | 'redis'): Promise<void> {
-  let redisUrl: string | undefined;
-  if (state === 'redis') {
-    const redis = await startRedis();
-    t.after(() => redis.stop());
-    redisUrl = redis.url;
-  }
+  const redisUrl = await redisFor(t, state);
   // Acks after every applied group (no 50 ms throttle), so the first ack of a round arrives while
   // most of the round is still in flight.
   const c = await startCluster({

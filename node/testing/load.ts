@@ -1,4 +1,6 @@
 /** Bounded request loops for load, failover and scaling tests (and small benches). */
+import type http from 'node:http';
+import { getJson } from './http.js';
 
 /** Run `fn(i)` for i in [0, count) with at most `concurrency` in flight; resolves when all settled. */
 export async function pool(count: number, concurrency: number, fn: (i: number) => Promise<void>): Promise<void> {
@@ -7,6 +9,17 @@ export async function pool(count: number, concurrency: number, fn: (i: number) =
     while (next < count) await fn(next++);
   };
   await Promise.all(Array.from({ length: Math.min(concurrency, count) }, lane));
+}
+
+/** Samples of `metric` stored per source over the last 10 minutes, as the query API answers (8 queries at a time). */
+export async function storedCounts(baseUrl: string, metric: string, sources: readonly string[], agent?: http.Agent): Promise<Map<string, number>> {
+  const counts = new Map<string, number>();
+  await pool(sources.length, 8, async (i) => {
+    const source = sources[i]!;
+    const s = await getJson<{ points: number[][] }>(`${baseUrl}/api/v1/series?metric=${metric}&source=${encodeURIComponent(source)}&from=-10m&step=10m`, agent);
+    counts.set(source, s.points.reduce((n, p) => n + p[1]!, 0));
+  });
+  return counts;
 }
 
 /** Run `fn(i)` on `concurrency` lanes until `stop()` is true; resolves with the number of calls. */

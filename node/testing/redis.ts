@@ -45,6 +45,14 @@ export async function startRedis(extraArgs: string[] = [], opts: StartRedisOptio
   }
 }
 
+/** A private redis-server when `state` is 'redis' (stopped after the test), else nothing: its URL or undefined. */
+export async function redisFor(t: { after(fn: () => unknown): void }, state: 'memory' | 'redis'): Promise<string | undefined> {
+  if (state !== 'redis') return undefined;
+  const redis = await startRedis();
+  t.after(() => redis.stop());
+  return redis.url;
+}
+
 export interface RunningRedisCluster {
   nodes: RunningRedis[];
   /** Seed-list URL of every master: `redis://127.0.0.1:p1,127.0.0.1:p2,…`. */
