@@ -20,12 +20,20 @@ const live = new Set<ChildProcess>();
 process.once('exit', () => {
   for (const c of live) c.kill('SIGKILL');
 });
-// Killed by a signal (a runner or CI timing out, ^C), 'exit' never fires: end the children first,
-// then let the signal do what it would have done.
+// Killed by a signal (a runner or CI timing out, ^C), 'exit' never fires: end the children first
+// — SIGTERM, so a cluster's primary still stops its Caddy and workers; SIGKILL after a bound — then
+// let the signal do what it would have done.
+const SIGNAL_GRACE_MS = 3000;
 for (const sig of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) {
   process.once(sig, () => {
-    for (const c of live) c.kill('SIGKILL');
-    if (process.listenerCount(sig) === 0) process.kill(process.pid, sig);
+    const running = [...live];
+    for (const c of running) c.kill('SIGTERM');
+    const exited = Promise.all(running.map((c) => (c.exitCode !== null || c.signalCode !== null ? undefined : new Promise((r) => c.once('exit', r)))));
+    const grace = new Promise((r) => setTimeout(r, SIGNAL_GRACE_MS));
+    void Promise.race([exited, grace]).then(() => {
+      for (const c of live) c.kill('SIGKILL');
+      if (process.listenerCount(sig) === 0) process.kill(process.pid, sig);
+    });
   });
 }
 
