@@ -7,15 +7,15 @@ import type { WireError } from '../errors.js';
 
 export const IPC_SOURCE = 'fleetpulse';
 
-/** Operations a worker answers for its peers (routed by the primary). */
+/**
+ * Operations a worker answers for its peers (routed by the primary). The data plane — forwarded
+ * samples and stream seq records — goes over the direct peer links instead (worker/peer-link.ts).
+ */
 export const RpcOp = {
-  Apply: 'apply',
   SourcesPartial: 'sourcesPartial',
   MetricsPartial: 'metricsPartial',
   SeriesPartial: 'seriesPartial',
   SummaryPartial: 'summaryPartial',
-  StreamSeq: 'streamSeq',
-  SetStreamSeq: 'setStreamSeq',
   PromMetrics: 'promMetrics',
   Status: 'status',
   /** Scale-down: stop taking traffic from the balancer (/healthz answers 503). */

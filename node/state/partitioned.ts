@@ -1,5 +1,6 @@
 /**
- * Memory mode across workers: this worker's MemoryPartition plus its peers', reached over IPC.
+ * Memory mode across workers: this worker's MemoryPartition plus its peers', reached over the
+ * peer links (writes, stream seq records) and IPC (queries).
  * Writes are split by owner (ownership.ts); the local part is applied in place, the rest is
  * forwarded in coalesced batches, and apply() resolves only when every owner applied its part.
  * Reads gather every partition's partial and merge them, so any worker gives the same answer.
@@ -8,7 +9,9 @@ import { ErrorCode, FleetPulseError, toFleetPulseError } from '../errors.js';
 import { RpcOp } from '../protocol/ipc.js';
 import { copySample, emptyBatch, type SampleBatch } from '../protocol/samples.js';
 import type { Forwarder, ApplyArgs, ApplyResult } from '../worker/forwarder.js';
+import type { SeqOp } from '../worker/peer-link.js';
 import type { Peers } from '../worker/peers.js';
+import type { SlotBatcher, SlotResults } from '../worker/slot-batcher.js';
 import { MemoryPartition } from './memory.js';
 import { mergeMetrics, mergeSeries, mergeSources, mergeSummary } from './merge.js';
 import { Ownership } from './ownership.js';
@@ -29,15 +32,21 @@ export class PartitionedStore implements StateStore {
   readonly #local: MemoryPartition;
   readonly #peers: Peers;
   readonly #forwarder: Forwarder;
+  readonly #seqOps: SlotBatcher<SeqOp, number>;
   readonly #opts: PartitionedStoreOptions;
   readonly #now: () => number;
   #ownership: Ownership | undefined;
   #membershipWaiters: Array<() => void> = [];
 
-  constructor(local: MemoryPartition, peers: Peers, forwarder: Forwarder, opts: PartitionedStoreOptions) {
+  /**
+   * `forwarder` carries samples to their owners, `seqOps` named streams' seq/lease records to the
+   * owner of `stream:ID`; both over the peer links, coalesced per event-loop turn.
+   */
+  constructor(local: MemoryPartition, peers: Peers, remote: { forwarder: Forwarder; seqOps: SlotBatcher<SeqOp, number> }, opts: PartitionedStoreOptions) {
     this.#local = local;
     this.#peers = peers;
-    this.#forwarder = forwarder;
+    this.#forwarder = remote.forwarder;
+    this.#seqOps = remote.seqOps;
     this.#opts = opts;
     this.#now = opts.now ?? Date.now;
     peers.onMembers((slots) => {
@@ -52,20 +61,22 @@ export class PartitionedStore implements StateStore {
   /** Ops our peers call on this worker's partition. */
   #serve(): void {
     const p = this.#local;
-    this.#peers.handle(RpcOp.Apply, (args) => this.applyForwarded(args as ApplyArgs));
     this.#peers.handle(RpcOp.SourcesPartial, () => p.sourcesPartial());
     this.#peers.handle(RpcOp.MetricsPartial, () => p.metricsPartial());
     this.#peers.handle(RpcOp.SeriesPartial, (args) => p.seriesPartial(args as SeriesQuery));
     this.#peers.handle(RpcOp.SummaryPartial, (args) => p.summaryPartial(args as SummaryQuery));
-    this.#peers.handle(RpcOp.StreamSeq, (args) => p.streamSeq(args as string, this.#now()));
-    this.#peers.handle(RpcOp.SetStreamSeq, (args) => {
-      const { id, seq } = args as { id: string; seq: number };
-      p.setStreamSeq(id, seq, this.#now());
-      return null;
+  }
+
+  /** Seq ops a peer sent to this owner of their streams (over the peer link). */
+  applySeqOps(ops: SeqOp[]): SlotResults<number> {
+    const now = this.#now();
+    return ops.map((op) => {
+      if (op.seq !== undefined) this.#local.setStreamSeq(op.id, op.seq, now);
+      return this.#local.streamSeq(op.id, now);
     });
   }
 
-  /** Apply parts a peer forwarded to this owner (over the peer link or IPC), each all-or-nothing. */
+  /** Apply parts a peer forwarded to this owner (over the peer link), each all-or-nothing. */
   applyForwarded(args: ApplyArgs): ApplyResult {
     return args.parts.map((part) => {
       try {
@@ -161,14 +172,14 @@ export class PartitionedStore implements StateStore {
     const own = await this.#currentOwnership(this.#now() + this.#opts.timeoutMs);
     const slot = own.ownerOf('stream:' + streamId);
     if (slot === this.#peers.slot) return this.#local.streamSeq(streamId, this.#now());
-    return (await this.#peers.call(slot, RpcOp.StreamSeq, streamId, this.#opts.timeoutMs)) as number;
+    return this.#seqOps.submit(slot, { id: streamId });
   }
 
   async setStreamSeq(streamId: string, seq: number): Promise<void> {
     const own = await this.#currentOwnership(this.#now() + this.#opts.timeoutMs);
     const slot = own.ownerOf('stream:' + streamId);
     if (slot === this.#peers.slot) this.#local.setStreamSeq(streamId, seq, this.#now());
-    else await this.#peers.call(slot, RpcOp.SetStreamSeq, { id: streamId, seq }, this.#opts.timeoutMs);
+    else await this.#seqOps.submit(slot, { id: streamId, seq });
   }
 
   async drainUpdates(): Promise<BucketUpdate[]> {

@@ -1,14 +1,17 @@
 /**
- * Direct worker-to-worker links for the data plane (memory mode forwarding). Each worker listens
- * on a Unix socket named after its slot, in a directory only the primary's user can enter (the
- * primary creates it with mode 0700 and removes it at exit), so peers find each other without
- * the primary and no other local user can inject samples, and forwarded samples skip the primary hop (which would deserialize and
- * re-serialize every batch on one process). Control traffic (queries, membership) stays on IPC.
+ * Direct worker-to-worker links for the data plane of memory mode: forwarded samples, and the
+ * stream seq/lease records of named streams (kept by the owner of `stream:ID`). Each worker
+ * listens on a Unix socket named after its slot, in a directory only the primary's user can enter
+ * (the primary creates it with mode 0700 and removes it at exit), so peers find each other
+ * without the primary and no other local user can inject samples. Both skip the primary hop, which
+ * would deserialize and re-serialize every message on one process: at 10,000 streams the seq
+ * records alone were thousands of relayed calls per second. Control traffic (queries, membership)
+ * stays on IPC.
  *
  * Frame: u32 LE length of the rest, u8 type, u32 LE request id, payload: the parts in the binary
- * batch codec (protocol/batch-codec.ts) for Apply, v8 serialization for the small ApplyResult.
- * A link that fails or closes fails its pending requests with STATE_UNAVAILABLE, so the caller
- * re-routes after the next membership change.
+ * batch codec (protocol/batch-codec.ts) for Apply; v8 serialization for the small ApplyResult,
+ * SeqOps and SeqResults. A link that fails or closes fails its pending requests with
+ * STATE_UNAVAILABLE, so the caller re-routes after the next membership change.
  */
 import net from 'node:net';
 import { rmSync } from 'node:fs';
@@ -18,9 +21,26 @@ import { ErrorCode, FleetPulseError, toFleetPulseError } from '../errors.js';
 import type { Logger } from '../observability/logger.js';
 import { decodeParts, encodeParts } from '../protocol/batch-codec.js';
 import type { ApplyArgs, ApplyResult } from './forwarder.js';
+import type { SlotResults } from './slot-batcher.js';
 
-const FrameType = { Apply: 1, ApplyResult: 2 } as const;
+/** A request type's answer is type + 1. */
+const FrameType = { Apply: 1, ApplyResult: 2, SeqOps: 3, SeqResults: 4 } as const;
 const HEADER = 9;
+
+/**
+ * A named stream's record on its owner (stream-lease.ts): read it (`seq` absent), or raise it to
+ * `seq` (records only grow). Answered with the record's value after the operation.
+ */
+export interface SeqOp {
+  id: string;
+  seq?: number;
+}
+
+/** What a worker answers for its peers: forwarded parts, and seq ops on its streams. */
+export interface PeerLinkHandlers {
+  apply(args: ApplyArgs): ApplyResult;
+  seqOps(ops: SeqOp[]): SlotResults<number>;
+}
 
 /** The socket path of worker `slot` in the instance's private link directory. */
 export function linkPath(dir: string, slot: number): string {
@@ -54,7 +74,7 @@ function reader(onFrame: (type: number, id: number, payload: Buffer) => void): (
 }
 
 interface Pending {
-  resolve: (r: ApplyResult) => void;
+  resolve: (payload: Buffer) => void;
   reject: (e: FleetPulseError) => void;
   timer: NodeJS.Timeout;
 }
@@ -62,17 +82,17 @@ interface Pending {
 export class PeerLinks {
   readonly #slot: number;
   readonly #dir: string;
-  readonly #onApply: (args: ApplyArgs) => ApplyResult;
+  readonly #handlers: PeerLinkHandlers;
   readonly #log: Logger;
   readonly #server: net.Server;
   readonly #out = new Map<number, { socket: net.Socket; pending: Map<number, Pending> }>();
   readonly #inbound = new Set<net.Socket>();
   #nextId = 1;
 
-  constructor(slot: number, dir: string, onApply: (args: ApplyArgs) => ApplyResult, log: Logger) {
+  constructor(slot: number, dir: string, handlers: PeerLinkHandlers, log: Logger) {
     this.#slot = slot;
     this.#dir = dir;
-    this.#onApply = onApply;
+    this.#handlers = handlers;
     this.#log = log;
     this.#server = net.createServer((socket) => this.#serve(socket));
   }
@@ -93,31 +113,62 @@ export class PeerLinks {
     socket.on('close', () => this.#inbound.delete(socket));
     socket.on('error', () => socket.destroy());
     socket.on('data', reader((type, id, payload) => {
-      if (type !== FrameType.Apply) return;
-      let result: ApplyResult;
-      try {
-        result = this.#onApply({ parts: decodeParts(payload) });
-      } catch (err) {
-        // Whole-message failure (e.g. a corrupt frame): every part fails with the same error.
-        const e = toFleetPulseError(err).toJSON();
-        const n = payload.length >= 8 ? payload.readUInt32LE(4) : 1;
-        result = Array.from({ length: Math.min(Math.max(n, 1), 1_000_000) }, () => e);
-      }
-      if (!socket.destroyed) writeFrame(socket, FrameType.ApplyResult, id, serialize(result));
+      let answer: Buffer;
+      if (type === FrameType.Apply) answer = serialize(this.#serveApply(payload));
+      else if (type === FrameType.SeqOps) answer = serialize(this.#serveSeqOps(payload));
+      else return;
+      if (!socket.destroyed) writeFrame(socket, type + 1, id, answer);
     }));
   }
 
+  #serveApply(payload: Buffer): ApplyResult {
+    try {
+      return this.#handlers.apply({ parts: decodeParts(payload) });
+    } catch (err) {
+      // Whole-message failure (e.g. a corrupt frame): every part fails with the same error.
+      const e = toFleetPulseError(err).toJSON();
+      const n = payload.length >= 8 ? payload.readUInt32LE(4) : 1;
+      return Array.from({ length: Math.min(Math.max(n, 1), 1_000_000) }, () => e);
+    }
+  }
+
+  #serveSeqOps(payload: Buffer): SlotResults<number> {
+    let ops: SeqOp[];
+    try {
+      ops = deserialize(payload) as SeqOp[];
+    } catch (err) {
+      return [toFleetPulseError(err).toJSON()];
+    }
+    try {
+      return this.#handlers.seqOps(ops);
+    } catch (err) {
+      const e = toFleetPulseError(err).toJSON();
+      return ops.map(() => e);
+    }
+  }
+
   /** Send parts to the owner `slot`; resolves with one result per part. */
-  apply(slot: number, args: ApplyArgs, timeoutMs: number): Promise<ApplyResult> {
+  async apply(slot: number, args: ApplyArgs, timeoutMs: number): Promise<ApplyResult> {
+    const payload = await this.#request(slot, FrameType.Apply, encodeParts(args.parts), timeoutMs, 'apply forwarded samples');
+    return deserialize(payload) as ApplyResult;
+  }
+
+  /** Run seq ops on the owner `slot`; resolves with one answer per op. */
+  async seqOps(slot: number, ops: SeqOp[], timeoutMs: number): Promise<SlotResults<number>> {
+    const payload = await this.#request(slot, FrameType.SeqOps, serialize(ops), timeoutMs, 'answer stream seq operations');
+    return deserialize(payload) as SlotResults<number>;
+  }
+
+  #request(slot: number, type: number, payload: Buffer, timeoutMs: number, what: string): Promise<Buffer> {
     const link = this.#connect(slot);
     const id = this.#nextId++;
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
         link.pending.delete(id);
-        reject(new FleetPulseError(ErrorCode.STATE_UNAVAILABLE, `worker ${slot} did not apply forwarded samples within ${timeoutMs} ms`));
+        reject(new FleetPulseError(ErrorCode.STATE_UNAVAILABLE, `worker ${slot} did not ${what} within ${timeoutMs} ms`));
       }, timeoutMs);
       link.pending.set(id, { resolve, reject, timer });
-      writeFrame(link.socket, FrameType.Apply, id, encodeParts(args.parts));
+      writeFrame(link.socket, type, id, payload);
     });
   }
 
@@ -129,12 +180,12 @@ export class PeerLinks {
     const link = { socket, pending: new Map<number, Pending>() };
     this.#out.set(slot, link);
     socket.on('data', reader((type, id, payload) => {
-      if (type !== FrameType.ApplyResult) return;
+      if (type !== FrameType.ApplyResult && type !== FrameType.SeqResults) return;
       const p = link.pending.get(id);
       if (p === undefined) return;
       link.pending.delete(id);
       clearTimeout(p.timer);
-      p.resolve(deserialize(payload) as ApplyResult);
+      p.resolve(payload);
     }));
     const fail = (why: string): void => {
       if (this.#out.get(slot) === link) this.#out.delete(slot);

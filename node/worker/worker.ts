@@ -25,7 +25,8 @@ import { createRouter } from '../http/router.js';
 import { DualServer } from '../http/server.js';
 import { Forwarder, type ApplyResult } from './forwarder.js';
 import { Peers } from './peers.js';
-import { PeerLinks } from './peer-link.js';
+import { PeerLinks, type SeqOp } from './peer-link.js';
+import { SlotBatcher, type SlotResults } from './slot-batcher.js';
 import { createLiveServer } from '../broadcast/io.js';
 import { Broadcaster } from '../broadcast/broadcaster.js';
 import { createStaticFiles } from '../http/static-files.js';
@@ -74,11 +75,15 @@ export async function runWorker(cfg: ResolvedConfig, slot: number, log: Logger, 
   if (cfg.state.mode === 'memory') {
     const partition = new MemoryPartition(cfg.retention, { maxSeries: cfg.state.maxSeries, streamSeqTtlMs: cfg.state.streamSeqTtlMs });
     // Forwarded samples travel worker-to-worker over Unix sockets, not through the primary.
-    const links: PeerLinks = new PeerLinks(slot, opts.linkDir, (args): ApplyResult => partitioned.applyForwarded(args), log.child({ mod: 'links' }));
+    const links: PeerLinks = new PeerLinks(slot, opts.linkDir, {
+      apply: (args): ApplyResult => partitioned.applyForwarded(args),
+      seqOps: (ops): SlotResults<number> => partitioned.applySeqOps(ops),
+    }, log.child({ mod: 'links' }));
     await links.listen();
     closeLinks = () => links.close();
-    const forwarder: Forwarder = new Forwarder(links, cfg.ingest.applyTimeoutMs, () => metrics.forwardBatches.inc());
-    const partitioned: PartitionedStore = new PartitionedStore(partition, peers, forwarder, {
+    const forwarder = new Forwarder(links, cfg.ingest.applyTimeoutMs, () => metrics.forwardBatches.inc());
+    const seqOps = new SlotBatcher<SeqOp, number>((to, ops) => links.seqOps(to, ops, cfg.ingest.applyTimeoutMs));
+    const partitioned: PartitionedStore = new PartitionedStore(partition, peers, { forwarder, seqOps }, {
       workerPort: cfg.workerPort,
       timeoutMs: cfg.ingest.applyTimeoutMs,
       onForwarded: (n) => {
