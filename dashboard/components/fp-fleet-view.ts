@@ -68,7 +68,7 @@ export class FpFleetView extends LitElement {
     if (metric === '') return;
     const leave = await this.#stream.subscribe({ metric }, (u) => {
       if (u.k !== 'fleet') return;
-      if (this.#model.applyFleet(u.source, u.start, u.last, Date.now()) > 0) this.heatmap?.invalidate();
+      if (this.#model.applyFleet(u.source, u.starts, u.last, Date.now()) > 0) this.heatmap?.invalidate();
     });
     if (metric !== this.metric) return leave();
     this.#leave = leave;

@@ -52,21 +52,28 @@ export class FleetModel {
     }
   }
 
-  /** A fleet update's columns; returns how many cells changed. */
-  applyFleet(source: readonly string[], start: readonly number[], last: readonly number[], now: number): number {
+  /**
+   * A fleet update's columns, its bucket starts as runs (`[start, count, …]`, FleetUpdate in
+   * node/protocol/events.ts); returns how many cells changed.
+   */
+  applyFleet(source: readonly string[], starts: readonly number[], last: readonly number[], now: number): number {
     let changed = 0;
-    for (let i = 0; i < source.length; i++) {
-      const c = this.#cell(source[i]!, now);
-      const st = start[i]!;
-      if (st < c.start) continue; // an older bucket than shown
-      if (st > c.start && c.start !== 0) {
-        const gap = now - c.seenAt;
-        if (gap >= 200) c.intervalMs = c.intervalMs === 0 ? gap : 0.8 * c.intervalMs + 0.2 * gap;
+    let i = 0;
+    for (let r = 0; r + 1 < starts.length; r += 2) {
+      const st = starts[r]!;
+      const end = Math.min(source.length, i + starts[r + 1]!);
+      for (; i < end; i++) {
+        const c = this.#cell(source[i]!, now);
+        if (st < c.start) continue; // an older bucket than shown
+        if (st > c.start && c.start !== 0) {
+          const gap = now - c.seenAt;
+          if (gap >= 200) c.intervalMs = c.intervalMs === 0 ? gap : 0.8 * c.intervalMs + 0.2 * gap;
+        }
+        c.start = st;
+        c.value = last[i]!;
+        c.seenAt = now;
+        changed++;
       }
-      c.start = st;
-      c.value = last[i]!;
-      c.seenAt = now;
-      changed++;
     }
     return changed;
   }

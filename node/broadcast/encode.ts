@@ -1,6 +1,6 @@
 /**
  * Pure shaping of drained bucket updates into one compact message per room (DESIGN.md §5):
- * `m|metric` rooms get the fleet form (source, bucket, last), `s|metric|source` rooms the full
+ * `m|metric` rooms get the fleet form (source, last, bucket starts as runs), `s|metric|source` rooms the full
  * buckets of that source. Rooms nobody watches anywhere in the cluster are skipped, so an idle
  * dashboard costs nothing on the adapter.
  */
@@ -14,8 +14,14 @@ export interface EncodedFlush {
   emittedReceivedAt: number[];
 }
 
+/** One fleet message being built: its entries grouped by bucket start. */
+interface FleetBuild {
+  update: FleetUpdate;
+  runs: Map<number, { source: string[]; last: number[] }>;
+}
+
 export function encodeUpdates(updates: readonly BucketUpdate[], watched: (room: string) => boolean, stepMs: number, at: number): EncodedFlush {
-  const fleetByMetric = new Map<string, FleetUpdate>();
+  const fleetByMetric = new Map<string, FleetBuild>();
   const seriesByRoom = new Map<string, SeriesUpdate>();
   const fleetWatched = new Map<string, boolean>();
   const emittedReceivedAt: number[] = [];
@@ -29,13 +35,17 @@ export function encodeUpdates(updates: readonly BucketUpdate[], watched: (room: 
     if (fw) {
       let f = fleetByMetric.get(u.metric);
       if (f === undefined) {
-        f = { k: 'fleet', room: roomOf(u.metric), metric: u.metric, stepMs, source: [], start: [], last: [], recv: [u.receivedAt, u.receivedAt], at };
+        f = { update: { k: 'fleet', room: roomOf(u.metric), metric: u.metric, stepMs, source: [], last: [], starts: [], recv: [u.receivedAt, u.receivedAt], at }, runs: new Map() };
         fleetByMetric.set(u.metric, f);
       }
-      f.source.push(u.source);
-      f.start.push(u.start);
-      f.last.push(u.last);
-      widen(f.recv, u.receivedAt);
+      let run = f.runs.get(u.start);
+      if (run === undefined) {
+        run = { source: [], last: [] };
+        f.runs.set(u.start, run);
+      }
+      run.source.push(u.source);
+      run.last.push(u.last);
+      widen(f.update.recv, u.receivedAt);
       emitted = true;
     }
     const room = roomOf(u.metric, u.source);
@@ -60,7 +70,21 @@ export function encodeUpdates(updates: readonly BucketUpdate[], watched: (room: 
     }
     if (emitted) emittedReceivedAt.push(u.receivedAt);
   }
-  return { fleet: [...fleetByMetric.values()], series: [...seriesByRoom.values()], emittedReceivedAt };
+  return { fleet: [...fleetByMetric.values()].map(flattenRuns), series: [...seriesByRoom.values()], emittedReceivedAt };
+}
+
+/** The runs in start order, their entries concatenated. */
+function flattenRuns(f: FleetBuild): FleetUpdate {
+  const u = f.update;
+  for (const start of [...f.runs.keys()].sort((a, b) => a - b)) {
+    const run = f.runs.get(start)!;
+    for (let i = 0; i < run.source.length; i++) {
+      u.source.push(run.source[i]!);
+      u.last.push(run.last[i]!);
+    }
+    u.starts.push(start, run.source.length);
+  }
+  return u;
 }
 
 function widen(range: [number, number], t: number): void {

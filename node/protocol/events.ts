@@ -58,15 +58,21 @@ export interface SeriesUpdate {
   at: number;
 }
 
-/** Latest bucket of every changed series of one metric (the Fleet heat map's feed). */
+/**
+ * Latest bucket of every changed series of one metric (the Fleet heat map's feed). Entries are
+ * grouped by bucket start and the starts sent as runs: nearly every entry of a flush shares one
+ * or two starts, and a 13-digit start per entry was 40% of the bytes every dashboard parses
+ * (10,000 sources at 1 Hz: 310 KiB/s per dashboard).
+ */
 export interface FleetUpdate {
   k: 'fleet';
   room: string;
   metric: string;
   stepMs: number;
   source: string[];
-  start: number[];
   last: number[];
+  /** Runs over the entries in order, flattened: `[start, count, start, count, …]`; the counts sum to source.length. */
+  starts: number[];
   recv: [number, number];
   at: number;
 }
