@@ -11,6 +11,8 @@ export interface AgentRun {
   /** Resolves with the summary once the agent has run `durationS` after `warmupS`. */
   done: Promise<AgentSummary>;
   stop(): Promise<void>;
+  /** End the agent's warm-up now (SIGUSR2): its summary counts from here. */
+  endWarmup(): void;
 }
 
 export interface AgentArgs {
@@ -41,5 +43,5 @@ export function startAgent(url: string, args: AgentArgs, durationS: number, warm
   });
   done.catch(() => {}); // the caller awaits it; never an unhandled rejection when it stops early
   // Stop = SIGTERM: the agent drains its unacknowledged samples (up to 10 s) and prints its summary.
-  return { pid: p.child.pid!, done, stop: async () => void (await p.stop(15_000)) };
+  return { pid: p.child.pid!, done, stop: async () => void (await p.stop(15_000)), endWarmup: () => void p.child.kill('SIGUSR2') };
 }

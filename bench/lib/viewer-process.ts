@@ -5,13 +5,14 @@
  * argv[2] is the JSON ViewerConfig. Every `update` is timed on receipt: the clock is the same
  * machine's as the server's, so `Date.now() − update.at` is broadcast-to-client latency and
  * `update.at − update.recv[0]` the age of the oldest sample in the update when it was emitted.
- * Values are kept in bounded reservoirs; this process's CPU and event-loop delay are reported so
+ * Each client decodes of an update only the fields measured (light-decoder.ts). Values are kept in bounded reservoirs; this process's CPU and event-loop delay are reported so
  * the bench can tell whether the clients, not the server, were the bottleneck.
  */
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { io as connect, type Socket } from 'socket.io-client';
 import type { ClientToServerEvents, LiveUpdate, ServerToClientEvents } from '../../node/protocol/events.js';
 import { pool } from '../../node/testing/load.js';
+import { lightParser, type LightUpdate } from './light-decoder.js';
 
 export interface ViewerConfig {
   url: string;
@@ -72,7 +73,8 @@ async function main(): Promise<void> {
   let counts = { fleet: 0, series: 0, summaries: 0, disconnects: 0 };
   let connectFailed = 0;
 
-  const onUpdate = (u: LiveUpdate): void => {
+  // Updates arrive as LightUpdate (light-decoder.ts: only the measured fields are decoded).
+  const onUpdate = (u: LiveUpdate | LightUpdate): void => {
     if (!measuring) return;
     const now = Date.now();
     if (u.k === 'fleet') counts.fleet++;
@@ -87,7 +89,7 @@ async function main(): Promise<void> {
   // a 5,000-client level on 2 cores until the ready deadline passed.
   const connected: Array<{ c: Client; i: number }> = [];
   await pool(cfg.clients, CONNECT_CONCURRENCY, async (k) => {
-    const c: Client = connect(`${cfg.url}/live`, { transports: ['websocket'], forceNew: true, reconnection: false, timeout: 60_000 });
+    const c: Client = connect(`${cfg.url}/live`, { transports: ['websocket'], forceNew: true, reconnection: false, timeout: 60_000, parser: lightParser });
     try {
       await new Promise<void>((resolve, reject) => {
         c.once('connect', resolve);

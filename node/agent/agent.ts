@@ -168,6 +168,11 @@ export class Agent {
     if (this.#o.warmupS > 0) this.#warmTimer = setTimeout(() => this.#endWarmup(), this.#o.warmupS * 1000);
   }
 
+  /** End the warm-up now (it ends by itself after warmupS): rates and latencies count from here. */
+  endWarmup(): void {
+    this.#endWarmup();
+  }
+
   #endWarmup(): void {
     if (this.#warm || this.#stopping) return;
     this.#warm = true;

@@ -27,7 +27,8 @@ Usage:
   --key K           ingest key, sent as Authorization: Bearer (FLEETPULSE_AGENT_KEY)
   --prefix P        host names P0001… (default role names: web-0001, api-0002, db-0003, …)
   --day-seconds D   length of the simulated day of the diurnal wave (default 86400)
-  --warmup S        leave the first S seconds out of the summary's rates and latencies
+  --warmup S        leave the first S seconds out of the summary's rates and latencies;
+                    SIGUSR2 ends the warm-up at once (a bench opens its window when ready)
   --quiet           no progress line
 
 Shapes: diurnal CPU with bursts, memory that creeps and drops on GC/restart, disks that fill
@@ -122,6 +123,7 @@ export async function runAgentCli(argv: string[], env: Readonly<Record<string, s
     }, 200);
     process.once('SIGINT', finish);
     process.once('SIGTERM', finish);
+    process.on('SIGUSR2', () => agent.endWarmup());
   });
   if (!quiet && tty) process.stderr.write('\n');
   const summary = await agent.stop();

@@ -8,6 +8,8 @@ import { startCluster, CLI } from '../testing/cluster.js';
 import { spawnProcess } from '../testing/process.js';
 import type { AgentSummary } from '../agent/agent.js';
 import { skipUnless } from '../testing/binaries.js';
+import { promTotal } from '../testing/prom.js';
+import { until } from '../testing/until.js';
 
 async function runAgent(args: string[]): Promise<{ code: number | null; summary: AgentSummary | undefined; output: string }> {
   const p = spawnProcess(process.execPath, [CLI, 'agent', ...args]);
@@ -52,6 +54,30 @@ test('fleetpulse agent streams and pushes a simulated fleet, printing progress a
   const nobody = await runAgent(['--url', 'http://127.0.0.1:1', '--sources', '2', '--duration', '1', '--quiet']);
   assert.equal(nobody.code, 1, 'nothing acknowledged → exit 1');
   assert.ok((nobody.summary?.errors ?? 0) > 0);
+});
+
+test('SIGUSR2 ends the agent\'s warm-up at once: its summary counts from the signal on', { timeout: 90_000 }, async (t) => {
+  const c = await startCluster({ workers: 2, env: { FLEETPULSE_LOG_LEVEL: 'warn' } });
+  t.after(() => c.stop());
+  const args = (prefix: string): string[] => [CLI, 'agent', '--url', c.url, '--sources', '4', '--metrics', '5', '--rate', '5', '--warmup', '3600', '--quiet', '--prefix', prefix];
+  const signalled = spawnProcess(process.execPath, args('w1-'));
+  const control = spawnProcess(process.execPath, args('w2-'));
+  t.after(() => Promise.all([signalled.stop(5000), control.stop(5000)]));
+  const accepted = (): Promise<number> => promTotal(c.adminUrl, 'fleetpulse_ingest_samples_total');
+  await until('both agents acknowledged', 30_000, async () => (await sourcesWith(c.url, 'w1-')) === 4 && (await sourcesWith(c.url, 'w2-')) === 4, 200);
+  signalled.child.kill('SIGUSR2');
+  const before = await accepted();
+  await until('more samples accepted after the signal', 30_000, async () => (await accepted()) >= before + 200, 200);
+  const summaries = await Promise.all([signalled, control].map(async (p) => {
+    p.child.kill('SIGTERM');
+    await p.exited;
+    return JSON.parse(p.output().split('\n').find((l) => l.startsWith('{"transport"')) ?? 'null') as AgentSummary | null;
+  }));
+  const [w1, w2] = summaries;
+  assert.ok(w1 && w2, 'both printed a summary');
+  assert.ok(w1.samplesPerSec > 0, `the signalled agent measured from the signal on: ${w1.samplesPerSec} samples/s`);
+  assert.ok(w1.durationS < 30, `its window began at the signal (${w1.durationS} s)`);
+  assert.equal(w2.samplesPerSec, 0, 'without the signal the agent was still warming up: nothing measured');
 });
 
 test('start --demo feeds a simulated fleet over the stream transport', { timeout: 90_000 }, async (t) => {
