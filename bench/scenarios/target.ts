@@ -37,7 +37,12 @@ const FLUSH_VARIANTS = [250, 100] as const;
 
 interface Run extends LiveWindow { flushMs: number; rep: number; connectS: number; drainS: number; drainedOk: boolean; agent: AgentSummary }
 
-const CONNECT_TIMEOUT_S = 120;
+/**
+ * Bound on the connect ramp: 10,000 agents starting at once on the machine that also runs the
+ * servers take 60–120 s here (hosts that connect early stream their backlog meanwhile). The target
+ * is about steady state; the ramp is reported, not judged.
+ */
+const CONNECT_TIMEOUT_S = 240;
 /** Bound on the wait for the connect ramp's backlog to drain (see `drained`). */
 const DRAIN_TIMEOUT_S = 180;
 /** The backlog counts as drained once the accepted rate stays this close to the offered one. */

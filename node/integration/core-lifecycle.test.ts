@@ -6,6 +6,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
+import { readFileSync } from 'node:fs';
+import { WORKER_SEMI_SPACE_MIB } from '../primary/worker-flags.js';
 import { startCluster } from '../testing/cluster.js';
 import { getJson, h2Session, postJson, request } from '../testing/http.js';
 
@@ -46,6 +48,8 @@ test('a crashed worker is restarted and the cluster serves again', { timeout: 60
   t.after(() => cluster.stop());
   const before = await getJson<ClusterInfo>(`${cluster.adminUrl}/admin/cluster`);
   assert.equal(before.workers.length, 2);
+  // Workers run with the young-generation size of primary/worker-flags.ts.
+  for (const w of before.workers) assert.ok(readFileSync(`/proc/${w.pid}/cmdline`, 'utf8').split('\0').includes(`--max-semi-space-size=${WORKER_SEMI_SPACE_MIB}`));
   const victim = before.workers[0]!;
   process.kill(victim.pid, 'SIGKILL');
 

@@ -6,6 +6,7 @@ import cluster, { type Worker } from 'node:cluster';
 import { fileURLToPath } from 'node:url';
 import { Registry } from 'prom-client';
 import { setupPrimary as setupSocketIoPrimary } from '@socket.io/cluster-adapter';
+import { workerExecArgv } from './worker-flags.js';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -81,6 +82,7 @@ export async function runPrimary(cfg: ResolvedConfig, log: Logger, opts: Primary
 
   cluster.setupPrimary({
     exec: fileURLToPath(new URL('../worker/entry.js', import.meta.url)),
+    execArgv: workerExecArgv(process.execArgv, process.env.NODE_OPTIONS),
     args: [],
     serialization: 'advanced',
   });
@@ -319,3 +321,4 @@ export async function runPrimary(cfg: ResolvedConfig, log: Logger, opts: Primary
   process.on('SIGTERM', () => void shutdown('SIGTERM'));
   process.on('SIGINT', () => void shutdown('SIGINT'));
 }
+
