@@ -45,8 +45,9 @@ interface Run extends LiveWindow { flushMs: number; rep: number; connectS: numbe
 const CONNECT_TIMEOUT_S = 240;
 /** Bound on the wait for the connect ramp's backlog to drain (see `drained`). */
 const DRAIN_TIMEOUT_S = 180;
-/** The backlog counts as drained once the accepted rate stays this close to the offered one. */
-const DRAINED_SHARE = 1.03;
+/** The backlog counts as drained once the accepted rate over DRAIN_WINDOW_S is this close to the offered one. */
+const DRAINED_SHARE = 1.02;
+const DRAIN_WINDOW_S = 10;
 
 /** Seconds until the servers hold `n` stream connections (polling the admin /metrics); throws after `timeoutS`. */
 async function allConnected(adminUrl: string, n: number, timeoutS: number): Promise<number> {
@@ -62,21 +63,23 @@ async function allConnected(adminUrl: string, n: number, timeoutS: number): Prom
 /**
  * Seconds until the backlog of the connect ramp drained: hosts queue their ticks until they are
  * connected (a real agent does the same), so the servers first take in tens of seconds of samples
- * above the offered rate. Drained = the accepted rate stayed ≤ DRAINED_SHARE × offered for two
- * consecutive 2 s intervals. Gives up after `timeoutS` and says so (the run is then measured anyway, and
- * its accepted share shows the backlog).
+ * above the offered rate. Drained = the accepted rate over the last DRAIN_WINDOW_S is at most
+ * DRAINED_SHARE × offered (a shorter window was fooled by the rate's dips while still draining).
+ * Gives up after `timeoutS` and says so (the run is then measured anyway, and its accepted share
+ * shows the backlog).
  */
 async function drained(adminUrl: string, offered: number, timeoutS: number): Promise<{ s: number; ok: boolean }> {
   const t0 = Date.now();
-  let prev = { t: t0, n: metricTotal(await scrapeMetrics(adminUrl), 'fleetpulse_ingest_samples_total') };
-  let calm = 0;
+  const seen: Array<{ t: number; n: number }> = [];
   while (Date.now() - t0 < timeoutS * 1000) {
-    await new Promise((r) => setTimeout(r, 2000));
-    const cur = { t: Date.now(), n: metricTotal(await scrapeMetrics(adminUrl), 'fleetpulse_ingest_samples_total') };
-    const rate = ((cur.n - prev.n) * 1000) / (cur.t - prev.t);
-    prev = cur;
-    calm = rate <= DRAINED_SHARE * offered ? calm + 1 : 0;
-    if (calm >= 2) return { s: (Date.now() - t0) / 1000, ok: true };
+    seen.push({ t: Date.now(), n: metricTotal(await scrapeMetrics(adminUrl), 'fleetpulse_ingest_samples_total') });
+    const first = seen[0]!;
+    const last = seen[seen.length - 1]!;
+    if (last.t - first.t >= DRAIN_WINDOW_S * 1000) {
+      if (((last.n - first.n) * 1000) / (last.t - first.t) <= DRAINED_SHARE * offered) return { s: (Date.now() - t0) / 1000, ok: true };
+      seen.shift();
+    }
+    await new Promise((r) => setTimeout(r, 1000));
   }
   return { s: (Date.now() - t0) / 1000, ok: false };
 }
