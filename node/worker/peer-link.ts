@@ -148,18 +148,17 @@ export class PeerLinks {
   }
 
   /** Send parts to the owner `slot`; resolves with one result per part. */
-  async apply(slot: number, args: ApplyArgs, timeoutMs: number): Promise<ApplyResult> {
-    const payload = await this.#request(slot, FrameType.Apply, encodeParts(args.parts), timeoutMs, 'apply forwarded samples');
-    return deserialize(payload) as ApplyResult;
+  apply(slot: number, args: ApplyArgs, timeoutMs: number): Promise<ApplyResult> {
+    return this.#request(slot, FrameType.Apply, encodeParts(args.parts), timeoutMs, 'apply forwarded samples', (b) => deserialize(b) as ApplyResult);
   }
 
   /** Run seq ops on the owner `slot`; resolves with one answer per op. */
-  async seqOps(slot: number, ops: SeqOp[], timeoutMs: number): Promise<SlotResults<number>> {
-    const payload = await this.#request(slot, FrameType.SeqOps, serialize(ops), timeoutMs, 'answer stream seq operations');
-    return deserialize(payload) as SlotResults<number>;
+  seqOps(slot: number, ops: SeqOp[], timeoutMs: number): Promise<SlotResults<number>> {
+    return this.#request(slot, FrameType.SeqOps, serialize(ops), timeoutMs, 'answer stream seq operations', (b) => deserialize(b) as SlotResults<number>);
   }
 
-  #request(slot: number, type: number, payload: Buffer, timeoutMs: number, what: string): Promise<Buffer> {
+  /** One request frame; the answer is decoded as it is read (its bytes are not kept past that). */
+  #request<T>(slot: number, type: number, payload: Buffer, timeoutMs: number, what: string, decode: (answer: Buffer) => T): Promise<T> {
     const link = this.#connect(slot);
     const id = this.#nextId++;
     return new Promise((resolve, reject) => {
@@ -167,7 +166,14 @@ export class PeerLinks {
         link.pending.delete(id);
         reject(new FleetPulseError(ErrorCode.STATE_UNAVAILABLE, `worker ${slot} did not ${what} within ${timeoutMs} ms`));
       }, timeoutMs);
-      link.pending.set(id, { resolve, reject, timer });
+      const answered = (answer: Buffer): void => {
+        try {
+          resolve(decode(answer));
+        } catch (err) {
+          reject(new FleetPulseError(ErrorCode.INTERNAL, `unreadable answer from worker ${slot}`, { cause: err }));
+        }
+      };
+      link.pending.set(id, { resolve: answered, reject, timer });
       writeFrame(link.socket, type, id, payload);
     });
   }
