@@ -43,6 +43,8 @@ interface RunRow extends Variant {
   p50Ms: number;
   p99Ms: number;
   errors: number;
+  /** Stream only: the agent's errors by code (error frames, close codes, connect failures), so a count above 0 says what it was. */
+  errorCodes?: Record<string, number>;
   /** Redis only: per 1,000 acknowledged samples. */
   roundTripsPer1k?: number;
   luaCommandsPer1k?: number;
@@ -113,7 +115,7 @@ async function redisCounters(r: Redis): Promise<RedisCounters> {
   return { commands: calls - inLua, inBytes: get('total_net_input_bytes'), outBytes: get('total_net_output_bytes'), calls, cpuS: get('used_cpu_user') + get('used_cpu_sys') };
 }
 
-async function measure(ctx: BenchContext, v: Variant, url: string, rep: number, bodies: string[]): Promise<{ samples: number; samplesPerSec: number; p50Ms: number; p99Ms: number; errors: number; seconds: number }> {
+async function measure(ctx: BenchContext, v: Variant, url: string, rep: number, bodies: string[]): Promise<{ samples: number; samplesPerSec: number; p50Ms: number; p99Ms: number; errors: number; errorCodes?: Record<string, number>; seconds: number }> {
   if (v.transport === 'push') {
     const r = await httpLoad({ url: `${url}/api/v1/ingest`, connections: PUSH_CONNECTIONS, durationS: ctx.durationS, bodies, signal: ctx.signal });
     const ok = r.requests - r.non2xx;
@@ -122,7 +124,7 @@ async function measure(ctx: BenchContext, v: Variant, url: string, rep: number, 
   const warmupS = ctx.quick ? 1 : 3;
   const a = startAgent(url, { transport: 'stream', sources: STREAM_HOSTS, metrics: METRICS, rate: 0, batch: STREAM_BATCH, prefix: `${v.store}${v.workers}r${rep}-` }, ctx.durationS, warmupS, ctx.signal);
   const s = await a.done;
-  return { samples: s.ackedSamples, samplesPerSec: s.samplesPerSec, p50Ms: s.ackLatencyMs.p50, p99Ms: s.ackLatencyMs.p99, errors: s.errors + s.dropped, seconds: s.durationS };
+  return { samples: s.ackedSamples, samplesPerSec: s.samplesPerSec, p50Ms: s.ackLatencyMs.p50, p99Ms: s.ackLatencyMs.p99, errors: s.errors + s.dropped, errorCodes: s.errorCodes, seconds: s.durationS };
 }
 
 export const stateScenario: Scenario = {
@@ -154,7 +156,7 @@ export const stateScenario: Scenario = {
               ctx.progress(`state: ${store}, ${workers} worker(s), ${transport}, run ${rep + 1}/${ctx.repeat}`);
               const before = admin ? await redisCounters(admin) : undefined;
               const m = await measure(ctx, v, fp.url, rep, bodies);
-              const row: RunRow = { ...v, rep, samplesPerSec: m.samplesPerSec, p50Ms: m.p50Ms, p99Ms: m.p99Ms, errors: m.errors };
+              const row: RunRow = { ...v, rep, samplesPerSec: m.samplesPerSec, p50Ms: m.p50Ms, p99Ms: m.p99Ms, errors: m.errors, ...(m.errors > 0 && m.errorCodes !== undefined ? { errorCodes: m.errorCodes } : {}) };
               if (admin && before) {
                 const after = await redisCounters(admin);
                 const k = m.samples > 0 ? 1000 / m.samples : Number.NaN;
