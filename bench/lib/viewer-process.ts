@@ -5,8 +5,9 @@
  * argv[2] is the JSON ViewerConfig. Every `update` is timed on receipt: the clock is the same
  * machine's as the server's, so `Date.now() − update.at` is broadcast-to-client latency and
  * `update.at − update.recv[0]` the age of the oldest sample in the update when it was emitted.
- * Each client decodes of an update only the fields measured (light-decoder.ts). Values are kept in bounded reservoirs; this process's CPU and event-loop delay are reported so
- * the bench can tell whether the clients, not the server, were the bottleneck.
+ * Each client decodes of an update only the fields measured (light-decoder.ts). Values are kept
+ * in bounded reservoirs; this process's CPU and event-loop delay are reported so the bench can
+ * tell whether the clients, not the server, were the bottleneck.
  */
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { io as connect, type Socket } from 'socket.io-client';

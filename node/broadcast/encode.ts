@@ -76,6 +76,15 @@ export function encodeUpdates(updates: readonly BucketUpdate[], watched: (room: 
 /** The runs in start order, their entries concatenated. */
 function flattenRuns(f: FleetBuild): FleetUpdate {
   const u = f.update;
+  if (f.runs.size === 1) {
+    // The common flush: every entry in one bucket. Its columns are the update's, uncopied.
+    for (const [start, run] of f.runs) {
+      u.source = run.source;
+      u.last = run.last;
+      u.starts.push(start, run.source.length);
+    }
+    return u;
+  }
   for (const start of [...f.runs.keys()].sort((a, b) => a - b)) {
     const run = f.runs.get(start)!;
     for (let i = 0; i < run.source.length; i++) {

@@ -74,7 +74,7 @@ export async function runWorker(cfg: ResolvedConfig, slot: number, log: Logger, 
   let store: StateStore;
   if (cfg.state.mode === 'memory') {
     const partition = new MemoryPartition(cfg.retention, { maxSeries: cfg.state.maxSeries, streamSeqTtlMs: cfg.state.streamSeqTtlMs });
-    // Forwarded samples travel worker-to-worker over Unix sockets, not through the primary.
+    // Forwarded samples and stream seq records travel worker-to-worker over Unix sockets, not through the primary.
     const links: PeerLinks = new PeerLinks(slot, opts.linkDir, {
       apply: (args): ApplyResult => partitioned.applyForwarded(args),
       seqOps: (ops): SlotResults<number> => partitioned.applySeqOps(ops),
