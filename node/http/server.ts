@@ -49,10 +49,14 @@ export class DualServer {
   readonly #net: net.Server;
   readonly #sockets = new Set<net.Socket>();
   readonly #sessions = new Set<http2.ServerHttp2Session>();
+  /** Connections another worker handed to this one (worker/connection-handoff.ts). */
+  readonly #adopted = new WeakSet<net.Socket>();
+  readonly #opts: DualServerOptions;
   readonly #log: Logger;
   #closing = false;
 
   constructor(handler: Handler, opts: DualServerOptions) {
+    this.#opts = opts;
     this.#log = opts.log;
     this.http = http.createServer({
       keepAliveTimeout: opts.keepAliveTimeoutMs, headersTimeout: opts.headersTimeoutMs, requestTimeout: opts.requestTimeoutMs,
@@ -134,6 +138,22 @@ export class DualServer {
     };
     socket.on('readable', decide);
     socket.once('end', onEnd);
+  }
+
+  /**
+   * Serve a connection another worker accepted and handed over, as if it had just connected:
+   * `bytes` (what that worker had read) are put back in front of whatever the socket still holds,
+   * and the usual sniffing, limits and timeouts apply.
+   */
+  adopt(socket: net.Socket, bytes: Buffer): void {
+    this.#adopted.add(socket);
+    if (bytes.length > 0) socket.unshift(bytes);
+    this.#sniff(socket, this.#opts);
+  }
+
+  /** Whether this connection was handed over by another worker (it is never handed on again). */
+  isAdopted(socket: object): boolean {
+    return this.#adopted.has(socket as net.Socket);
   }
 
   /** Listen on `host:port` (0 = any). `exclusive` bypasses node:cluster's shared handle. */

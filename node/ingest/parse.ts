@@ -20,7 +20,7 @@ export interface ParseLimits {
   maxAgeMs: number;
 }
 
-const SOURCE_RE = /^[A-Za-z0-9._:-]{1,128}$/;
+export const SOURCE_RE = /^[A-Za-z0-9._:-]{1,128}$/;
 const METRIC_RE = /^[A-Za-z_][A-Za-z0-9_.:-]{0,127}$/;
 const TAG_KEY_RE = /^[A-Za-z_][A-Za-z0-9_.:-]{0,63}$/;
 const MAX_UNIT = 16;

@@ -9,6 +9,7 @@ import { startCluster, type RunningCluster } from '../testing/cluster.js';
 import { connectStream, type TestStreamClient } from '../testing/ws-client.js';
 import { redisFor } from '../testing/redis.js';
 import { skipUnless } from '../testing/binaries.js';
+import { until } from '../testing/until.js';
 import { Agent } from '../agent/agent.js';
 import type { StreamLane } from '../agent/stream-lane.js';
 
@@ -132,6 +133,51 @@ test('1,000 concurrent stream connections on 2 workers', { timeout: 120_000 }, a
   // Everyone is still connected and answered: one more round on every connection.
   for (const [i, s] of clients.entries()) s.send({ seq: 2, source: `many-${i}`, metrics: { cpu: 1, mem: 51 } });
   await Promise.all(clients.map((s) => s.waitAck(2, 60_000)));
+});
+
+test('a stream with X-Source is served by its source owner: one worker for every connection of a source, nothing forwarded', { timeout: 60_000 }, async (t) => {
+  const c = await startCluster({ workers: 2, env: { FLEETPULSE_LOG_LEVEL: 'warn' } });
+  t.after(() => c.stop());
+  const clients: TestStreamClient[] = [];
+  t.after(() => {
+    for (const s of clients) s.ws.terminate();
+  });
+  // Readiness: each worker learns the membership from the primary a moment after the ready line;
+  // until then it serves a connection where it lands. Wait until two consecutive connections of
+  // one source (which round-robin alone puts on different workers) end up together.
+  await until('two connections of one source served by the same worker (membership known)', 15_000, async () => {
+    const pair = [await connectStream(c.url, { headers: { 'x-source': 'own-warm' } }), await connectStream(c.url, { headers: { 'x-source': 'own-warm' } })];
+    for (const s of pair) s.ws.terminate();
+    await Promise.all(pair.map((s) => s.closed));
+    return pair[0]!.worker === pair[1]!.worker;
+  });
+  const baseline = await promTotal(c, 'fleetpulse_stream_handoffs_total', 'outcome="sent"');
+  const N = 30;
+  // Two connections per source, opened one after the other: node:cluster's round-robin sends
+  // them to different workers, and the handoff brings both to the owner.
+  for (let i = 0; i < N; i++) {
+    for (let k = 0; k < 2; k++) clients.push(await connectStream(c.url, { stream: `own-${i}-${k}`, headers: { 'x-source': `own-${i}` } }));
+  }
+  for (let i = 0; i < N; i++) assert.equal(clients[2 * i]!.worker, clients[2 * i + 1]!.worker, `both connections of own-${i} are on one worker`);
+  assert.deepEqual(new Set(clients.map((s) => s.worker)), new Set([0, 1]), 'sources are spread over both workers');
+  for (const [j, s] of clients.entries()) s.send({ seq: 1, source: `own-${Math.floor(j / 2)}`, metrics: { cpu: j } });
+  await Promise.all(clients.map((s) => s.waitAck(1, 30_000)));
+  assert.equal(await promTotal(c, 'fleetpulse_forwarded_samples_total'), 0, 'every sample was applied where its connection is');
+  const sent = (await promTotal(c, 'fleetpulse_stream_handoffs_total', 'outcome="sent"')) - baseline;
+  t.diagnostic(`connections handed to their owner: ${sent} of ${2 * N}`);
+  assert.ok(sent >= N / 2, `about half the connections were handed over (${sent})`);
+  assert.equal(await promTotal(c, 'fleetpulse_stream_handoffs_total', 'outcome="failed"'), 0);
+  assert.equal(await promTotal(c, 'fleetpulse_stream_connections'), 2 * N, 'a handed-over connection counts once, where it is served');
+  for (let i = 0; i < N; i += 7) assert.deepEqual(await stored(c, 'cpu', `own-${i}`), [2, 2 * i + 2 * i + 1]);
+
+  // No (or an unusable) X-Source: served where round-robin put it; samples of the other worker's
+  // sources are forwarded as before.
+  const plain = await connectStream(c.url, { stream: 'own-plain', headers: { 'x-source': 'not a source name' } });
+  clients.push(plain);
+  plain.send({ seq: 1, samples: Array.from({ length: N }, (_, i) => ({ source: `own-${i}`, metric: 'plain', value: i })) });
+  await plain.waitAck(1, 30_000);
+  assert.ok(await promTotal(c, 'fleetpulse_forwarded_samples_total') > 0, 'samples of sources the worker does not own were forwarded');
+  assert.equal(await promTotal(c, 'fleetpulse_stream_handoffs_total', 'outcome="sent"'), baseline + sent, 'no handoff without a valid X-Source');
 });
 
 test('agent: stream lanes that die mid-flight reconnect and resume without loss or duplicates', { timeout: 120_000 }, async (t) => {

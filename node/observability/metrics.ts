@@ -152,6 +152,10 @@ export function createWorkerMetrics(registry: Registry) {
       name: 'fleetpulse_stream_closes_total', help: 'Stream connections closed, by WebSocket close code (1000, 1001, 1005, 1006, 1008 auth, 1009 too big, 1011 internal, 1013 overloaded, other).',
       labelNames: ['code'] as const, registers: [registry],
     }),
+    streamHandoffs: new Counter({
+      name: 'fleetpulse_stream_handoffs_total', help: 'Stream connections this worker handed to the owner of their X-Source (memory mode), by outcome: sent, or failed (the socket was closed; the client reconnects).',
+      labelNames: ['outcome'] as const, registers: [registry],
+    }),
     streamSeqErrors: new Counter({
       name: 'fleetpulse_stream_seq_errors_total', help: 'Exactly-once bookkeeping problems: a stream seq could not be recorded, or a resume passed an unfinished claim (those messages may be applied twice).',
       registers: [registry],

@@ -4,6 +4,7 @@
  */
 import cluster, { type Worker } from 'node:cluster';
 import { fileURLToPath } from 'node:url';
+import { Socket } from 'node:net';
 import { Registry } from 'prom-client';
 import { setupPrimary as setupSocketIoPrimary } from '@socket.io/cluster-adapter';
 import { workerExecArgv } from './worker-flags.js';
@@ -110,7 +111,7 @@ export async function runPrimary(cfg: ResolvedConfig, log: Logger, opts: Primary
     // A send racing the worker's death emits 'error' (ERR_IPC_CHANNEL_CLOSED) on the worker; with
     // no listener that would throw and take the whole primary down. The exit handler cleans up.
     w.on('error', (err) => log.debug({ err, slot }, 'worker IPC error'));
-    w.on('message', (m: unknown) => {
+    w.on('message', (m: unknown, handle: unknown) => {
       if (!isIpc(m)) return;
       const msg = m as WorkerToPrimary;
       if (msg.t === 'ready') {
@@ -121,6 +122,7 @@ export async function runPrimary(cfg: ResolvedConfig, log: Logger, opts: Primary
         checkAllReady();
       } else if (msg.t === 'rpc') router.handleRequest(msg);
       else if (msg.t === 'rpc:res') router.handleReply(msg);
+      else if (msg.t === 'adopt' && handle instanceof Socket) router.relayConnection(msg, handle);
     });
     w.on('exit', (code, signal) => {
       if (s.worker !== w) return;

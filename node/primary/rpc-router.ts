@@ -7,7 +7,8 @@
  */
 import type { Worker } from 'node:cluster';
 import { ErrorCode, FleetPulseError } from '../errors.js';
-import { IPC_SOURCE, type RpcGathered, type RpcOp, type RpcReply, type RpcRequest } from '../protocol/ipc.js';
+import type { Socket } from 'node:net';
+import { IPC_SOURCE, type AdoptConnection, type RpcGathered, type RpcOp, type RpcReply, type RpcRequest } from '../protocol/ipc.js';
 
 export const PRIMARY = -1;
 
@@ -63,6 +64,24 @@ export class RpcRouter {
 
   broadcast(msg: object): void {
     for (const w of this.#workers.values()) if (w.isConnected()) w.send(msg);
+  }
+
+  /**
+   * Pass a connection a worker handed over (worker/connection-handoff.ts) to worker `msg.to`. The
+   * primary's copy of the socket is destroyed once sent (or at once when `to` is gone: the client
+   * reconnects) — that also tells the sending worker's server the connection is no longer open.
+   */
+  relayConnection(msg: AdoptConnection, socket: Socket): void {
+    const w = this.#workers.get(msg.to);
+    if (w === undefined || !w.isConnected()) {
+      socket.destroy();
+      return;
+    }
+    try {
+      w.send(msg, socket, { keepOpen: false }, () => socket.destroy());
+    } catch {
+      socket.destroy();
+    }
   }
 
   handleRequest(req: RpcRequest): void {

@@ -83,8 +83,21 @@ export interface Shutdown {
   t: 'shutdown';
 }
 
-export type PrimaryToWorker = RpcRequest | RpcReply | RpcGathered | Members | Shutdown;
-export type WorkerToPrimary = RpcRequest | RpcReply | WorkerReady;
+/**
+ * A connection handed to another worker (worker/connection-handoff.ts), sent with the socket's
+ * handle: worker → primary (`to` = the slot that takes it) → that worker. `bytes`: what was
+ * already read from the socket (the request, rebuilt), to be parsed again by the new worker.
+ */
+export interface AdoptConnection {
+  src: typeof IPC_SOURCE;
+  t: 'adopt';
+  from: number;
+  to: number;
+  bytes: Uint8Array;
+}
+
+export type PrimaryToWorker = RpcRequest | RpcReply | RpcGathered | Members | Shutdown | AdoptConnection;
+export type WorkerToPrimary = RpcRequest | RpcReply | WorkerReady | AdoptConnection;
 
 export function isIpc(m: unknown): m is { src: typeof IPC_SOURCE; t: string } {
   return typeof m === 'object' && m !== null && (m as { src?: unknown }).src === IPC_SOURCE && typeof (m as { t?: unknown }).t === 'string';

@@ -58,6 +58,12 @@ export class PartitionedStore implements StateStore {
     this.#serve();
   }
 
+  /** The slot that stores `source` under the current membership; undefined until one is known. */
+  ownerOf(source: string): number | undefined {
+    const own = this.#ownership;
+    return own === undefined || own.slots.length === 0 ? undefined : own.ownerOf(source);
+  }
+
   /** Ops our peers call on this worker's partition. */
   #serve(): void {
     const p = this.#local;

@@ -25,6 +25,7 @@ import { createRouter } from '../http/router.js';
 import { DualServer } from '../http/server.js';
 import { Forwarder, type ApplyResult } from './forwarder.js';
 import { Peers } from './peers.js';
+import { ConnectionHandoff } from './connection-handoff.js';
 import { PeerLinks, type SeqOp } from './peer-link.js';
 import { SlotBatcher, type SlotResults } from './slot-batcher.js';
 import { createLiveServer } from '../broadcast/io.js';
@@ -72,6 +73,8 @@ export async function runWorker(cfg: ResolvedConfig, slot: number, log: Logger, 
   let forwardedTotal = 0;
   let closeLinks = (): void => {};
   let store: StateStore;
+  /** Memory mode: where a source is stored (stream connections are handed there). */
+  let ownerOf: (source: string) => number | undefined = () => undefined;
   if (cfg.state.mode === 'memory') {
     const partition = new MemoryPartition(cfg.retention, { maxSeries: cfg.state.maxSeries, streamSeqTtlMs: cfg.state.streamSeqTtlMs });
     // Forwarded samples and stream seq records travel worker-to-worker over Unix sockets, not through the primary.
@@ -92,6 +95,7 @@ export async function runWorker(cfg: ResolvedConfig, slot: number, log: Logger, 
       },
     });
     store = partitioned;
+    ownerOf = (source) => partitioned.ownerOf(source);
     serveHandoff(partition, peers, cfg.workerPort);
     const sweep = setInterval(() => partition.sweep(Date.now()), 60_000);
     sweep.unref();
@@ -155,9 +159,16 @@ export async function runWorker(cfg: ResolvedConfig, slot: number, log: Logger, 
     cfg: cfg.stream, ingest: cfg.ingest, maxAgeMs: cfg.retention.coarseSpanMs, sink, store, metrics,
     log: log.child({ mod: 'stream' }), workerId: slot, access, limiter, onSeriesLimit,
   });
+  const connHandoff = new ConnectionHandoff({
+    slot, server, ownerOf, log: log.child({ mod: 'handoff' }),
+    onHandoff: (outcome) => metrics.streamHandoffs.inc({ outcome }),
+  });
   server.http.on('upgrade', (req, socket, head: Buffer) => {
     const path = (req.url ?? '/').split('?', 1)[0]!;
-    if (path === STREAM_PATH) stream.handleUpgrade(req, socket, head);
+    if (path === STREAM_PATH) {
+      if (!draining && !server.closing && connHandoff.offer(req, socket, head)) return;
+      stream.handleUpgrade(req, socket, head);
+    }
     else if (!path.startsWith('/socket.io/')) rejectUpgrade(socket, 404, `no WebSocket endpoint at ${path.slice(0, 100)}`);
   });
 
@@ -228,6 +239,7 @@ export async function runWorker(cfg: ResolvedConfig, slot: number, log: Logger, 
     await server.close(SHUTDOWN_GRACE_MS);
     await store.close();
     closeLinks();
+    connHandoff.close();
     peers.close();
     clearInterval(rateTimer);
     log.info('worker stopped');
