@@ -75,6 +75,7 @@ export const streamScenario: Scenario = {
     const max: { fleetpulse: Measured[]; bare: Measured[] } = { fleetpulse: [], bare: [] };
     let atHalf: Measured[] = [];
     let halfRate = 0;
+    let routing = { handedOver: 0, forwardedSamples: 0, acceptedSamples: 0 };
     try {
       for (let rep = 0; rep < ctx.repeat; rep++) {
         for (const target of ['bare', 'fleetpulse'] as const) {
@@ -94,6 +95,13 @@ export const streamScenario: Scenario = {
         atHalf.push(m);
         runs.push({ phase: 'half', target: 'fleetpulse', rep, rate: halfRate, ...row(m) });
       }
+      // What the owner handoff did over the whole FleetPulse cluster's life (closed loop and half load).
+      const text = await scrapeMetrics(fp.adminUrl);
+      routing = {
+        handedOver: metricTotal(text, 'fleetpulse_stream_handoffs_total', { outcome: 'sent' }),
+        forwardedSamples: metricTotal(text, 'fleetpulse_forwarded_samples_total'),
+        acceptedSamples: metricTotal(text, 'fleetpulse_ingest_samples_total', { transport: 'ws', result: 'accepted' }),
+      };
     } finally {
       await fp.stop();
       await bare.stop();
@@ -151,6 +159,7 @@ export const streamScenario: Scenario = {
       fleetpulseSamplesPerSec: fpS, bareSamplesPerSec: bareS, ratioVsBare: r,
       fleetpulseSamplesPerServerCoreSec: fpPerCore, bareSamplesPerServerCoreSec: barePerCore, ratioPerServerCore: rCore,
       fleetpulseMessagesPerSec: med(max.fleetpulse, (m) => m.s.messagesPerSec), bareMessagesPerSec: med(max.bare, (m) => m.s.messagesPerSec),
+      routing,
       halfLoad: { ticksPerSecPerHost: halfRate, samplesPerSec: med(atHalf, (m) => m.s.samplesPerSec), p50Ms: med(atHalf, (m) => m.s.ackLatencyMs.p50), p99Ms: halfP99 },
       connections: { wanted: manyConnections, open: openSeen, rssBeforeBytes: rssBefore, rssDuringBytes: rssDuring, seriesBytes, rssPerConnectionBytes: perConn, rssPerConnectionExclSeriesBytes: perConnNoSeries, p99Ms: many.s.ackLatencyMs.p99, errors: many.s.errors, serverCores: many.cpu.groups.servers },
     };
@@ -188,7 +197,8 @@ export const streamScenario: Scenario = {
         },
       ],
       findings: [
-        `At batch ${BATCH}, FleetPulse acknowledged ${Math.round(fpS.median).toLocaleString('en-US')} samples/s, ${(r * 100).toFixed(0)}% of the raw ws server's parse-and-ack rate (target ≥ 70%); per core of server CPU it did ${Math.round(fpPerCore).toLocaleString('en-US')} samples/s against ${Math.round(barePerCore).toLocaleString('en-US')}, ${(rCore * 100).toFixed(0)}%. The difference is per-sample validation, the owner split with forwarding (half the hosts belong to the other worker), the ring-buffer writes, and the exactly-once bookkeeping (a seq record every 3 s and a lease renewal every ~6 s per busy stream, stream-lease.ts).`,
+        `At batch ${BATCH}, FleetPulse acknowledged ${Math.round(fpS.median).toLocaleString('en-US')} samples/s, ${(r * 100).toFixed(0)}% of the raw ws server's parse-and-ack rate (target ≥ 70%); per core of server CPU it did ${Math.round(fpPerCore).toLocaleString('en-US')} samples/s against ${Math.round(barePerCore).toLocaleString('en-US')}, ${(rCore * 100).toFixed(0)}%. The difference is per-sample validation, the ring-buffer writes, and the exactly-once bookkeeping (a seq record every 3 s and a lease renewal every ~6 s per busy stream, stream-lease.ts).`,
+        `Every agent stream carries X-Source, and a connection node:cluster gave to the worker that does not own that source is handed to the owner once, before its upgrade is answered: ${routing.handedOver.toLocaleString('en-US')} connections were handed over, and ${routing.forwardedSamples.toLocaleString('en-US')} of ${routing.acceptedSamples.toLocaleString('en-US')} accepted samples (${(100 * routing.forwardedSamples / Math.max(1, routing.acceptedSamples)).toFixed(2)}%) were forwarded to another worker.`,
         `At 50% of that maximum, ack latency p99 was ${halfP99.toFixed(1)} ms (target ≤ 100 ms); acks are cumulative and sent at most every 50 ms per connection, or at once after 1,000 samples, so a single message's ack waits for its apply plus at most that.`,
         `${openSeen.toLocaleString('en-US')} stream connections held by ${WORKERS} workers cost ${kib(perConn)} of worker RSS each including their ${METRICS} series, ${kib(perConnNoSeries)} excluding series storage.`,
         `The load generator shares the machine's cores with the servers (${med(max.fleetpulse, (m) => m.cpu.groups.generator ?? 0).toFixed(2)} cores against FleetPulse, ${med(max.bare, (m) => m.cpu.groups.generator ?? 0).toFixed(2)} against raw ws; other processes on the machine ${med(max.fleetpulse, (m) => m.cpu.otherCores).toFixed(2)} cores). When the generator is the bottleneck the samples/s ratio understates the servers' difference; samples per server core does not depend on who the bottleneck was.`,
