@@ -6,7 +6,7 @@
 import { fileURLToPath } from 'node:url';
 import { spawnProcess, type Spawned } from '../../node/testing/process.js';
 import type { CpuMeter, CpuWindow } from './cpu.js';
-import { histogramDelta, histogramQuantile, metricTotal, readHistogram, scrapeMetrics, type Histogram } from './prom.js';
+import { histogramDelta, histogramQuantile, metricTotal, shareAtOrBelow, readHistogram, scrapeMetrics, type Histogram } from './prom.js';
 import { percentile } from './stats.js';
 import type { ViewerConfig, ViewerResult } from './viewer-process.js';
 
@@ -145,8 +145,12 @@ export async function startViewers(o: ViewersOptions): Promise<Viewers> {
 export interface LiveWindow {
   viewers: ViewersStats;
   cpu: CpuWindow;
-  /** Server histogram over the window, ms. */
-  serverS2b: { p50: number; p99: number; count: number };
+  /**
+   * Server histogram over the window, ms (per series bucket emitted: at 1 sample per series per
+   * fine step, per sample). `withinLimit`: the share at or below `s2bLimitMs` — exact when that is
+   * a bucket bound (LIVE_LATENCY_BOUNDS has flushMs + 50 for 100 and 250), unlike the interpolated p99.
+   */
+  serverS2b: { p50: number; p99: number; count: number; withinLimit: number };
   /** Frames skipped for slow clients over the window (fleetpulse_live_slow_clients_total delta). */
   slowClientMarks: number;
   /** Samples the servers accepted per second over the window (fleetpulse_ingest_samples_total{result="accepted"}). */
@@ -154,7 +158,7 @@ export interface LiveWindow {
 }
 
 /** Scrape, run a window of `seconds` with the viewers measuring, scrape again. */
-export async function liveWindow(adminUrl: string, viewers: { start(): void; stop(): Promise<ViewersStats> }, meter: CpuMeter, seconds: number): Promise<LiveWindow> {
+export async function liveWindow(adminUrl: string, viewers: { start(): void; stop(): Promise<ViewersStats> }, meter: CpuMeter, seconds: number, s2bLimitMs = Number.NaN): Promise<LiveWindow> {
   const before = await scrapeMetrics(adminUrl);
   viewers.start();
   meter.start();
@@ -162,13 +166,13 @@ export async function liveWindow(adminUrl: string, viewers: { start(): void; sto
   const cpu = meter.stop();
   const stats = await viewers.stop();
   const after = await scrapeMetrics(adminUrl);
-  const name = 'fleetpulse_live_broadcast_latency_seconds';
   const accepted = { result: 'accepted' };
+  const name = 'fleetpulse_live_broadcast_latency_seconds';
   const h: Histogram = histogramDelta(readHistogram(after, name), readHistogram(before, name));
   return {
     viewers: stats,
     cpu,
-    serverS2b: { p50: histogramQuantile(h, 0.5) * 1000, p99: histogramQuantile(h, 0.99) * 1000, count: h.count },
+    serverS2b: { p50: histogramQuantile(h, 0.5) * 1000, p99: histogramQuantile(h, 0.99) * 1000, count: h.count, withinLimit: shareAtOrBelow(h, s2bLimitMs / 1000) },
     slowClientMarks: metricTotal(after, 'fleetpulse_live_slow_clients_total') - metricTotal(before, 'fleetpulse_live_slow_clients_total'),
     acceptedPerSec: (metricTotal(after, 'fleetpulse_ingest_samples_total', accepted) - metricTotal(before, 'fleetpulse_ingest_samples_total', accepted)) / (cpu.wallMs / 1000),
   };

@@ -98,7 +98,7 @@ export const streamScenario: Scenario = {
       // What the owner handoff did over the whole FleetPulse cluster's life (closed loop and half load).
       const text = await scrapeMetrics(fp.adminUrl);
       routing = {
-        handedOver: metricTotal(text, 'fleetpulse_stream_handoffs_total', { outcome: 'sent' }),
+        handedOver: metricTotal(text, 'fleetpulse_stream_handoffs_total', { result: 'sent' }),
         forwardedSamples: metricTotal(text, 'fleetpulse_forwarded_samples_total'),
         acceptedSamples: metricTotal(text, 'fleetpulse_ingest_samples_total', { transport: 'ws', result: 'accepted' }),
       };

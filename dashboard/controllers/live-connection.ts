@@ -2,8 +2,10 @@
  * The page's one Socket.IO connection to `/live` (websocket transport), shared by every view:
  * subscriptions are reference-counted (two charts of one series share a room), re-sent after a
  * reconnect, and followed by a `resync` so views refill the time they missed over REST. It also
- * measures sample-to-screen latency: each update's newest ingest time against the time of the
- * next animation frame (the paint), in server time via the clock offset, reported in batches.
+ * measures sample-to-screen latency: each update's oldest ingest time against the time of the
+ * next animation frame (the paint), in server time via the clock offset, reported in batches —
+ * the latency of the update's longest-waiting sample, so an upper bound for every sample in it
+ * (the newest one would leave out the wait for the server's next flush).
  */
 import { io, type Socket } from 'socket.io-client';
 import type {
@@ -56,7 +58,7 @@ export class LiveConnection extends EventTarget {
       const r = this.#rooms.get(u.room);
       if (r === undefined) return;
       for (const l of r.listeners) l(u);
-      this.#notePaint(u.recv[1]);
+      this.#notePaint(u.recv[0]);
     });
     this.#socket.on('summary', (s) => {
       this.lastSummary.set(s.metric, s);
@@ -164,9 +166,14 @@ export class LiveConnection extends EventTarget {
     });
   }
 
+  /** Take the sample-to-screen measurements (seconds) gathered since the last report. */
+  takeLatency(): number[] {
+    return this.#latency.drain();
+  }
+
   #report(): void {
     if (!this.#socket.connected || this.#latency.size === 0) return;
-    this.#socket.emit('latency', { s: this.#latency.drain() });
+    this.#socket.emit('latency', { s: this.takeLatency() });
   }
 
   /** For tests and the perf bench: drop the connection and come back (the views must not show a gap). */
@@ -189,9 +196,13 @@ let users = 0;
 export function acquireConnection(): LiveConnection {
   if (shared === undefined) {
     shared = new LiveConnection();
-    // A handle for tests and the perf bench (drop and restore the connection); read-only otherwise.
+    // A handle for tests and the perf benches (drop and restore the connection; take the
+    // sample-to-screen measurements, which then are not reported); read-only otherwise.
     const conn = shared;
-    Object.defineProperty(window, '__fleetpulse', { configurable: true, value: { reconnect: () => conn.reconnectForTest(), state: () => conn.state } });
+    Object.defineProperty(window, '__fleetpulse', {
+      configurable: true,
+      value: { reconnect: () => conn.reconnectForTest(), state: () => conn.state, takeLatency: () => conn.takeLatency() },
+    });
   }
   users++;
   return shared;

@@ -4,8 +4,13 @@
  * counts bucket by bucket (same bounds everywhere).
  */
 
-/** Upper bounds in seconds; counts carry one more bucket at the end for +Inf. */
-export const LIVE_LATENCY_BOUNDS = [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10] as const;
+/**
+ * Upper bounds in seconds; counts carry one more bucket at the end for +Inf. 0.15, 0.2 and 0.3 are
+ * bounds so that the live targets — sample-to-broadcast ≤ live.flushMs + 50 ms at flushMs 100 and
+ * 250, sample-to-screen ≤ 200 ms — read as exact shares instead of quantiles interpolated across
+ * 100–250 ms. Shared with the Prometheus histograms (observability/metrics.ts).
+ */
+export const LIVE_LATENCY_BOUNDS = [0.01, 0.025, 0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.5, 1, 2.5, 5, 10] as const;
 
 const SLOT_MS = 10_000;
 const SLOTS = 6;

@@ -151,7 +151,7 @@ test('a stream with X-Source is served by its source owner: one worker for every
     await Promise.all(pair.map((s) => s.closed));
     return pair[0]!.worker === pair[1]!.worker;
   });
-  const baseline = await promTotal(c, 'fleetpulse_stream_handoffs_total', 'outcome="sent"');
+  const baseline = await promTotal(c, 'fleetpulse_stream_handoffs_total', 'result="sent"');
   const N = 30;
   // Two connections per source, opened one after the other: node:cluster's round-robin sends
   // them to different workers, and the handoff brings both to the owner.
@@ -163,10 +163,10 @@ test('a stream with X-Source is served by its source owner: one worker for every
   for (const [j, s] of clients.entries()) s.send({ seq: 1, source: `own-${Math.floor(j / 2)}`, metrics: { cpu: j } });
   await Promise.all(clients.map((s) => s.waitAck(1, 30_000)));
   assert.equal(await promTotal(c, 'fleetpulse_forwarded_samples_total'), 0, 'every sample was applied where its connection is');
-  const sent = (await promTotal(c, 'fleetpulse_stream_handoffs_total', 'outcome="sent"')) - baseline;
+  const sent = (await promTotal(c, 'fleetpulse_stream_handoffs_total', 'result="sent"')) - baseline;
   t.diagnostic(`connections handed to their owner: ${sent} of ${2 * N}`);
   assert.ok(sent >= N / 2, `about half the connections were handed over (${sent})`);
-  assert.equal(await promTotal(c, 'fleetpulse_stream_handoffs_total', 'outcome="failed"'), 0);
+  assert.equal(await promTotal(c, 'fleetpulse_stream_handoffs_total', 'result="failed"'), 0);
   assert.equal(await promTotal(c, 'fleetpulse_stream_connections'), 2 * N, 'a handed-over connection counts once, where it is served');
   for (let i = 0; i < N; i += 7) assert.deepEqual(await stored(c, 'cpu', `own-${i}`), [2, 2 * i + 2 * i + 1]);
 
@@ -177,7 +177,7 @@ test('a stream with X-Source is served by its source owner: one worker for every
   plain.send({ seq: 1, samples: Array.from({ length: N }, (_, i) => ({ source: `own-${i}`, metric: 'plain', value: i })) });
   await plain.waitAck(1, 30_000);
   assert.ok(await promTotal(c, 'fleetpulse_forwarded_samples_total') > 0, 'samples of sources the worker does not own were forwarded');
-  assert.equal(await promTotal(c, 'fleetpulse_stream_handoffs_total', 'outcome="sent"'), baseline + sent, 'no handoff without a valid X-Source');
+  assert.equal(await promTotal(c, 'fleetpulse_stream_handoffs_total', 'result="sent"'), baseline + sent, 'no handoff without a valid X-Source');
 });
 
 test('agent: stream lanes that die mid-flight reconnect and resume without loss or duplicates', { timeout: 120_000 }, async (t) => {

@@ -4,6 +4,7 @@
  * gauges). Label values come from fixed sets only: no client-supplied names in labels.
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { LIVE_LATENCY_BOUNDS } from '../broadcast/rolling-histogram.js';
 
 export const Transport = { Http: 'http', Ws: 'ws' } as const;
 export type Transport = (typeof Transport)[keyof typeof Transport];
@@ -24,7 +25,7 @@ export const RedisOp = { Commit: 'commit', Query: 'query', Seq: 'seq' } as const
 export type RedisOp = (typeof RedisOp)[keyof typeof RedisOp];
 
 const LATENCY_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5];
-const LIVE_LATENCY_BUCKETS = [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+const LIVE_LATENCY_BUCKETS = [...LIVE_LATENCY_BOUNDS];
 const SIZE_BUCKETS = [128, 512, 2048, 8192, 32768, 131072, 524288, 1048576, 4194304];
 const COUNT_BUCKETS = [1, 2, 5, 10, 50, 100, 500, 1000, 5000, 10000];
 
@@ -153,8 +154,8 @@ export function createWorkerMetrics(registry: Registry) {
       labelNames: ['code'] as const, registers: [registry],
     }),
     streamHandoffs: new Counter({
-      name: 'fleetpulse_stream_handoffs_total', help: 'Stream connections this worker handed to the owner of their X-Source (memory mode), by outcome: sent, or failed (the socket was closed; the client reconnects).',
-      labelNames: ['outcome'] as const, registers: [registry],
+      name: 'fleetpulse_stream_handoffs_total', help: 'Stream connections this worker handed to the owner of their X-Source (memory mode), by result: sent, or failed (the socket was closed; the client reconnects).',
+      labelNames: ['result'] as const, registers: [registry],
     }),
     streamSeqErrors: new Counter({
       name: 'fleetpulse_stream_seq_errors_total', help: 'Exactly-once bookkeeping problems: a stream seq could not be recorded, or a resume passed an unfinished claim (those messages may be applied twice).',

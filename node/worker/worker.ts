@@ -161,7 +161,7 @@ export async function runWorker(cfg: ResolvedConfig, slot: number, log: Logger, 
   });
   const connHandoff = new ConnectionHandoff({
     slot, server, ownerOf, log: log.child({ mod: 'handoff' }),
-    onHandoff: (outcome) => metrics.streamHandoffs.inc({ outcome }),
+    onHandoff: (outcome) => metrics.streamHandoffs.inc({ result: outcome }),
   });
   server.http.on('upgrade', (req, socket, head: Buffer) => {
     const path = (req.url ?? '/').split('?', 1)[0]!;
