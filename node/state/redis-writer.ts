@@ -14,20 +14,16 @@ import type { SeriesDelta, TickDelta } from '../aggregate/delta.js';
 import { MIN_INTERVAL_MS } from './merge.js';
 import { toStateError, type AnyRedis } from './redis-client.js';
 import type { RedisKeys } from './redis-keys.js';
-import { PartialSource, type HeadBucket, type RingShape } from './redis-partial.js';
-
-export interface WrittenHead {
-  source: string;
-  field: string;
-  series: SeriesDelta;
-  head: HeadBucket;
-}
+import { PartialSource, type RingShape } from './redis-partial.js';
+import type { BucketUpdate } from './store.js';
 
 export interface WriteResult {
   /** Sources whose write failed, and why. */
   failed: Map<string, FleetPulseError>;
-  /** The fine head bucket of every series written (this writer's partial). */
-  heads: WrittenHead[];
+  /** The fine head bucket of every series written (this writer's partial), as live updates. */
+  updates: BucketUpdate[];
+  /** keys[i]: the SeriesDelta.key of updates[i]. */
+  keys: string[];
 }
 
 /** A partial nobody wrote to for this long leaves memory (it reloads if written again). */
@@ -35,39 +31,72 @@ const IDLE_MS = 120_000;
 /** Most sources in one fp_put on a standalone Redis (bounds the keys of one call and its run time). */
 const MAX_SOURCES_PER_CALL = 500;
 
-/** One source's part of an fp_put call. */
-interface PutPart {
+/** One source's part of an fp_put call: its data list is `H`, `ls`, `iv`, then `writes`. */
+export interface PutPart {
   refresh: boolean;
-  info: string[];
-  data: Array<string | Buffer>;
-  dels: string[];
+  /** Info fields and values (only when a series is new). */
+  info: readonly string[];
+  H: Buffer;
+  ls: string;
+  iv: string;
+  /** Changed chunks: field names (ASCII) and bytes. */
+  writes: ReadonlyArray<string | Buffer>;
+  /** Chunk fields to delete (ASCII). */
+  dels: readonly string[];
 }
 
-/** fp_put's blob (PUT_LUA): per source <B refresh, then each list as <I4 count, count × (<I4 length, bytes). */
-function encodePut(parts: readonly PutPart[]): Buffer {
-  const lists = parts.map((x) => [x.info, x.data, x.dels].map((l) => l.map((v) => (typeof v === 'string' ? Buffer.from(v, 'utf8') : v))));
+const utf8Len = (v: string | Buffer): number => (typeof v === 'string' ? Buffer.byteLength(v, 'utf8') : v.length);
+/** Our own field names and numbers are ASCII: their length is their byte length. */
+const asciiLen = (v: string | Buffer): number => v.length;
+
+function listBytes(l: ReadonlyArray<string | Buffer>, len: (v: string | Buffer) => number): number {
+  let n = 4;
+  for (const v of l) n += 4 + len(v);
+  return n;
+}
+
+/** One <I4 length, bytes item at o; returns the offset after it. */
+function putItem(out: Buffer, o: number, v: string | Buffer, encoding: 'utf8' | 'latin1'): number {
+  const n = typeof v === 'string' ? out.write(v, o + 4, encoding) : v.copy(out, o + 4);
+  out.writeUInt32LE(n, o);
+  return o + 4 + n;
+}
+
+function putList(out: Buffer, o: number, l: ReadonlyArray<string | Buffer>, encoding: 'utf8' | 'latin1'): number {
+  o = out.writeUInt32LE(l.length, o);
+  for (const v of l) o = putItem(out, o, v, encoding);
+  return o;
+}
+
+/**
+ * fp_put's blob (PUT_LUA): per source <B refresh, then each list as <I4 count, count × (<I4 length,
+ * bytes). Sized first, then written in one pass straight into the blob (no per-item Buffers).
+ */
+export function encodePut(parts: readonly PutPart[]): Buffer {
   let size = 0;
-  for (const ls of lists) {
-    size += 1;
-    for (const l of ls) {
-      size += 4;
-      for (const b of l) size += 4 + b.length;
-    }
+  for (const x of parts) {
+    size += 1 + listBytes(x.info, utf8Len) + listBytes(x.writes, asciiLen) + listBytes(x.dels, asciiLen);
+    size += 3 * 4 + 1 + x.H.length + 2 + x.ls.length + 2 + x.iv.length + 3 * 4; // H, ls, iv
   }
   const out = Buffer.allocUnsafe(size);
   let o = 0;
-  parts.forEach((x, i) => {
+  for (const x of parts) {
     o = out.writeUInt8(x.refresh ? 1 : 0, o);
-    for (const l of lists[i]!) {
-      o = out.writeUInt32LE(l.length, o);
-      for (const b of l) {
-        o = out.writeUInt32LE(b.length, o);
-        o += b.copy(out, o);
-      }
-    }
-  });
+    o = putList(out, o, x.info, 'utf8');
+    o = out.writeUInt32LE(6 + x.writes.length, o);
+    o = putItem(out, o, 'H', 'latin1');
+    o = putItem(out, o, x.H, 'latin1');
+    o = putItem(out, o, 'ls', 'latin1');
+    o = putItem(out, o, x.ls, 'latin1');
+    o = putItem(out, o, 'iv', 'latin1');
+    o = putItem(out, o, x.iv, 'latin1');
+    for (const v of x.writes) o = putItem(out, o, v, 'latin1');
+    o = putList(out, o, x.dels, 'latin1');
+  }
   return out;
 }
+
+const NONE: readonly string[] = [];
 
 function chunked<T>(xs: readonly T[], n: number): T[][] {
   const out: T[][] = [];
@@ -80,15 +109,19 @@ export class PartialWriter {
   readonly id = randomBytes(6).toString('hex');
   readonly #keys: RedisKeys;
   readonly #shape: RingShape;
-  readonly #ttlMs: number;
+  /** The TTL argument of fp_put, ms. */
+  readonly #ttl: string;
+  /** Fine bucket width, ms (the live updates' bucket starts). */
+  readonly #stepMs: number;
   #partials = new Map<string, PartialSource>();
   /** Sources this writer has a partial of in Redis (may be out of memory). */
   readonly #written = new Set<string>();
 
-  constructor(keys: RedisKeys, shape: RingShape, ttlMs: number) {
+  constructor(keys: RedisKeys, shape: RingShape, ttlMs: number, fineStepMs: number) {
     this.#keys = keys;
     this.#shape = shape;
-    this.#ttlMs = ttlMs;
+    this.#ttl = String(ttlMs);
+    this.#stepMs = fineStepMs;
   }
 
   /** Partials in memory (for stats). */
@@ -112,15 +145,23 @@ export class PartialWriter {
     const reload = sources.filter((s) => !this.#partials.has(s.source) && this.#written.has(s.source)).map((s) => s.source);
     if (reload.length > 0) await Promise.all(reload.map((s) => this.#reload(client, s)));
     for (const s of sources) if (!this.#partials.has(s.source)) this.#partials.set(s.source, new PartialSource());
-    // 2. Chunks the deltas need that are not in memory.
-    await Promise.all(sources.map(async (s) => {
+    // 2. Chunks the deltas need that are not in memory (usually none, and then no await at all).
+    const loads: Array<Promise<void>> = [];
+    for (const s of sources) {
       const p = this.#partials.get(s.source)!;
-      const need: string[] = [];
-      for (const [field, sd] of s.series) for (const f of p.missing(field, sd, this.#shape)) if (!need.includes(f)) need.push(f);
-      for (const part of chunked(need, 1000)) p.loaded(part, await client.hmgetBuffer(this.#keys.data(s.source, this.id), ...part));
-    }));
+      let need: string[] | undefined;
+      for (const [field, sd] of s.series) {
+        for (const f of p.missing(field, sd, this.#shape)) {
+          if (need === undefined) need = [f];
+          else if (!need.includes(f)) need.push(f);
+        }
+      }
+      if (need !== undefined) loads.push(this.#load(client, s.source, p, need));
+    }
+    if (loads.length > 0) await Promise.all(loads);
     // 3. Merge in memory (the sources' liveness too, as the memory store's touchSource()).
-    const heads: WrittenHead[] = [];
+    const updates: BucketUpdate[] = [];
+    const keys: string[] = [];
     for (const s of sources) {
       const p = this.#partials.get(s.source)!;
       p.lastUsed = now;
@@ -134,7 +175,12 @@ export class PartialWriter {
         if (gap >= MIN_INTERVAL_MS) p.iv = p.iv === 0 ? gap : 0.8 * p.iv + 0.2 * gap;
         if (r > p.ls) p.ls = r;
       }
-      for (const [field, sd] of s.series) heads.push({ source: s.source, field, series: sd, head: p.apply(field, sd, this.#shape) });
+      for (const [field, sd] of s.series) {
+        const u = p.apply(s.source, field, sd, this.#shape, this.#stepMs);
+        if (u === undefined) continue;
+        updates.push(u);
+        keys.push(sd.key);
+      }
     }
     // 4. Write: one fp_put for the tick (standalone: atomic), or per source (Cluster: one slot each).
     const failed = new Map<string, FleetPulseError>();
@@ -144,7 +190,7 @@ export class PartialWriter {
       const parts: PutPart[] = [];
       for (const src of group) parts.push(this.#part(keys, src, this.#partials.get(src)!, now));
       try {
-        await client.fpPut(keys.length, ...keys, this.id, String(this.#ttlMs), encodePut(parts));
+        await client.fpPut(keys.length, ...keys, this.id, this.#ttl, encodePut(parts));
         for (const src of group) this.#written.add(src);
       } catch (err) {
         const e = toStateError(err);
@@ -158,7 +204,14 @@ export class PartialWriter {
       }
     }));
     for (const s of sources) this.#partials.get(s.source)?.trim(this.#shape);
-    return { failed, heads: heads.filter((h) => !failed.has(h.source)) };
+    if (failed.size === 0) return { failed, updates, keys };
+    const ok = updates.map((u) => !failed.has(u.source));
+    return { failed, updates: updates.filter((_, i) => ok[i]), keys: keys.filter((_, i) => ok[i]) };
+  }
+
+  /** Read chunks a delta needs into p (bounded HMGETs). */
+  async #load(client: AnyRedis, source: string, p: PartialSource, need: readonly string[]): Promise<void> {
+    for (const part of chunked(need, 1000)) p.loaded(part, await client.hmgetBuffer(this.#keys.data(source, this.id), ...part));
   }
 
   /**
@@ -166,18 +219,19 @@ export class PartialWriter {
    * (heads, liveness, changed chunks); info fields only when a series is new.
    */
   #part(keys: string[], source: string, p: PartialSource, now: number): PutPart {
-    keys.push(this.#keys.writers(source), this.#keys.info(source, this.id), this.#keys.data(source, this.id));
+    const k = (p.putKeys ??= [this.#keys.writers(source), this.#keys.info(source, this.id), this.#keys.data(source, this.id)]);
+    keys.push(k[0], k[1], k[2]);
     // Once a minute: (re)join the source's writer set and push the TTLs out (the TTL has slack).
     const minute = Math.floor(now / 60_000);
     const refresh = minute !== p.ttlMinute;
     p.ttlMinute = minute;
-    const info: string[] = [];
+    let info: readonly string[] = NONE;
     if (p.newIndex.size > 0) {
-      info.push('n', String(p.nextSid));
-      for (const [f, sid] of p.newIndex) info.push(f, sid);
+      const l = ['n', String(p.nextSid)];
+      for (const [f, sid] of p.newIndex) l.push(f, sid);
+      info = l;
     }
-    const data = ['H', p.heads(this.#shape), 'ls', String(p.ls), 'iv', String(p.iv), ...p.takeWrites(this.#shape)];
-    return { refresh, info, data, dels: [...p.dels] };
+    return { refresh, info, H: p.heads(this.#shape), ls: String(p.ls), iv: String(p.iv), writes: p.takeWrites(this.#shape), dels: p.dels.length === 0 ? NONE : [...p.dels] };
   }
 
   /** Load this writer's partial of a source from Redis (after it left memory). */

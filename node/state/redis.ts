@@ -15,7 +15,7 @@
 import type { FleetPulseError } from '../errors.js';
 import type { RetentionConfig, StateConfig } from '../config/schema.js';
 import type { Logger } from '../observability/logger.js';
-import { DeltaBuilder, type TickDelta } from '../aggregate/delta.js';
+import { DeltaBuilder, seriesField, type TickDelta } from '../aggregate/delta.js';
 import type { CommitEntry, CommitWriter } from '../aggregate/group-commit.js';
 import type { SampleBatch } from '../protocol/samples.js';
 import { addAtStep, mergeBucket, mergeMetrics, mergeSeries, mergeSources, mergeSummary, mergeTagSet, SummaryAccumulator } from './merge.js';
@@ -79,8 +79,8 @@ export class RedisStateStore implements StateStore, CommitWriter {
   /** This worker's partials and their writes. */
   readonly #writer: PartialWriter;
   readonly #sweep: NodeJS.Timeout;
-  /** Fine head buckets written since the last drainUpdates(), one per series (newest wins). */
-  #updates = new Map<string, { field: string; u: BucketUpdate }>();
+  /** Fine head buckets written since the last drainUpdates(), one per series (newest wins), by SeriesDelta.key. */
+  #updates = new Map<string, BucketUpdate>();
 
   constructor(o: RedisStoreOptions) {
     this.#o = o;
@@ -92,7 +92,7 @@ export class RedisStateStore implements StateStore, CommitWriter {
     this.#fineN = r.fineSpanMs / r.fineStepMs;
     this.#coarseN = r.coarseSpanMs / r.coarseStepMs;
     this.#coarseOffUnit = Math.ceil(r.coarseStepMs / 65535);
-    this.#writer = new PartialWriter(this.#keys, { fineN: this.#fineN, coarseN: this.#coarseN, ch: this.#ch }, r.coarseSpanMs + EXPIRY_SLACK_MS);
+    this.#writer = new PartialWriter(this.#keys, { fineN: this.#fineN, coarseN: this.#coarseN, ch: this.#ch }, r.coarseSpanMs + EXPIRY_SLACK_MS, r.fineStepMs);
     this.#sweep = setInterval(() => this.#writer.sweep(this.#now()), SWEEP_MS);
     this.#sweep.unref();
     this.#conn = new RedisConnection({
@@ -195,15 +195,8 @@ export class RedisStateStore implements StateStore, CommitWriter {
   async #write(client: AnyRedis, delta: TickDelta, now: number): Promise<Map<string, FleetPulseError>> {
     const index = this.#index.write(client, delta, now);
     const [written] = await Promise.all([this.#writer.write(client, delta, now, this.#conn.isCluster), index]);
-    const step = this.#o.retention.fineStepMs;
-    for (const { source, field, series: sd, head: h } of written.heads) {
-      if (h.count === 0) continue;
-      const start = h.b * step;
-      this.#updates.set(sd.key, {
-        field,
-        u: { metric: sd.metric, source, tags: sd.tags, start, count: h.count, sum: h.sum, min: h.min, max: h.max, last: h.last, lastTs: start + h.off, receivedAt: sd.receivedAt },
-      });
-    }
+    const { updates, keys } = written;
+    for (let i = 0; i < updates.length; i++) this.#updates.set(keys[i]!, updates[i]!);
     return written.failed;
   }
 
@@ -218,11 +211,11 @@ export class RedisStateStore implements StateStore, CommitWriter {
     this.#updates = new Map();
     if (pending.size === 0) return [];
     const bySource = new Map<string, Array<{ field: string; u: BucketUpdate }>>();
-    for (const e of pending.values()) {
-      if (wanted !== undefined && !wanted(e.u.metric, e.u.source)) continue;
-      let l = bySource.get(e.u.source);
-      if (l === undefined) bySource.set(e.u.source, (l = []));
-      l.push(e);
+    for (const u of pending.values()) {
+      if (wanted !== undefined && !wanted(u.metric, u.source)) continue;
+      let l = bySource.get(u.source);
+      if (l === undefined) bySource.set(u.source, (l = []));
+      l.push({ field: seriesField(u.metric, u.tags), u });
     }
     const c = this.#conn.client;
     if (c !== undefined && this.#conn.ready() && bySource.size > 0) {
@@ -263,7 +256,7 @@ export class RedisStateStore implements StateStore, CommitWriter {
         }
       }));
     }
-    return [...pending.values()].map((e) => e.u);
+    return [...pending.values()];
   }
 
   // ---------------------------------------------------------------- reads
