@@ -28,8 +28,6 @@ export interface BucketDelta {
 }
 
 export interface SeriesDelta {
-  /** Unique key of the series: source NUL metric NUL tags (see seriesField). */
-  key: string;
   metric: string;
   /** Canonical tags ('' when none). */
   tags: string;
@@ -106,7 +104,7 @@ export class DeltaBuilder {
       const field = seriesField(metric, tags);
       let s = src.series.get(field);
       if (s === undefined) {
-        s = { key: source + '\u0000' + field, metric, tags, counter: false, receivedAt, fine: new Map(), coarse: new Map() };
+        s = { metric, tags, counter: false, receivedAt, fine: new Map(), coarse: new Map() };
         src.series.set(field, s);
       }
       const kind = batch.kind[i]!;

@@ -22,8 +22,8 @@ export interface WriteResult {
   failed: Map<string, FleetPulseError>;
   /** The fine head bucket of every series written (this writer's partial), as live updates. */
   updates: BucketUpdate[];
-  /** keys[i]: the SeriesDelta.key of updates[i]. */
-  keys: string[];
+  /** fields[i]: the series of updates[i] in its source (`<metric>NUL<tags>`). */
+  fields: string[];
 }
 
 /** A partial nobody wrote to for this long leaves memory (it reloads if written again). */
@@ -161,7 +161,7 @@ export class PartialWriter {
     if (loads.length > 0) await Promise.all(loads);
     // 3. Merge in memory (the sources' liveness too, as the memory store's touchSource()).
     const updates: BucketUpdate[] = [];
-    const keys: string[] = [];
+    const fields: string[] = [];
     for (const s of sources) {
       const p = this.#partials.get(s.source)!;
       p.lastUsed = now;
@@ -179,7 +179,7 @@ export class PartialWriter {
         const u = p.apply(s.source, field, sd, this.#shape, this.#stepMs);
         if (u === undefined) continue;
         updates.push(u);
-        keys.push(sd.key);
+        fields.push(field);
       }
     }
     // 4. Write: one fp_put for the tick (standalone: atomic), or per source (Cluster: one slot each).
@@ -204,9 +204,9 @@ export class PartialWriter {
       }
     }));
     for (const s of sources) this.#partials.get(s.source)?.trim(this.#shape);
-    if (failed.size === 0) return { failed, updates, keys };
+    if (failed.size === 0) return { failed, updates, fields };
     const ok = updates.map((u) => !failed.has(u.source));
-    return { failed, updates: updates.filter((_, i) => ok[i]), keys: keys.filter((_, i) => ok[i]) };
+    return { failed, updates: updates.filter((_, i) => ok[i]), fields: fields.filter((_, i) => ok[i]) };
   }
 
   /** Read chunks a delta needs into p (bounded HMGETs). */

@@ -15,7 +15,7 @@
 import type { FleetPulseError } from '../errors.js';
 import type { RetentionConfig, StateConfig } from '../config/schema.js';
 import type { Logger } from '../observability/logger.js';
-import { DeltaBuilder, seriesField, type TickDelta } from '../aggregate/delta.js';
+import { DeltaBuilder, type TickDelta } from '../aggregate/delta.js';
 import type { CommitEntry, CommitWriter } from '../aggregate/group-commit.js';
 import type { SampleBatch } from '../protocol/samples.js';
 import { addAtStep, mergeBucket, mergeMetrics, mergeSeries, mergeSources, mergeSummary, mergeTagSet, SummaryAccumulator } from './merge.js';
@@ -79,8 +79,12 @@ export class RedisStateStore implements StateStore, CommitWriter {
   /** This worker's partials and their writes. */
   readonly #writer: PartialWriter;
   readonly #sweep: NodeJS.Timeout;
-  /** Fine head buckets written since the last drainUpdates(), one per series (newest wins), by SeriesDelta.key. */
-  #updates = new Map<string, BucketUpdate>();
+  /**
+   * Fine head buckets written since the last drainUpdates(), one per series (newest wins): source →
+   * `<metric>NUL<tags>` → bucket. By source first, as a tick's writes come and as drainUpdates()
+   * reads them back, so no per-series key string is built.
+   */
+  #updates = new Map<string, Map<string, BucketUpdate>>();
 
   constructor(o: RedisStoreOptions) {
     this.#o = o;
@@ -195,8 +199,18 @@ export class RedisStateStore implements StateStore, CommitWriter {
   async #write(client: AnyRedis, delta: TickDelta, now: number): Promise<Map<string, FleetPulseError>> {
     const index = this.#index.write(client, delta, now);
     const [written] = await Promise.all([this.#writer.write(client, delta, now, this.#conn.isCluster), index]);
-    const { updates, keys } = written;
-    for (let i = 0; i < updates.length; i++) this.#updates.set(keys[i]!, updates[i]!);
+    const { updates, fields } = written;
+    let source: string | undefined;
+    let series: Map<string, BucketUpdate> | undefined;
+    for (let i = 0; i < updates.length; i++) {
+      const u = updates[i]!;
+      if (u.source !== source) {
+        source = u.source;
+        series = this.#updates.get(source);
+        if (series === undefined) this.#updates.set(source, (series = new Map()));
+      }
+      series!.set(fields[i]!, u);
+    }
     return written.failed;
   }
 
@@ -210,12 +224,16 @@ export class RedisStateStore implements StateStore, CommitWriter {
     const pending = this.#updates;
     this.#updates = new Map();
     if (pending.size === 0) return [];
+    const all: BucketUpdate[] = [];
     const bySource = new Map<string, Array<{ field: string; u: BucketUpdate }>>();
-    for (const u of pending.values()) {
-      if (wanted !== undefined && !wanted(u.metric, u.source)) continue;
-      let l = bySource.get(u.source);
-      if (l === undefined) bySource.set(u.source, (l = []));
-      l.push({ field: seriesField(u.metric, u.tags), u });
+    for (const [source, series] of pending) {
+      let l: Array<{ field: string; u: BucketUpdate }> | undefined;
+      for (const [field, u] of series) {
+        all.push(u);
+        if (wanted !== undefined && !wanted(u.metric, source)) continue;
+        if (l === undefined) bySource.set(source, (l = []));
+        l.push({ field, u });
+      }
     }
     const c = this.#conn.client;
     if (c !== undefined && this.#conn.ready() && bySource.size > 0) {
@@ -256,7 +274,7 @@ export class RedisStateStore implements StateStore, CommitWriter {
         }
       }));
     }
-    return [...pending.values()];
+    return all;
   }
 
   // ---------------------------------------------------------------- reads
