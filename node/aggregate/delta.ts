@@ -35,8 +35,12 @@ export interface SeriesDelta {
   counter: boolean;
   /** Receive time of the newest apply that touched the series. */
   receivedAt: number;
-  fine: Map<number, BucketDelta>;
-  coarse: Map<number, BucketDelta>;
+  /**
+   * The buckets touched, in order of first arrival (usually one each: a tick is short). Arrays,
+   * not maps: two maps per series per tick were a leading share of the write path's garbage.
+   */
+  fine: BucketDelta[];
+  coarse: BucketDelta[];
 }
 
 export interface SourceDelta {
@@ -74,6 +78,10 @@ export class DeltaBuilder {
   readonly #coarseStep: number;
   readonly #coarseOffUnit: number;
   #delta: TickDelta = { sources: new Map(), meta: new Map(), samples: 0 };
+  /** Lookup maps of bucket lists grown past SCAN_MAX (a tick spread over many buckets). */
+  #lookup: Lookup = new Map();
+  /** The field of an untagged metric, built once per builder rather than per sample. */
+  readonly #fields = new Map<string, string>();
 
   constructor(r: RetentionConfig) {
     this.#fineStep = r.fineStepMs;
@@ -101,10 +109,10 @@ export class DeltaBuilder {
         }
         if (src.receivedAts[src.receivedAts.length - 1] !== receivedAt) src.receivedAts.push(receivedAt);
       }
-      const field = seriesField(metric, tags);
+      const field = tags === '' ? this.#untagged(metric) : seriesField(metric, tags);
       let s = src.series.get(field);
       if (s === undefined) {
-        s = { metric, tags, counter: false, receivedAt, fine: new Map(), coarse: new Map() };
+        s = { metric, tags, counter: false, receivedAt, fine: [], coarse: [] };
         src.series.set(field, s);
       }
       const kind = batch.kind[i]!;
@@ -115,9 +123,9 @@ export class DeltaBuilder {
       const ts = batch.ts[i]!;
       const v = batch.value[i]!;
       const fb = Math.floor(ts / this.#fineStep);
-      fold(s.fine, fb, ts - fb * this.#fineStep, v);
+      fold(s.fine, fb, ts - fb * this.#fineStep, v, this.#lookup);
       const cb = Math.floor(ts / this.#coarseStep);
-      fold(s.coarse, cb, Math.floor((ts - cb * this.#coarseStep) / this.#coarseOffUnit), v);
+      fold(s.coarse, cb, Math.floor((ts - cb * this.#coarseStep) / this.#coarseOffUnit), v, this.#lookup);
     }
     d.samples += batch.length;
   }
@@ -132,18 +140,49 @@ export class DeltaBuilder {
     if (prev === undefined || prev.unit !== unit || prev.kind !== kind) list.push({ unit, kind, at });
   }
 
+  #untagged(metric: string): string {
+    let f = this.#fields.get(metric);
+    if (f === undefined) this.#fields.set(metric, (f = seriesField(metric, '')));
+    return f;
+  }
+
   /** The delta so far; the builder starts over empty. */
   take(): TickDelta {
     const d = this.#delta;
     this.#delta = { sources: new Map(), meta: new Map(), samples: 0 };
+    this.#lookup = new Map();
     return d;
   }
 }
 
-function fold(ring: Map<number, BucketDelta>, b: number, off: number, v: number): void {
-  const cur = ring.get(b);
+/** Bucket lists longer than this are searched through a map (built on first need), not scanned. */
+const SCAN_MAX = 8;
+type Lookup = Map<BucketDelta[], Map<number, BucketDelta>>;
+
+/** Bucket b of a list: the last one first (samples mostly come in time order). */
+function find(list: BucketDelta[], b: number, lookup: Lookup): BucketDelta | undefined {
+  const n = list.length;
+  if (n === 0) return undefined;
+  if (list[n - 1]!.b === b) return list[n - 1];
+  if (n <= SCAN_MAX) {
+    for (let i = n - 2; i >= 0; i--) if (list[i]!.b === b) return list[i];
+    return undefined;
+  }
+  let m = lookup.get(list);
+  if (m === undefined) {
+    m = new Map();
+    for (const x of list) m.set(x.b, x);
+    lookup.set(list, m);
+  }
+  return m.get(b);
+}
+
+function fold(list: BucketDelta[], b: number, off: number, v: number, lookup: Lookup): void {
+  const cur = find(list, b, lookup);
   if (cur === undefined) {
-    ring.set(b, { b, count: 1, sum: v, min: v, max: v, last: v, off });
+    const x = { b, count: 1, sum: v, min: v, max: v, last: v, off };
+    list.push(x);
+    if (list.length > SCAN_MAX + 1) lookup.get(list)?.set(b, x);
     return;
   }
   cur.count++;

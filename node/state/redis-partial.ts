@@ -85,7 +85,7 @@ export class PartialSource {
     if (s === undefined || s.fh === undefined) return NONE; // a new series: nothing of it exists
     let out: string[] | undefined;
     const headChunk = Math.floor(s.fh / shape.ch);
-    for (const x of d.fine.values()) {
+    for (const x of d.fine) {
       const c = Math.floor(x.b / shape.ch);
       if (c > headChunk || x.b <= s.fh - shape.fineN) continue; // beyond anything written, or dropped
       if (c < headChunk) out = need(s, c, FINE, out); // the head chunk is always in memory (it travels in H)
@@ -93,7 +93,7 @@ export class PartialSource {
     }
     if (s.ch !== undefined) {
       let ch = s.ch;
-      for (const x of d.coarse.size === 1 ? d.coarse.values() : [...d.coarse.values()].sort(byBucket)) {
+      for (const x of inOrder(d.coarse)) {
         // Moving the head writes the old head bucket into its chunk; a late sample writes one.
         if (x.b > ch) {
           out = need(s, Math.floor(ch / shape.ch), COARSE, out);
@@ -135,8 +135,8 @@ export class PartialSource {
   apply(source: string, field: string, d: SeriesDelta, shape: RingShape, stepMs: number): BucketUpdate | undefined {
     const s = this.seriesOf(field);
     s.counter = d.counter;
-    for (const x of d.fine.size === 1 ? d.fine.values() : [...d.fine.values()].sort(byBucket)) this.#fine(s, x, shape);
-    for (const x of d.coarse.size === 1 ? d.coarse.values() : [...d.coarse.values()].sort(byBucket)) this.#coarse(s, x, shape);
+    for (const x of inOrder(d.fine)) this.#fine(s, x, shape);
+    for (const x of inOrder(d.coarse)) this.#coarse(s, x, shape);
     this.touched.add(s);
     return this.#head(s, shape, source, d, stepMs);
   }
@@ -406,6 +406,8 @@ function need(s: SeriesState, c: number, kind: number, out: string[] | undefined
 const FINE_KINDS = [FINE, OVER] as const;
 const COARSE_KINDS = [COARSE] as const;
 const byBucket = (a: BucketDelta, b: BucketDelta): number => a.b - b.b;
+/** A delta's buckets in ascending order (copied only when there are several). */
+const inOrder = (l: readonly BucketDelta[]): readonly BucketDelta[] => (l.length <= 1 ? l : [...l].sort(byBucket));
 
 function liveUpdate(source: string, d: SeriesDelta, start: number, count: number, sum: number, min: number, max: number, last: number, lastTs: number): BucketUpdate {
   return { metric: d.metric, source, tags: d.tags, start, count, sum, min, max, last, lastTs, receivedAt: d.receivedAt };
