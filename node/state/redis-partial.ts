@@ -74,6 +74,8 @@ export class PartialSource {
   /** Minute of the last TTL refresh. */
   ttlMinute = -1;
   lastUsed = 0;
+  /** Chunk reads (missing → loaded) in flight. */
+  loading = 0;
   /** This writer's keys of the source for fp_put (writer set, info, data), built once. */
   putKeys: readonly [string, string, string] | undefined;
   /** `H` as of the last heads() (see there). */
@@ -104,7 +106,11 @@ export class PartialSource {
     return out === undefined ? NONE : [...new Set(out)];
   }
 
-  /** Chunks read from Redis for missing(): `<sid><kind><c>` → bytes or null. */
+  /**
+   * Chunks read from Redis for missing(): `<sid><kind><c>` → bytes or null. A chunk already in
+   * memory is kept: memory is never behind Redis, and a tick may have written to the chunk while
+   * another tick's read of it was in flight (that read may predate the write).
+   */
   loaded(fields: readonly string[], values: ReadonlyArray<Buffer | null>): void {
     const bySid = new Map<number, SeriesState>();
     for (const st of this.series.values()) bySid.set(st.sid, st);
@@ -112,7 +118,8 @@ export class PartialSource {
       const m = /^(\d+)([FXC])(-?\d+)$/.exec(f);
       const st = m === null ? undefined : bySid.get(Number(m[1]));
       if (st === undefined || m === null) return;
-      st.chunks.set(Number(m[3]) * 3 + KIND.indexOf(m[2] as 'F' | 'X' | 'C'), values[i] ?? null);
+      const k = Number(m[3]) * 3 + KIND.indexOf(m[2] as 'F' | 'X' | 'C');
+      if (!st.chunks.has(k)) st.chunks.set(k, values[i] ?? null);
     });
   }
 
@@ -372,9 +379,13 @@ export class PartialSource {
     return out;
   }
 
-  /** After a flush: forget chunks later writes are unlikely to touch (they reload on demand). */
+  /**
+   * After a flush: forget chunks later writes are unlikely to touch (they reload on demand) —
+   * unless chunk reads are in flight (`loading`): such a read may predate this flush's write of
+   * a chunk, and loaded() can keep the newer bytes only while memory still has them.
+   */
   trim(shape: RingShape): void {
-    for (const s of this.touched) {
+    for (const s of this.loading > 0 ? NO_SERIES : this.touched) {
       // Keep the fine head chunk and the one before it, and the coarse head's chunk.
       if (s.chunks.size <= 5 || s.fh === undefined) continue;
       const hc = Math.floor(s.fh / shape.ch);
@@ -396,6 +407,7 @@ function newSeries(sid: number): SeriesState {
 }
 
 const NONE: readonly string[] = [];
+const NO_SERIES: ReadonlySet<SeriesState> = new Set();
 
 /** `out` plus chunk c of a kind when it is not in memory (the field to read for it). */
 function need(s: SeriesState, c: number, kind: number, out: string[] | undefined): string[] | undefined {

@@ -7,10 +7,16 @@
  *
  * A failed write leaves memory ahead of Redis, so the partials of the sources it touched are
  * dropped and reloaded from Redis on their next write: memory never holds a sample Redis does not.
+ *
+ * Several ticks may be in flight at once (group-commit.ts). Each merges into memory and sends its
+ * fp_put calls without an await in between, so a source's writes reach Redis in tick order over
+ * the one connection (fp_put rewrites what memory holds: a reordered write would lose samples).
+ * Only the reads before that (reloads, missing chunks) overlap other ticks; #prepare,
+ * PartialSource.loaded() and trim() keep a read from bringing back bytes older than memory's.
  */
 import { randomBytes } from 'node:crypto';
-import type { FleetPulseError } from '../errors.js';
-import type { SeriesDelta, TickDelta } from '../aggregate/delta.js';
+import { ErrorCode, FleetPulseError } from '../errors.js';
+import type { SourceDelta, TickDelta } from '../aggregate/delta.js';
 import { MIN_INTERVAL_MS } from './merge.js';
 import { toStateError, type AnyRedis } from './redis-client.js';
 import type { RedisKeys } from './redis-keys.js';
@@ -116,6 +122,8 @@ export class PartialWriter {
   #partials = new Map<string, PartialSource>();
   /** Sources this writer has a partial of in Redis (may be out of memory). */
   readonly #written = new Set<string>();
+  /** Reloads in progress, by source. */
+  readonly #reloading = new Map<string, Promise<void>>();
 
   constructor(keys: RedisKeys, shape: RingShape, ttlMs: number, fineStepMs: number) {
     this.#keys = keys;
@@ -140,78 +148,112 @@ export class PartialWriter {
   }
 
   async write(client: AnyRedis, delta: TickDelta, now: number, cluster: boolean): Promise<WriteResult> {
-    const sources = [...delta.sources.values()];
-    // 1. This writer's partial of every source, reloaded when it left memory.
-    const reload = sources.filter((s) => !this.#partials.has(s.source) && this.#written.has(s.source)).map((s) => s.source);
-    if (reload.length > 0) await Promise.all(reload.map((s) => this.#reload(client, s)));
-    for (const s of sources) if (!this.#partials.has(s.source)) this.#partials.set(s.source, new PartialSource());
-    // 2. Chunks the deltas need that are not in memory (usually none, and then no await at all).
-    const loads: Array<Promise<void>> = [];
-    for (const s of sources) {
-      const p = this.#partials.get(s.source)!;
-      let need: string[] | undefined;
-      for (const [field, sd] of s.series) {
-        for (const f of p.missing(field, sd, this.#shape)) {
-          if (need === undefined) need = [f];
-          else if (!need.includes(f)) need.push(f);
-        }
-      }
-      if (need !== undefined) loads.push(this.#load(client, s.source, p, need));
-    }
-    if (loads.length > 0) await Promise.all(loads);
-    // 3. Merge in memory (the sources' liveness too, as the memory store's touchSource()).
+    const failed = new Map<string, FleetPulseError>();
+    const ready = await this.#prepare(client, [...delta.sources.values()], now, failed);
+    // From here on synchronous up to the fp_put calls: no other tick's merge interleaves.
     const updates: BucketUpdate[] = [];
     const fields: string[] = [];
-    for (const s of sources) {
-      const p = this.#partials.get(s.source)!;
-      p.lastUsed = now;
-      for (const r of s.receivedAts) {
-        if (p.ls === undefined) {
-          p.ls = r;
-          p.iv = 0;
-          continue;
-        }
-        const gap = r - p.ls;
-        if (gap >= MIN_INTERVAL_MS) p.iv = p.iv === 0 ? gap : 0.8 * p.iv + 0.2 * gap;
-        if (r > p.ls) p.ls = r;
-      }
-      for (const [field, sd] of s.series) {
-        const u = p.apply(s.source, field, sd, this.#shape, this.#stepMs);
-        if (u === undefined) continue;
-        updates.push(u);
-        fields.push(field);
-      }
-    }
-    // 4. Write: one fp_put for the tick (standalone: atomic), or per source (Cluster: one slot each).
-    const failed = new Map<string, FleetPulseError>();
-    const groups = cluster ? sources.map((s) => [s.source]) : chunked(sources.map((s) => s.source), MAX_SOURCES_PER_CALL);
-    await Promise.all(groups.map(async (group) => {
-      const keys: string[] = [];
-      const parts: PutPart[] = [];
-      for (const src of group) parts.push(this.#part(keys, src, this.#partials.get(src)!, now));
-      try {
-        await client.fpPut(keys.length, ...keys, this.id, this.#ttl, encodePut(parts));
-        for (const src of group) this.#written.add(src);
-      } catch (err) {
-        const e = toStateError(err);
-        for (const src of group) {
-          failed.set(src, e);
-          // Memory is ahead of Redis now, and the write may or may not have landed (a reply lost
-          // with the connection): reload from Redis on the next write, whatever it holds.
-          this.#partials.delete(src);
-          this.#written.add(src);
-        }
-      }
-    }));
-    for (const s of sources) this.#partials.get(s.source)?.trim(this.#shape);
+    for (const [s, p] of ready) this.#merge(s, p, updates, fields);
+    // One fp_put for the tick (standalone: atomic), or per source (Cluster: one slot each).
+    const groups = cluster ? ready.map((x) => [x]) : chunked(ready, MAX_SOURCES_PER_CALL);
+    await Promise.all(groups.map((group) => this.#put(client, group, now, failed)));
+    for (const [s] of ready) this.#partials.get(s.source)?.trim(this.#shape);
     if (failed.size === 0) return { failed, updates, fields };
     const ok = updates.map((u) => !failed.has(u.source));
     return { failed, updates: updates.filter((_, i) => ok[i]), fields: fields.filter((_, i) => ok[i]) };
   }
 
+  /**
+   * This writer's partial of every source, with the chunks its deltas need, in memory. A partial
+   * that left memory is reloaded from Redis — once, however many ticks wait for it: a second reload
+   * could replace a partial a tick already wrote with an older copy, losing that tick's samples.
+   * A source whose partial was dropped while we waited (another tick's write of it failed, so memory
+   * may be ahead of Redis; or Redis reconnected) goes to `failed`: the client retries.
+   */
+  async #prepare(client: AnyRedis, sources: readonly SourceDelta[], now: number, failed: Map<string, FleetPulseError>): Promise<Array<[SourceDelta, PartialSource]>> {
+    const reload = sources.filter((s) => !this.#partials.has(s.source) && this.#written.has(s.source));
+    if (reload.length > 0) await Promise.all(reload.map((s) => this.#reloadOnce(client, s.source)));
+    const held: Array<PartialSource | undefined> = [];
+    const loads: Array<Promise<void>> = [];
+    for (const s of sources) {
+      let p = this.#partials.get(s.source);
+      if (p === undefined && !this.#written.has(s.source)) this.#partials.set(s.source, (p = new PartialSource()));
+      held.push(p);
+      if (p === undefined) continue;
+      p.lastUsed = now; // not swept while its chunks are read
+      const need = this.#missing(s, p);
+      if (need !== undefined) loads.push(this.#load(client, s.source, p, need));
+    }
+    if (loads.length > 0) await Promise.all(loads);
+    const ready: Array<[SourceDelta, PartialSource]> = [];
+    sources.forEach((s, i) => {
+      const p = held[i];
+      if (p !== undefined && this.#partials.get(s.source) === p) ready.push([s, p]);
+      else failed.set(s.source, new FleetPulseError(ErrorCode.STATE_UNAVAILABLE, 'state store unavailable: an earlier write of this source failed', { retryAfterS: 1 }));
+    });
+    return ready;
+  }
+
+  /** The chunk fields a source's deltas need that are not in memory (undefined: none). */
+  #missing(s: SourceDelta, p: PartialSource): string[] | undefined {
+    let need: string[] | undefined;
+    for (const [field, sd] of s.series) {
+      for (const f of p.missing(field, sd, this.#shape)) {
+        if (need === undefined) need = [f];
+        else if (!need.includes(f)) need.push(f);
+      }
+    }
+    return need;
+  }
+
+  /** Merge a source's deltas into its partial (its liveness too, as the memory store's touchSource()). */
+  #merge(s: SourceDelta, p: PartialSource, updates: BucketUpdate[], fields: string[]): void {
+    for (const r of s.receivedAts) {
+      if (p.ls === undefined) {
+        p.ls = r;
+        p.iv = 0;
+        continue;
+      }
+      const gap = r - p.ls;
+      if (gap >= MIN_INTERVAL_MS) p.iv = p.iv === 0 ? gap : 0.8 * p.iv + 0.2 * gap;
+      if (r > p.ls) p.ls = r;
+    }
+    for (const [field, sd] of s.series) {
+      const u = p.apply(s.source, field, sd, this.#shape, this.#stepMs);
+      if (u === undefined) continue;
+      updates.push(u);
+      fields.push(field);
+    }
+  }
+
+  /** One fp_put of a group of sources (sent before this returns a promise: in call order). */
+  async #put(client: AnyRedis, group: ReadonlyArray<[SourceDelta, PartialSource]>, now: number, failed: Map<string, FleetPulseError>): Promise<void> {
+    const keys: string[] = [];
+    const parts: PutPart[] = [];
+    for (const [s, p] of group) parts.push(this.#part(keys, s.source, p, now));
+    try {
+      await client.fpPut(keys.length, ...keys, this.id, this.#ttl, encodePut(parts));
+      for (const [s] of group) this.#written.add(s.source);
+    } catch (err) {
+      const e = toStateError(err);
+      for (const [s] of group) {
+        failed.set(s.source, e);
+        // Memory is ahead of Redis now, and the write may or may not have landed (a reply lost
+        // with the connection): reload from Redis on the next write, whatever it holds.
+        this.#partials.delete(s.source);
+        this.#written.add(s.source);
+      }
+    }
+  }
+
   /** Read chunks a delta needs into p (bounded HMGETs). */
   async #load(client: AnyRedis, source: string, p: PartialSource, need: readonly string[]): Promise<void> {
-    for (const part of chunked(need, 1000)) p.loaded(part, await client.hmgetBuffer(this.#keys.data(source, this.id), ...part));
+    p.loading++;
+    try {
+      for (const part of chunked(need, 1000)) p.loaded(part, await client.hmgetBuffer(this.#keys.data(source, this.id), ...part));
+    } finally {
+      p.loading--;
+    }
   }
 
   /**
@@ -232,6 +274,16 @@ export class PartialWriter {
       info = l;
     }
     return { refresh, info, H: p.heads(this.#shape), ls: String(p.ls), iv: String(p.iv), writes: p.takeWrites(this.#shape), dels: p.dels.length === 0 ? NONE : [...p.dels] };
+  }
+
+  /** #reload(), shared by every tick that needs the same source meanwhile. */
+  #reloadOnce(client: AnyRedis, source: string): Promise<void> {
+    let r = this.#reloading.get(source);
+    if (r === undefined) {
+      r = this.#reload(client, source).finally(() => this.#reloading.delete(source));
+      this.#reloading.set(source, r);
+    }
+    return r;
   }
 
   /** Load this writer's partial of a source from Redis (after it left memory). */
