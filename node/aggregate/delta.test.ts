@@ -58,3 +58,19 @@ test('bucket lists: one entry per bucket in first-arrival order, over few and ma
     assert.deepEqual(sd.coarse, reference(order, 60_000, 1), `${buckets} s in coarse buckets`);
   }
 });
+
+test('sources: in order of first appearance, with the first and last add() that had samples of them', () => {
+  const builder = new DeltaBuilder(R);
+  const batch = (sources: string[]): ReturnType<typeof emptyBatch> => {
+    const b = emptyBatch();
+    for (const s of sources) pushSample(b, 'cpu', s, 1, T, '', SampleKind.Gauge, '');
+    return b;
+  };
+  builder.add(batch(['a', 'b']), T);
+  builder.add(batch(['c']), T);
+  builder.add(batch(['a', 'd']), T);
+  const spans = [...builder.take().sources.values()].map((s) => [s.source, s.firstAdd, s.lastAdd]);
+  assert.deepEqual(spans, [['a', 0, 2], ['b', 0, 0], ['c', 1, 1], ['d', 2, 2]]);
+  builder.add(batch(['x']), T);
+  assert.deepEqual([...builder.take().sources.values()].map((s) => [s.source, s.firstAdd, s.lastAdd]), [['x', 0, 0]], 'counted per delta');
+});

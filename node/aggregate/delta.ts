@@ -52,6 +52,13 @@ export interface SourceDelta {
   receivedAts: number[];
   /** Keyed by seriesField(metric, tags). */
   series: Map<string, SeriesDelta>;
+  /**
+   * The first and last add() of this delta (0-based) with samples of the source. Sources come in
+   * order of first appearance, so a writer can cut a tick into parts that split no add() (no
+   * request) by comparing these.
+   */
+  firstAdd: number;
+  lastAdd: number;
 }
 
 /** A (unit, kind) the metric was seen with; consecutive repeats are dropped (they are no-ops). */
@@ -78,6 +85,8 @@ export class DeltaBuilder {
   readonly #coarseStep: number;
   readonly #coarseOffUnit: number;
   #delta: TickDelta = { sources: new Map(), meta: new Map(), samples: 0 };
+  /** add() calls in this delta. */
+  #adds = 0;
   /** Lookup maps of bucket lists grown past SCAN_MAX (a tick spread over many buckets). */
   #lookup: Lookup = new Map();
   /** The field of an untagged metric, built once per builder rather than per sample. */
@@ -104,9 +113,10 @@ export class DeltaBuilder {
       if (src === undefined || src.source !== source) {
         src = d.sources.get(source);
         if (src === undefined) {
-          src = { source, receivedAts: [], series: new Map() };
+          src = { source, receivedAts: [], series: new Map(), firstAdd: this.#adds, lastAdd: this.#adds };
           d.sources.set(source, src);
         }
+        src.lastAdd = this.#adds;
         if (src.receivedAts[src.receivedAts.length - 1] !== receivedAt) src.receivedAts.push(receivedAt);
       }
       const field = tags === '' ? this.#untagged(metric) : seriesField(metric, tags);
@@ -128,6 +138,7 @@ export class DeltaBuilder {
       fold(s.coarse, cb, Math.floor((ts - cb * this.#coarseStep) / this.#coarseOffUnit), v, this.#lookup);
     }
     d.samples += batch.length;
+    this.#adds++;
   }
 
   #noteMeta(metric: string, unit: string, kind: SampleKind, at: number): void {
@@ -151,6 +162,7 @@ export class DeltaBuilder {
     const d = this.#delta;
     this.#delta = { sources: new Map(), meta: new Map(), samples: 0 };
     this.#lookup = new Map();
+    this.#adds = 0;
     return d;
   }
 }

@@ -7,7 +7,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { DeltaBuilder, type SourceDelta } from '../aggregate/delta.js';
 import { PartialSource, headSlotBytes, type RingShape } from './redis-partial.js';
-import { encodePut, type PutPart } from './redis-writer.js';
+import { encodePut, putGroups, type PutPart } from './redis-writer.js';
 import { batchOf, DEFAULT_RETENTION, type S } from './store.contract.js';
 
 const shape: RingShape = { fineN: 600, coarseN: 360, ch: 8 };
@@ -94,4 +94,21 @@ test('encodePut(): the blob PUT_LUA reads — UTF-8 info fields, H, liveness, ch
   assert.deepEqual(str(a!.lists[2]!), ['1F2', '1X2']);
   assert.equal(b!.refresh, 0);
   assert.deepEqual(b!.lists.map(str), [[], ['H', '', 'ls', 'undefined', 'iv', '0'], []]);
+});
+
+test('putGroups(): parts of at least min sources, cut only where no request has sources on both sides, or at max', () => {
+  const src = (name: string, firstAdd: number, lastAdd: number) => ({ name, firstAdd, lastAdd });
+  const names = (gs: Array<Array<{ name: string }>>): string[][] => gs.map((g) => g.map((x) => x.name));
+  const span = (x: { firstAdd: number; lastAdd: number }) => x;
+  // Requests 0: a b c, 1: d e, 2: f.
+  const disjoint = [src('a', 0, 0), src('b', 0, 0), src('c', 0, 0), src('d', 1, 1), src('e', 1, 1), src('f', 2, 2)];
+  assert.deepEqual(names(putGroups(disjoint, span, 2, 10)), [['a', 'b', 'c'], ['d', 'e'], ['f']]);
+  assert.deepEqual(names(putGroups(disjoint, span, 4, 10)), [['a', 'b', 'c', 'd', 'e'], ['f']]);
+  // Request 1 also has a: nothing may be cut before request 1 ends.
+  const shared = [src('a', 0, 1), src('b', 0, 0), src('c', 1, 1), src('d', 2, 2)];
+  assert.deepEqual(names(putGroups(shared, span, 1, 10)), [['a', 'b', 'c'], ['d']]);
+  // One big request: cut at max.
+  const big = ['a', 'b', 'c', 'd', 'e'].map((n) => src(n, 0, 0));
+  assert.deepEqual(names(putGroups(big, span, 1, 2)), [['a', 'b'], ['c', 'd'], ['e']]);
+  assert.deepEqual(putGroups([], span, 1, 2), []);
 });

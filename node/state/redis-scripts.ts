@@ -61,8 +61,9 @@ end
 `;
 
 /**
- * fp_put — one tick of this writer's partials, written blindly (no reads): one call instead of a
- * MULTI of many commands halves the client's cost of a tick (measured), and is atomic.
+ * fp_put — a part of a tick (whole requests' sources, redis-writer.ts putGroups) of this writer's
+ * partials, written blindly (no reads): one call instead of a MULTI of many commands halves the
+ * client's cost of a tick (measured), and is atomic.
  * KEYS: per source its writer set, info hash, data hash. ARGV[1]: writer id, ARGV[2]: TTL ms,
  * ARGV[3]: one blob (redis-writer.ts encodePut) with per source: <B refresh, then three lists —
  * info field/values, data field/values, data fields to delete — each <I4 count and count × (<I4

@@ -6,9 +6,10 @@
  *
  * Writes come as one commit per group-commit tick (aggregate/group-commit.ts): the tick's samples,
  * pre-aggregated into bucket deltas (aggregate/delta.ts), are merged into this worker's own
- * partials and written in one transaction (redis-writer.ts) — plus the index updates that are due
- * (redis-index.ts). Each writer owns its partials, so concurrent writers never race on a bucket;
- * reads merge all partials of a source like memory mode merges partitions, exactly.
+ * partials and written by atomic scripts, one per part of whole requests (redis-writer.ts) — plus
+ * the index updates that are due (redis-index.ts). Each writer owns its partials, so concurrent
+ * writers never race on a bucket; reads merge all partials of a source like memory mode merges
+ * partitions, exactly.
  * apply() resolves only after Redis confirmed the write; while Redis is unreachable it rejects at
  * once with STATE_UNAVAILABLE (HTTP 503 + Retry-After), nothing is queued.
  */
