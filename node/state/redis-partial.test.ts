@@ -21,12 +21,18 @@ function tick(samples: readonly S[]): SourceDelta {
   return b.take().sources.get('a')!;
 }
 
-function applyTick(p: PartialSource, samples: readonly S[]): Buffer {
+/** Apply a tick and flush it as the writer does; returns H, HX (when written) and the other data fields. */
+function flushTick(p: PartialSource, samples: readonly S[]): { H: Buffer; HX: Buffer | undefined; writes: string[] } {
   for (const [field, sd] of tick(samples).series) p.apply('a', field, sd, shape, DEFAULT_RETENTION.fineStepMs);
   const H = Buffer.from(p.heads(shape));
-  p.takeWrites(shape);
+  const HX = p.overflowHeads(shape);
+  const writes = p.takeWrites(shape).filter((x): x is string => typeof x === 'string');
   p.trim(shape);
-  return H;
+  return { H, HX: HX && Buffer.from(HX), writes };
+}
+
+function applyTick(p: PartialSource, samples: readonly S[]): Buffer {
+  return flushTick(p, samples).H;
 }
 
 /** The fields of one `H` slot the readers use: fine head, coarse head, flags, head bucket count/sum. */
@@ -47,13 +53,33 @@ test('heads(): a series untouched since the last flush keeps its slot; a new ser
   assert.deepEqual(slot(H2, 3), { fh: T / 1000, ch: T / 60_000, flags: 3, cc: 1, cs: 8 });
 });
 
-test('loadHeads(): heads() afterwards gives back the H it was loaded from', () => {
+test('loadHeads(): heads() and overflowHeads() afterwards give back the H and HX it was loaded from', () => {
   const p = new PartialSource();
-  applyTick(p, [{ source: 'a', metric: 'cpu', value: 1, ts: T }, { source: 'a', metric: 'mem', value: 2, ts: T + 3000 }]);
-  const H = applyTick(p, [{ source: 'a', metric: 'cpu', value: 5, ts: T + 9000 }]);
+  flushTick(p, [{ source: 'a', metric: 'cpu', value: 1, ts: T }, { source: 'a', metric: 'mem', value: 2, ts: T + 3000 }, { source: 'a', metric: 'mem', value: 3, ts: T + 3001 }]);
+  const { H, HX } = flushTick(p, [{ source: 'a', metric: 'cpu', value: 5, ts: T + 9000 }, { source: 'a', metric: 'cpu', value: 6, ts: T + 9500 }]);
+  assert.ok(HX !== undefined);
   const q = new PartialSource();
-  q.loadHeads(H, new Map([['cpu\u0000', 1], ['mem\u0000', 2]]), shape);
+  q.loadHeads(H, HX, new Map([['cpu\u0000', 1], ['mem\u0000', 2]]), shape);
   assert.deepEqual(Buffer.from(q.heads(shape)), H);
+  // The same next tick on both: same H, HX and fields (the head overflows were restored from HX).
+  const next: S[] = [{ source: 'a', metric: 'cpu', value: 7, ts: T + 9700 }, { source: 'a', metric: 'mem', value: 8, ts: T + 3500 }];
+  assert.deepEqual(flushTick(q, next), flushTick(p, next));
+});
+
+test('overflowHeads(): HX is written only when a head overflow changed; a head leaving its chunk writes its overflow as a field', () => {
+  const p = new PartialSource();
+  const xs = shape.ch * 30;
+  const first = flushTick(p, [{ source: 'a', metric: 'cpu', value: 1, ts: T }]);
+  assert.deepEqual(first.HX, Buffer.alloc(xs), 'a new series: its slot, zeros (no overflow)');
+  assert.equal(flushTick(p, [{ source: 'a', metric: 'cpu', value: 1, ts: T + 1000 }]).HX, undefined, 'one sample per bucket: no overflow');
+  const multi = flushTick(p, [{ source: 'a', metric: 'cpu', value: 2, ts: T + 1500 }]);
+  assert.equal(multi.HX?.readUInt32LE(30), 2, 'bucket 1 of the chunk: count 2');
+  assert.deepEqual(multi.writes, [], 'no overflow field while it is the head chunk\'s');
+  // The head moves to the next chunk (8 buckets): the old head's overflow becomes a field.
+  const moved = flushTick(p, [{ source: 'a', metric: 'cpu', value: 3, ts: T + 8000 }]);
+  const c = Math.floor(T / 1000 / shape.ch);
+  assert.deepEqual(moved.writes.sort(), [`1F${c}`, `1X${c}`]);
+  assert.deepEqual(moved.HX, Buffer.alloc(xs), 'the new head chunk has no overflow yet');
 });
 
 /** PUT_LUA's reading of the blob, in JS. */
@@ -79,18 +105,18 @@ function decodePut(blob: Buffer, sources: number): Array<{ refresh: number; list
   return out;
 }
 
-test('encodePut(): the blob PUT_LUA reads — UTF-8 info fields, H, liveness, chunks, deletions', () => {
+test('encodePut(): the blob PUT_LUA reads — UTF-8 info fields, H, liveness, HX, chunks, deletions', () => {
   const H = Buffer.from([1, 2, 3, 4]);
   const chunk = Buffer.alloc(80, 7);
   const parts: PutPart[] = [
-    { refresh: true, info: ['n', '1', 'cpu\u0000host=é', '1'], H, ls: '1700000040000', iv: '1000.5', writes: ['1X5', chunk], dels: ['1F2', '1X2'] },
-    { refresh: false, info: [], H: Buffer.alloc(0), ls: 'undefined', iv: '0', writes: [], dels: [] },
+    { refresh: true, info: ['n', '1', 'cpu\u0000host=é', '1'], H, HX: Buffer.from([9]), ls: '1700000040000', iv: '1000.5', writes: ['1X5', chunk], dels: ['1F2', '1X2'] },
+    { refresh: false, info: [], H: Buffer.alloc(0), HX: undefined, ls: 'undefined', iv: '0', writes: [], dels: [] },
   ];
   const [a, b] = decodePut(encodePut(parts), 2);
   const str = (l: Buffer[]): string[] => l.map((x) => x.toString('utf8'));
   assert.equal(a!.refresh, 1);
   assert.deepEqual(str(a!.lists[0]!), ['n', '1', 'cpu\u0000host=é', '1']);
-  assert.deepEqual(a!.lists[1]!.map((x, i) => (i === 1 || i === 7 ? x : x.toString())), ['H', H, 'ls', '1700000040000', 'iv', '1000.5', '1X5', chunk]);
+  assert.deepEqual(a!.lists[1]!.map((x, i) => (i === 1 || i === 7 || i === 9 ? x : x.toString())), ['H', H, 'ls', '1700000040000', 'iv', '1000.5', 'HX', Buffer.from([9]), '1X5', chunk]);
   assert.deepEqual(str(a!.lists[2]!), ['1F2', '1X2']);
   assert.equal(b!.refresh, 0);
   assert.deepEqual(b!.lists.map(str), [[], ['H', '', 'ls', 'undefined', 'iv', '0'], []]);

@@ -54,6 +54,8 @@ export interface SeriesState {
   cmx: number;
   cl: number;
   co: number;
+  /** The chunk whose overflow is in this series' `HX` slot as last built (undefined: none yet). */
+  hxc: number | undefined;
 }
 
 /** `H` of a partial with no series yet (never written to: heads() replaces it when it grows). */
@@ -80,6 +82,8 @@ export class PartialSource {
   putKeys: readonly [string, string, string] | undefined;
   /** `H` as of the last heads() (see there). */
   #H: Buffer = NO_HEADS;
+  /** `HX` as of the last overflowHeads() (see there). */
+  #HX: Buffer = NO_HEADS;
 
   /** The chunk fields a delta needs that are not in memory (read them, then loaded(), before apply()). */
   missing(field: string, d: SeriesDelta, shape: RingShape): readonly string[] {
@@ -183,6 +187,7 @@ export class PartialSource {
         // The head chunk lives in H; when the head leaves it, it becomes a field of its own.
         const hc = Math.floor(s.fh / shape.ch);
         if (c > hc && s.chunks.get(hc * 3 + FINE)) s.dirty.add(hc * 3 + FINE);
+        if (c > hc && s.chunks.get(hc * 3 + OVER)) s.dirty.add(hc * 3 + OVER); // its overflow, from HX alike
         this.#dropDead(s, s.fh, b, shape.fineN, FINE_KINDS, shape);
       }
       // A chunk past everything written so far: nothing of it (or its overflow) is in Redis.
@@ -333,8 +338,38 @@ export class PartialSource {
     else H.fill(0, o + 63, o + hs);
   }
 
-  /** Rebuild series states from `H` and the index fields (a reload after eviction). */
-  loadHeads(H: Buffer | null, index: Map<string, number>, shape: RingShape): void {
+  /**
+   * `HX`: per series (slot sid-1, CH × 30 bytes) the overflow chunk of its head fine chunk, or
+   * zeros. Every sample of a bucket that already has one rewrites that chunk, so it travels in one
+   * field per source like `H` rather than one field per series (half of Redis' CPU per sample when
+   * several samples of a series share a bucket; measured). Undefined when no slot changed since
+   * the last flush: then `HX` is not written. Call before takeWrites() and trim().
+   */
+  overflowHeads(shape: RingShape): Buffer | undefined {
+    const xs = shape.ch * XS;
+    const len = this.nextSid * xs;
+    let changed = false;
+    if (this.#HX.length < len) {
+      const HX = Buffer.alloc(len);
+      this.#HX.copy(HX);
+      this.#HX = HX;
+    }
+    for (const s of this.touched) {
+      if (s.fh === undefined) continue;
+      const hc = Math.floor(s.fh / shape.ch);
+      if (s.hxc === hc && !s.dirty.has(hc * 3 + OVER)) continue;
+      const o = (s.sid - 1) * xs;
+      const X = s.chunks.get(hc * 3 + OVER);
+      if (X) X.copy(this.#HX, o);
+      else this.#HX.fill(0, o, o + xs);
+      s.hxc = hc;
+      changed = true;
+    }
+    return changed ? this.#HX.subarray(0, len) : undefined;
+  }
+
+  /** Rebuild series states from `H`, `HX` and the index fields (a reload after eviction). */
+  loadHeads(H: Buffer | null, HX: Buffer | null, index: Map<string, number>, shape: RingShape): void {
     const hs = headSlotBytes(shape.ch);
     for (const [field, sid] of index) {
       if (sid > this.nextSid) this.nextSid = sid;
@@ -352,25 +387,34 @@ export class PartialSource {
         s.co = H.readUInt16LE(o + 53);
         const F = Buffer.allocUnsafe(hs - 63);
         H.copy(F, 0, o + 63, o + hs);
-        s.chunks.set(H.readDoubleLE(o + 55) * 3 + FINE, F);
+        const hc = H.readDoubleLE(o + 55);
+        s.chunks.set(hc * 3 + FINE, F);
+        s.chunks.set(hc * 3 + OVER, overflowOf(HX, sid, shape));
+        s.hxc = hc;
       }
       this.series.set(field, s);
     }
-    // `H` as the loaded series give it (slots of anything else zeroed), as heads() would build it.
+    // `H` and `HX` as the loaded series give them (slots of anything else zeroed), as heads() and
+    // overflowHeads() would build them.
     this.#H = Buffer.alloc(this.nextSid * hs);
-    for (const s of this.series.values()) this.#slot(s, shape, hs);
+    this.#HX = Buffer.alloc(this.nextSid * shape.ch * XS);
+    for (const s of this.series.values()) {
+      this.#slot(s, shape, hs);
+      const X = s.fh === undefined ? null : s.chunks.get(Math.floor(s.fh / shape.ch) * 3 + OVER);
+      if (X) X.copy(this.#HX, (s.sid - 1) * shape.ch * XS);
+    }
   }
 
   /**
    * The data fields to write for the series touched since the last flush (then clears that):
-   * changed chunks other than a head fine chunk, which travels inside `H`.
+   * changed chunks other than a head fine chunk and its overflow, which travel in `H` and `HX`.
    */
   takeWrites(shape: RingShape): Array<string | Buffer> {
     const out: Array<string | Buffer> = [];
     for (const s of this.touched) {
       const head = s.fh === undefined ? NaN : Math.floor(s.fh / shape.ch) * 3 + FINE;
       for (const k of s.dirty) {
-        if (k === head) continue;
+        if (k === head || k === head + OVER) continue;
         const b = s.chunks.get(k);
         if (b) out.push(`${s.sid}${KIND[k % 3]!}${Math.floor(k / 3)}`, b);
       }
@@ -403,7 +447,17 @@ export class PartialSource {
 }
 
 function newSeries(sid: number): SeriesState {
-  return { sid, chunks: new Map(), dirty: new Set(), counter: false, fh: undefined, ch: undefined, cc: 0, cs: 0, cmn: 0, cmx: 0, cl: 0, co: 0 };
+  return { sid, chunks: new Map(), dirty: new Set(), counter: false, fh: undefined, ch: undefined, cc: 0, cs: 0, cmn: 0, cmx: 0, cl: 0, co: 0, hxc: undefined };
+}
+
+/** Series sid's overflow chunk in `HX` (a copy), or null when HX lacks it or it is all zeros (no overflow). */
+function overflowOf(HX: Buffer | null, sid: number, shape: RingShape): Buffer | null {
+  const xs = shape.ch * XS;
+  const o = (sid - 1) * xs;
+  if (HX === null || HX.length < o + xs) return null;
+  const slot = HX.subarray(o, o + xs);
+  if (slot.every((b) => b === 0)) return null;
+  return Buffer.from(slot);
 }
 
 const NONE: readonly string[] = [];

@@ -44,12 +44,13 @@ const IDLE_MS = 120_000;
 const MIN_SOURCES_PER_CALL = 100;
 const MAX_SOURCES_PER_CALL = 500;
 
-/** One source's part of an fp_put call: its data list is `H`, `ls`, `iv`, then `writes`. */
+/** One source's part of an fp_put call: its data list is `H`, `ls`, `iv`, `HX` (when given), then `writes`. */
 export interface PutPart {
   refresh: boolean;
   /** Info fields and values (only when a series is new). */
   info: readonly string[];
   H: Buffer;
+  HX: Buffer | undefined;
   ls: string;
   iv: string;
   /** Changed chunks: field names (ASCII) and bytes. */
@@ -90,19 +91,24 @@ export function encodePut(parts: readonly PutPart[]): Buffer {
   for (const x of parts) {
     size += 1 + listBytes(x.info, utf8Len) + listBytes(x.writes, asciiLen) + listBytes(x.dels, asciiLen);
     size += 3 * 4 + 1 + x.H.length + 2 + x.ls.length + 2 + x.iv.length + 3 * 4; // H, ls, iv
+    if (x.HX !== undefined) size += 4 + 2 + 4 + x.HX.length;
   }
   const out = Buffer.allocUnsafe(size);
   let o = 0;
   for (const x of parts) {
     o = out.writeUInt8(x.refresh ? 1 : 0, o);
     o = putList(out, o, x.info, 'utf8');
-    o = out.writeUInt32LE(6 + x.writes.length, o);
+    o = out.writeUInt32LE((x.HX === undefined ? 6 : 8) + x.writes.length, o);
     o = putItem(out, o, 'H', 'latin1');
     o = putItem(out, o, x.H, 'latin1');
     o = putItem(out, o, 'ls', 'latin1');
     o = putItem(out, o, x.ls, 'latin1');
     o = putItem(out, o, 'iv', 'latin1');
     o = putItem(out, o, x.iv, 'latin1');
+    if (x.HX !== undefined) {
+      o = putItem(out, o, 'HX', 'latin1');
+      o = putItem(out, o, x.HX, 'latin1');
+    }
     for (const v of x.writes) o = putItem(out, o, v, 'latin1');
     o = putList(out, o, x.dels, 'latin1');
   }
@@ -307,7 +313,9 @@ export class PartialWriter {
       for (const [f, sid] of p.newIndex) l.push(f, sid);
       info = l;
     }
-    return { refresh, info, H: p.heads(this.#shape), ls: String(p.ls), iv: String(p.iv), writes: p.takeWrites(this.#shape), dels: p.dels.length === 0 ? NONE : [...p.dels] };
+    const H = p.heads(this.#shape);
+    const HX = p.overflowHeads(this.#shape);
+    return { refresh, info, H, HX, ls: String(p.ls), iv: String(p.iv), writes: p.takeWrites(this.#shape), dels: p.dels.length === 0 ? NONE : [...p.dels] };
   }
 
   /** #reload(), shared by every tick that needs the same source meanwhile. */
@@ -322,14 +330,14 @@ export class PartialWriter {
 
   /** Load this writer's partial of a source from Redis (after it left memory). */
   async #reload(client: AnyRedis, source: string): Promise<void> {
-    const [info, [H, ls, iv]] = await Promise.all([client.hgetall(this.#keys.info(source, this.id)), client.hmgetBuffer(this.#keys.data(source, this.id), 'H', 'ls', 'iv')]);
+    const [info, [H, ls, iv, HX]] = await Promise.all([client.hgetall(this.#keys.info(source, this.id)), client.hmgetBuffer(this.#keys.data(source, this.id), 'H', 'ls', 'iv', 'HX')]);
     const p = new PartialSource();
     if (ls) p.ls = Number(ls.toString());
     p.iv = iv ? Number(iv.toString()) : 0;
     p.nextSid = Number(info.n ?? 0);
     const index = new Map<string, number>();
     for (const [f, v] of Object.entries(info)) if (f.includes('\u0000')) index.set(f, Number(v));
-    p.loadHeads(H ?? null, index, this.#shape);
+    p.loadHeads(H ?? null, HX ?? null, index, this.#shape);
     this.#partials.set(source, p);
   }
 }

@@ -184,6 +184,38 @@ describe('writer: ticks in flight together', () => {
   });
 });
 
+describe('layout: partials from writers before HX', () => {
+  test('a partial whose head overflow is a field (no HX) reads the same — series and live updates', async (t) => {
+    const prefix = uniquePrefix();
+    const opts = { retention: SMALL_RETENTION, maxSeries: 1000, streamSeqTtlMs: 900_000, now: Date.now };
+    const [a, b] = await Promise.all([makeRedisStore(redis!.url, opts, { prefix }), makeRedisStore(redis!.url, opts, { prefix })]);
+    const raw = new Redis(redis!.port, '127.0.0.1');
+    t.after(async () => {
+      raw.disconnect();
+      await Promise.all([a.close(), b.close()]);
+    });
+    const T = baseTime(20_000);
+    // Two samples in one bucket: its overflow is in the head chunk's, i.e. in HX.
+    await a.apply(batchOf([{ source: 'a', metric: 'cpu', value: 1, ts: T + 100 }, { source: 'a', metric: 'cpu', value: 4, ts: T + 200 }, { source: 'a', metric: 'cpu', value: 2, ts: T + 1100 }]), Date.now());
+    const q = { metric: 'cpu', source: 'a', ring: 'fine' as const, fromMs: T, toMs: T + 2000, stepMs: 1000 };
+    const before = await b.series(q);
+    assert.deepEqual(before.points[0], [T, 2, 5, 1, 4, 4]);
+    // Rewrite a's partial as a writer before HX left it: head overflow chunk as `<id>X<c>`, no HX.
+    const [data] = await raw.keys(`${prefix}{s:a}:d:*`);
+    const [H, HX] = await raw.hmgetBuffer(data!, 'H', 'HX');
+    const ch = 4;
+    await raw.hset(data!, `1X${H!.readDoubleLE(55)}`, HX!.subarray(0, ch * 30));
+    await raw.hdel(data!, 'HX');
+    assert.deepEqual(await b.series(q), before);
+    // fp_heads: b's live update of the bucket merges a's part from the field.
+    await b.drainUpdates();
+    await b.apply(batchOf([{ source: 'a', metric: 'cpu', value: 8, ts: T + 300 }]), Date.now());
+    await b.apply(batchOf([{ source: 'a', metric: 'cpu', value: 0, ts: T + 50 }]), Date.now());
+    const [u] = await b.drainUpdates();
+    assert.deepEqual([u!.start, u!.count, u!.sum, u!.min, u!.max, u!.last], [T, 4, 13, 0, 8, 8]);
+  });
+});
+
 describe('TTLs, keys, outage', () => {
   test('buckets, sources and stream seqs expire per the retention', async (t) => {
     const prefix = uniquePrefix();
