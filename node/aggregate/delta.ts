@@ -28,8 +28,6 @@ export interface BucketDelta {
 }
 
 export interface SeriesDelta {
-  /** Unique key of the series: source NUL metric NUL tags (see seriesField). */
-  key: string;
   metric: string;
   /** Canonical tags ('' when none). */
   tags: string;
@@ -37,8 +35,12 @@ export interface SeriesDelta {
   counter: boolean;
   /** Receive time of the newest apply that touched the series. */
   receivedAt: number;
-  fine: Map<number, BucketDelta>;
-  coarse: Map<number, BucketDelta>;
+  /**
+   * The buckets touched, in order of first arrival (usually one each: a tick is short). Arrays,
+   * not maps: two maps per series per tick were a leading share of the write path's garbage.
+   */
+  fine: BucketDelta[];
+  coarse: BucketDelta[];
 }
 
 export interface SourceDelta {
@@ -50,6 +52,13 @@ export interface SourceDelta {
   receivedAts: number[];
   /** Keyed by seriesField(metric, tags). */
   series: Map<string, SeriesDelta>;
+  /**
+   * The first and last add() of this delta (0-based) with samples of the source. Sources come in
+   * order of first appearance, so a writer can cut a tick into parts that split no add() (no
+   * request) by comparing these.
+   */
+  firstAdd: number;
+  lastAdd: number;
 }
 
 /** A (unit, kind) the metric was seen with; consecutive repeats are dropped (they are no-ops). */
@@ -76,6 +85,12 @@ export class DeltaBuilder {
   readonly #coarseStep: number;
   readonly #coarseOffUnit: number;
   #delta: TickDelta = { sources: new Map(), meta: new Map(), samples: 0 };
+  /** add() calls in this delta. */
+  #adds = 0;
+  /** Lookup maps of bucket lists grown past SCAN_MAX (a tick spread over many buckets). */
+  #lookup: Lookup = new Map();
+  /** The field of an untagged metric, built once per builder rather than per sample. */
+  readonly #fields = new Map<string, string>();
 
   constructor(r: RetentionConfig) {
     this.#fineStep = r.fineStepMs;
@@ -98,15 +113,16 @@ export class DeltaBuilder {
       if (src === undefined || src.source !== source) {
         src = d.sources.get(source);
         if (src === undefined) {
-          src = { source, receivedAts: [], series: new Map() };
+          src = { source, receivedAts: [], series: new Map(), firstAdd: this.#adds, lastAdd: this.#adds };
           d.sources.set(source, src);
         }
+        src.lastAdd = this.#adds;
         if (src.receivedAts[src.receivedAts.length - 1] !== receivedAt) src.receivedAts.push(receivedAt);
       }
-      const field = seriesField(metric, tags);
+      const field = tags === '' ? this.#untagged(metric) : seriesField(metric, tags);
       let s = src.series.get(field);
       if (s === undefined) {
-        s = { key: source + '\u0000' + field, metric, tags, counter: false, receivedAt, fine: new Map(), coarse: new Map() };
+        s = { metric, tags, counter: false, receivedAt, fine: [], coarse: [] };
         src.series.set(field, s);
       }
       const kind = batch.kind[i]!;
@@ -117,11 +133,12 @@ export class DeltaBuilder {
       const ts = batch.ts[i]!;
       const v = batch.value[i]!;
       const fb = Math.floor(ts / this.#fineStep);
-      fold(s.fine, fb, ts - fb * this.#fineStep, v);
+      fold(s.fine, fb, ts - fb * this.#fineStep, v, this.#lookup);
       const cb = Math.floor(ts / this.#coarseStep);
-      fold(s.coarse, cb, Math.floor((ts - cb * this.#coarseStep) / this.#coarseOffUnit), v);
+      fold(s.coarse, cb, Math.floor((ts - cb * this.#coarseStep) / this.#coarseOffUnit), v, this.#lookup);
     }
     d.samples += batch.length;
+    this.#adds++;
   }
 
   #noteMeta(metric: string, unit: string, kind: SampleKind, at: number): void {
@@ -134,18 +151,50 @@ export class DeltaBuilder {
     if (prev === undefined || prev.unit !== unit || prev.kind !== kind) list.push({ unit, kind, at });
   }
 
+  #untagged(metric: string): string {
+    let f = this.#fields.get(metric);
+    if (f === undefined) this.#fields.set(metric, (f = seriesField(metric, '')));
+    return f;
+  }
+
   /** The delta so far; the builder starts over empty. */
   take(): TickDelta {
     const d = this.#delta;
     this.#delta = { sources: new Map(), meta: new Map(), samples: 0 };
+    this.#lookup = new Map();
+    this.#adds = 0;
     return d;
   }
 }
 
-function fold(ring: Map<number, BucketDelta>, b: number, off: number, v: number): void {
-  const cur = ring.get(b);
+/** Bucket lists longer than this are searched through a map (built on first need), not scanned. */
+const SCAN_MAX = 8;
+type Lookup = Map<BucketDelta[], Map<number, BucketDelta>>;
+
+/** Bucket b of a list: the last one first (samples mostly come in time order). */
+function find(list: BucketDelta[], b: number, lookup: Lookup): BucketDelta | undefined {
+  const n = list.length;
+  if (n === 0) return undefined;
+  if (list[n - 1]!.b === b) return list[n - 1];
+  if (n <= SCAN_MAX) {
+    for (let i = n - 2; i >= 0; i--) if (list[i]!.b === b) return list[i];
+    return undefined;
+  }
+  let m = lookup.get(list);
+  if (m === undefined) {
+    m = new Map();
+    for (const x of list) m.set(x.b, x);
+    lookup.set(list, m);
+  }
+  return m.get(b);
+}
+
+function fold(list: BucketDelta[], b: number, off: number, v: number, lookup: Lookup): void {
+  const cur = find(list, b, lookup);
   if (cur === undefined) {
-    ring.set(b, { b, count: 1, sum: v, min: v, max: v, last: v, off });
+    const x = { b, count: 1, sum: v, min: v, max: v, last: v, off };
+    list.push(x);
+    if (list.length > SCAN_MAX + 1) lookup.get(list)?.set(b, x);
     return;
   }
   cur.count++;

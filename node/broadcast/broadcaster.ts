@@ -20,7 +20,7 @@ import type { ResolvedConfig } from '../config/schema.js';
 import type { Logger } from '../observability/logger.js';
 import type { WorkerMetrics } from '../observability/metrics.js';
 import { roomOf, type LiveCluster, type LiveWorker, type NodeBeat } from '../protocol/events.js';
-import type { StateStore } from '../state/store.js';
+import type { BucketUpdate, StateStore } from '../state/store.js';
 import { encodeUpdates } from './encode.js';
 import { hostName, type LiveServer } from './io.js';
 import { LiveMembership } from './membership.js';
@@ -35,6 +35,7 @@ export const SLOW_ROOM = 'slow';
 /** A client whose unsent bytes pass this skips frames until it is below SLOW_RESUME_BYTES. */
 export const SLOW_BACKLOG_BYTES = 1 << 20;
 const SLOW_RESUME_BYTES = 256 << 10;
+const nothingWanted = (): boolean => false;
 const SLOW_BACKLOG_PACKETS = 200;
 
 /** What the worker tells the live layer about itself (the rest is filled in here). */
@@ -117,23 +118,13 @@ export class Broadcaster {
     try {
       this.#markSlowClients();
       // Always drain, watched or not: the store's dirty list must not grow while nobody looks.
-      // Only buckets somebody watches are worth reading back (Redis mode reads other writers' shares).
-      const updates = await this.#d.store.drainUpdates((metric, source) => this.#watched(roomOf(metric)) || this.#watched(roomOf(metric, source)));
+      // Only buckets somebody watches are worth reading back (Redis mode reads other writers' shares);
+      // while no room is watched anywhere, no room name is built per bucket to find that out.
+      const wanted = this.#anyWatched() ? (metric: string, source: string) => this.#watched(roomOf(metric)) || this.#watched(roomOf(metric, source)) : nothingWanted;
+      const updates = await this.#d.store.drainUpdates(wanted);
       if (updates.length === 0) return;
-      const now = this.#now();
-      const enc = encodeUpdates(updates, this.#watched, this.#d.cfg.retention.fineStepMs, now);
-      const nsp = this.#d.live.nsp;
-      for (const f of enc.fleet) nsp.to(f.room).except(SLOW_ROOM).emit('update', f);
-      for (const s of enc.series) nsp.to(s.room).except(SLOW_ROOM).emit('update', s);
-      const m = this.#d.metrics;
-      if (enc.fleet.length > 0) m.liveUpdates.inc({ kind: 'fleet' }, enc.fleet.length);
-      if (enc.series.length > 0) m.liveUpdates.inc({ kind: 'series' }, enc.series.length);
-      this.#emittedThisSecond += enc.fleet.length + enc.series.length;
-      for (const r of enc.emittedReceivedAt) {
-        const s = Math.max(0, now - r) / 1000;
-        m.broadcastLatency.observe(s);
-        this.#b2b.observe(s, now);
-      }
+      // Nothing to emit while no room is watched: encoding would only find that out per bucket.
+      if (this.#anyWatched()) this.#emit(updates);
       if (this.#failing) this.#d.log.info('live updates flowing again');
       this.#failing = false;
     } catch (err) {
@@ -142,6 +133,29 @@ export class Broadcaster {
       this.#failing = true;
     } finally {
       this.#flushing = false;
+    }
+  }
+
+  /** Does any client anywhere in the cluster watch a room? */
+  #anyWatched(): boolean {
+    return this.#d.live.localRooms().size > 0 || this.#membership.remoteRoomCount > 0;
+  }
+
+  /** One update message per watched room. */
+  #emit(updates: readonly BucketUpdate[]): void {
+    const now = this.#now();
+    const enc = encodeUpdates(updates, this.#watched, this.#d.cfg.retention.fineStepMs, now);
+    const nsp = this.#d.live.nsp;
+    for (const f of enc.fleet) nsp.to(f.room).except(SLOW_ROOM).emit('update', f);
+    for (const s of enc.series) nsp.to(s.room).except(SLOW_ROOM).emit('update', s);
+    const m = this.#d.metrics;
+    if (enc.fleet.length > 0) m.liveUpdates.inc({ kind: 'fleet' }, enc.fleet.length);
+    if (enc.series.length > 0) m.liveUpdates.inc({ kind: 'series' }, enc.series.length);
+    this.#emittedThisSecond += enc.fleet.length + enc.series.length;
+    for (const r of enc.emittedReceivedAt) {
+      const s = Math.max(0, now - r) / 1000;
+      m.broadcastLatency.observe(s);
+      this.#b2b.observe(s, now);
     }
   }
 

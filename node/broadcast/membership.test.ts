@@ -10,8 +10,10 @@ const beat = (node: string, slot: number, rooms: string[]): NodeBeat => ({
 
 test('membership: remote rooms follow beats and expire with their worker', () => {
   const m = new LiveMembership({ node: 'h/1', slot: 1 }, 0);
+  assert.equal(m.remoteRoomCount, 0);
   m.onBeat(beat('h/2', 2, ['m|cpu', 's|cpu|a']), 100);
   assert.equal(m.remoteHas('s|cpu|a'), true);
+  assert.equal(m.remoteRoomCount, 2);
   m.onBeat(beat('h/2', 2, ['m|cpu']), 1100);
   assert.equal(m.remoteHas('s|cpu|a'), false);
   assert.equal(m.remoteHas('m|cpu'), true);
@@ -19,6 +21,7 @@ test('membership: remote rooms follow beats and expire with their worker', () =>
   assert.equal(m.remoteHas('x'), false);
   assert.equal(m.expire(1100 + BEAT_TTL_MS + 1), true);
   assert.equal(m.remoteHas('m|cpu'), false);
+  assert.equal(m.remoteRoomCount, 0);
   assert.deepEqual(m.peers(1100 + BEAT_TTL_MS + 1), []);
 });
 

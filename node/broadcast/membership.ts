@@ -61,6 +61,11 @@ export class LiveMembership {
     return this.#remoteRooms.has(room);
   }
 
+  /** How many rooms other workers hold. */
+  get remoteRoomCount(): number {
+    return this.#remoteRooms.size;
+  }
+
   /** Every room held anywhere else. */
   remoteRooms(): IterableIterator<string> {
     return this.#remoteRooms.keys();

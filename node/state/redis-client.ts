@@ -101,6 +101,10 @@ export class RedisConnection {
       connectTimeout: Math.min(o.commandTimeoutMs, 5000),
       retryStrategy: retry,
       enableAutoPipelining: true,
+      // fp_put is one big command per part of a tick: written to the socket at once, Redis runs it
+      // while the worker merges the next part (auto-pipelining held every part of a tick back
+      // until the tick's synchronous work ended; measured: the worker idled 25% instead of 8%).
+      autoPipeliningIgnoredCommands: ['fpPut'],
     };
     if (this.#parsed.nodes.length > 1) this.#startCluster(base);
     else {

@@ -15,6 +15,7 @@
  * (a late sample, an evicted source). Ring semantics are those of the memory rings (rings.ts).
  */
 import type { BucketDelta, SeriesDelta } from '../aggregate/delta.js';
+import type { BucketUpdate } from './store.js';
 
 /** Bytes per slot: fine chunk, fine overflow chunk, coarse chunk, and per series in `H`. */
 export const FS = 10;
@@ -53,10 +54,12 @@ export interface SeriesState {
   cmx: number;
   cl: number;
   co: number;
+  /** The chunk whose overflow is in this series' `HX` slot as last built (undefined: none yet). */
+  hxc: number | undefined;
 }
 
-/** The fine head bucket after a write (what the live broadcaster shows): same fields as a delta. */
-export type HeadBucket = BucketDelta;
+/** `H` of a partial with no series yet (never written to: heads() replaces it when it grows). */
+const NO_HEADS = Buffer.alloc(0);
 
 export class PartialSource {
   /** Receive-time liveness of this writer's view of the source (memory: touchSource). */
@@ -73,36 +76,45 @@ export class PartialSource {
   /** Minute of the last TTL refresh. */
   ttlMinute = -1;
   lastUsed = 0;
+  /** Chunk reads (missing → loaded) in flight. */
+  loading = 0;
+  /** This writer's keys of the source for fp_put (writer set, info, data), built once. */
+  putKeys: readonly [string, string, string] | undefined;
+  /** `H` as of the last heads() (see there). */
+  #H: Buffer = NO_HEADS;
+  /** `HX` as of the last overflowHeads() (see there). */
+  #HX: Buffer = NO_HEADS;
 
   /** The chunk fields a delta needs that are not in memory (read them, then loaded(), before apply()). */
   missing(field: string, d: SeriesDelta, shape: RingShape): readonly string[] {
     const s = this.series.get(field);
     if (s === undefined || s.fh === undefined) return NONE; // a new series: nothing of it exists
     let out: string[] | undefined;
-    const need = (c: number, kind: number): void => {
-      if (!s.chunks.has(c * 3 + kind)) (out ??= []).push(`${s.sid}${KIND[kind]}${c}`);
-    };
     const headChunk = Math.floor(s.fh / shape.ch);
-    for (const x of d.fine.values()) {
+    for (const x of d.fine) {
       const c = Math.floor(x.b / shape.ch);
       if (c > headChunk || x.b <= s.fh - shape.fineN) continue; // beyond anything written, or dropped
-      if (c < headChunk) need(c, FINE); // the head chunk is always in memory (it travels in H)
-      need(c, OVER);
+      if (c < headChunk) out = need(s, c, FINE, out); // the head chunk is always in memory (it travels in H)
+      out = need(s, c, OVER, out);
     }
     if (s.ch !== undefined) {
       let ch = s.ch;
-      for (const x of d.coarse.size === 1 ? d.coarse.values() : [...d.coarse.values()].sort(byBucket)) {
+      for (const x of inOrder(d.coarse)) {
         // Moving the head writes the old head bucket into its chunk; a late sample writes one.
         if (x.b > ch) {
-          need(Math.floor(ch / shape.ch), COARSE);
+          out = need(s, Math.floor(ch / shape.ch), COARSE, out);
           ch = x.b;
-        } else if (x.b < ch && x.b > ch - shape.coarseN) need(Math.floor(x.b / shape.ch), COARSE);
+        } else if (x.b < ch && x.b > ch - shape.coarseN) out = need(s, Math.floor(x.b / shape.ch), COARSE, out);
       }
     }
     return out === undefined ? NONE : [...new Set(out)];
   }
 
-  /** Chunks read from Redis for missing(): `<sid><kind><c>` → bytes or null. */
+  /**
+   * Chunks read from Redis for missing(): `<sid><kind><c>` → bytes or null. A chunk already in
+   * memory is kept: memory is never behind Redis, and a tick may have written to the chunk while
+   * another tick's read of it was in flight (that read may predate the write).
+   */
   loaded(fields: readonly string[], values: ReadonlyArray<Buffer | null>): void {
     const bySid = new Map<number, SeriesState>();
     for (const st of this.series.values()) bySid.set(st.sid, st);
@@ -110,7 +122,8 @@ export class PartialSource {
       const m = /^(\d+)([FXC])(-?\d+)$/.exec(f);
       const st = m === null ? undefined : bySid.get(Number(m[1]));
       if (st === undefined || m === null) return;
-      st.chunks.set(Number(m[3]) * 3 + KIND.indexOf(m[2] as 'F' | 'X' | 'C'), values[i] ?? null);
+      const k = Number(m[3]) * 3 + KIND.indexOf(m[2] as 'F' | 'X' | 'C');
+      if (!st.chunks.has(k)) st.chunks.set(k, values[i] ?? null);
     });
   }
 
@@ -125,14 +138,18 @@ export class PartialSource {
     return s;
   }
 
-  /** Merge one series' tick delta; returns its fine head bucket afterwards. */
-  apply(field: string, d: SeriesDelta, shape: RingShape): HeadBucket {
+  /**
+   * Merge one series' tick delta of `source`. Returns its fine head bucket afterwards as the live
+   * update the broadcaster shows (undefined when that bucket is empty), built here at once rather
+   * than through an intermediate head object: one object per series written, not four.
+   */
+  apply(source: string, field: string, d: SeriesDelta, shape: RingShape, stepMs: number): BucketUpdate | undefined {
     const s = this.seriesOf(field);
     s.counter = d.counter;
-    for (const x of d.fine.size === 1 ? d.fine.values() : [...d.fine.values()].sort(byBucket)) this.#fine(s, x, shape);
-    for (const x of d.coarse.size === 1 ? d.coarse.values() : [...d.coarse.values()].sort(byBucket)) this.#coarse(s, x, shape);
+    for (const x of inOrder(d.fine)) this.#fine(s, x, shape);
+    for (const x of inOrder(d.coarse)) this.#coarse(s, x, shape);
     this.touched.add(s);
-    return this.#head(s, shape);
+    return this.#head(s, shape, source, d, stepMs);
   }
 
   /** Chunk c of a kind, to modify (zero-filled when absent). */
@@ -170,6 +187,7 @@ export class PartialSource {
         // The head chunk lives in H; when the head leaves it, it becomes a field of its own.
         const hc = Math.floor(s.fh / shape.ch);
         if (c > hc && s.chunks.get(hc * 3 + FINE)) s.dirty.add(hc * 3 + FINE);
+        if (c > hc && s.chunks.get(hc * 3 + OVER)) s.dirty.add(hc * 3 + OVER); // its overflow, from HX alike
         this.#dropDead(s, s.fh, b, shape.fineN, FINE_KINDS, shape);
       }
       // A chunk past everything written so far: nothing of it (or its overflow) is in Redis.
@@ -263,44 +281,95 @@ export class PartialSource {
     }
   }
 
-  #head(s: SeriesState, shape: RingShape): HeadBucket {
+  #head(s: SeriesState, shape: RingShape, source: string, d: SeriesDelta, stepMs: number): BucketUpdate | undefined {
     const b = s.fh!;
     const c = Math.floor(b / shape.ch);
     const at = b - c * shape.ch;
     const F = s.chunks.get(c * 3 + FINE);
-    const out: HeadBucket = { b, count: 0, sum: 0, min: 0, max: 0, last: 0, off: 0 };
-    if (F === undefined || F === null) return out;
+    if (F === undefined || F === null) return undefined;
     const tag = F.readUInt16LE(at * FS);
     const last = F.readDoubleLE(at * FS + 2);
-    if (tag === 0) return out;
-    if (tag !== MULTI) return { b, count: 1, sum: last, min: last, max: last, last, off: tag - 1 };
+    if (tag === 0) return undefined;
+    const start = b * stepMs;
+    if (tag !== MULTI) return liveUpdate(source, d, start, 1, last, last, last, last, start + tag - 1);
     const X = s.chunks.get(c * 3 + OVER);
-    if (X === undefined || X === null) return out;
+    if (X === undefined || X === null) return undefined;
     const xo = at * XS;
-    return { b, count: X.readUInt32LE(xo), sum: X.readDoubleLE(xo + 4), min: X.readDoubleLE(xo + 12), max: X.readDoubleLE(xo + 20), last, off: X.readUInt16LE(xo + 28) };
+    const count = X.readUInt32LE(xo);
+    if (count === 0) return undefined;
+    return liveUpdate(source, d, start, count, X.readDoubleLE(xo + 4), X.readDoubleLE(xo + 12), X.readDoubleLE(xo + 20), last, start + X.readUInt16LE(xo + 28));
   }
 
-  /** `H`: per series (slot sid-1) its heads, coarse head bucket, and head fine chunk. */
+  /**
+   * `H`: per series (slot sid-1) its heads, coarse head bucket, and head fine chunk. Kept between
+   * flushes and rewritten only for the series touched since the last one (call before trim()):
+   * rebuilding every slot of a source each tick was a leading cost of the write path (profiled).
+   * The returned bytes are this partial's own: copy them before the next apply.
+   */
   heads(shape: RingShape): Buffer {
     const hs = headSlotBytes(shape.ch);
-    const H = Buffer.alloc(this.nextSid * hs);
-    for (const s of this.series.values()) {
-      const o = (s.sid - 1) * hs;
-      if (s.fh === undefined || s.ch === undefined) continue;
-      H.writeDoubleLE(s.fh, o);
-      H.writeDoubleLE(s.ch, o + 8);
-      H.writeUInt8(1 + (s.counter ? 2 : 0), o + 16);
-      writeCoarse(H, o + 17, s.cc, s.cs, s.cmn, s.cmx, s.cl, s.co);
-      const hc = Math.floor(s.fh / shape.ch);
-      H.writeDoubleLE(hc, o + 55);
-      const F = s.chunks.get(hc * 3 + FINE);
-      if (F) F.copy(H, o + 63);
+    const len = this.nextSid * hs;
+    if (this.#H.length < len) {
+      // New series: their slots start zeroed (no heads) until written below.
+      const H = Buffer.alloc(len);
+      this.#H.copy(H);
+      this.#H = H;
     }
-    return H;
+    for (const s of this.touched) this.#slot(s, shape, hs);
+    return this.#H.subarray(0, len);
   }
 
-  /** Rebuild series states from `H` and the index fields (a reload after eviction). */
-  loadHeads(H: Buffer | null, index: Map<string, number>, shape: RingShape): void {
+  /** Write series s's slot of `H` from its state (zeros when it has no heads yet). */
+  #slot(s: SeriesState, shape: RingShape, hs: number): void {
+    const H = this.#H;
+    const o = (s.sid - 1) * hs;
+    if (s.fh === undefined || s.ch === undefined) {
+      H.fill(0, o, o + hs);
+      return;
+    }
+    H.writeDoubleLE(s.fh, o);
+    H.writeDoubleLE(s.ch, o + 8);
+    H.writeUInt8(1 + (s.counter ? 2 : 0), o + 16);
+    writeCoarse(H, o + 17, s.cc, s.cs, s.cmn, s.cmx, s.cl, s.co);
+    const hc = Math.floor(s.fh / shape.ch);
+    H.writeDoubleLE(hc, o + 55);
+    const F = s.chunks.get(hc * 3 + FINE);
+    if (F) F.copy(H, o + 63);
+    else H.fill(0, o + 63, o + hs);
+  }
+
+  /**
+   * `HX`: per series (slot sid-1, CH × 30 bytes) the overflow chunk of its head fine chunk, or
+   * zeros. Every sample of a bucket that already has one rewrites that chunk, so it travels in one
+   * field per source like `H` rather than one field per series (half of Redis' CPU per sample when
+   * several samples of a series share a bucket; measured). Undefined when no slot changed since
+   * the last flush: then `HX` is not written. Call before takeWrites() and trim().
+   */
+  overflowHeads(shape: RingShape): Buffer | undefined {
+    const xs = shape.ch * XS;
+    const len = this.nextSid * xs;
+    let changed = false;
+    if (this.#HX.length < len) {
+      const HX = Buffer.alloc(len);
+      this.#HX.copy(HX);
+      this.#HX = HX;
+    }
+    for (const s of this.touched) {
+      if (s.fh === undefined) continue;
+      const hc = Math.floor(s.fh / shape.ch);
+      if (s.hxc === hc && !s.dirty.has(hc * 3 + OVER)) continue;
+      const o = (s.sid - 1) * xs;
+      const X = s.chunks.get(hc * 3 + OVER);
+      if (X) X.copy(this.#HX, o);
+      else this.#HX.fill(0, o, o + xs);
+      s.hxc = hc;
+      changed = true;
+    }
+    return changed ? this.#HX.subarray(0, len) : undefined;
+  }
+
+  /** Rebuild series states from `H`, `HX` and the index fields (a reload after eviction). */
+  loadHeads(H: Buffer | null, HX: Buffer | null, index: Map<string, number>, shape: RingShape): void {
     const hs = headSlotBytes(shape.ch);
     for (const [field, sid] of index) {
       if (sid > this.nextSid) this.nextSid = sid;
@@ -318,22 +387,34 @@ export class PartialSource {
         s.co = H.readUInt16LE(o + 53);
         const F = Buffer.allocUnsafe(hs - 63);
         H.copy(F, 0, o + 63, o + hs);
-        s.chunks.set(H.readDoubleLE(o + 55) * 3 + FINE, F);
+        const hc = H.readDoubleLE(o + 55);
+        s.chunks.set(hc * 3 + FINE, F);
+        s.chunks.set(hc * 3 + OVER, overflowOf(HX, sid, shape));
+        s.hxc = hc;
       }
       this.series.set(field, s);
+    }
+    // `H` and `HX` as the loaded series give them (slots of anything else zeroed), as heads() and
+    // overflowHeads() would build them.
+    this.#H = Buffer.alloc(this.nextSid * hs);
+    this.#HX = Buffer.alloc(this.nextSid * shape.ch * XS);
+    for (const s of this.series.values()) {
+      this.#slot(s, shape, hs);
+      const X = s.fh === undefined ? null : s.chunks.get(Math.floor(s.fh / shape.ch) * 3 + OVER);
+      if (X) X.copy(this.#HX, (s.sid - 1) * shape.ch * XS);
     }
   }
 
   /**
    * The data fields to write for the series touched since the last flush (then clears that):
-   * changed chunks other than a head fine chunk, which travels inside `H`.
+   * changed chunks other than a head fine chunk and its overflow, which travel in `H` and `HX`.
    */
   takeWrites(shape: RingShape): Array<string | Buffer> {
     const out: Array<string | Buffer> = [];
     for (const s of this.touched) {
       const head = s.fh === undefined ? NaN : Math.floor(s.fh / shape.ch) * 3 + FINE;
       for (const k of s.dirty) {
-        if (k === head) continue;
+        if (k === head || k === head + OVER) continue;
         const b = s.chunks.get(k);
         if (b) out.push(`${s.sid}${KIND[k % 3]!}${Math.floor(k / 3)}`, b);
       }
@@ -342,9 +423,13 @@ export class PartialSource {
     return out;
   }
 
-  /** After a flush: forget chunks later writes are unlikely to touch (they reload on demand). */
+  /**
+   * After a flush: forget chunks later writes are unlikely to touch (they reload on demand) —
+   * unless chunk reads are in flight (`loading`): such a read may predate this flush's write of
+   * a chunk, and loaded() can keep the newer bytes only while memory still has them.
+   */
   trim(shape: RingShape): void {
-    for (const s of this.touched) {
+    for (const s of this.loading > 0 ? NO_SERIES : this.touched) {
       // Keep the fine head chunk and the one before it, and the coarse head's chunk.
       if (s.chunks.size <= 5 || s.fh === undefined) continue;
       const hc = Math.floor(s.fh / shape.ch);
@@ -362,13 +447,37 @@ export class PartialSource {
 }
 
 function newSeries(sid: number): SeriesState {
-  return { sid, chunks: new Map(), dirty: new Set(), counter: false, fh: undefined, ch: undefined, cc: 0, cs: 0, cmn: 0, cmx: 0, cl: 0, co: 0 };
+  return { sid, chunks: new Map(), dirty: new Set(), counter: false, fh: undefined, ch: undefined, cc: 0, cs: 0, cmn: 0, cmx: 0, cl: 0, co: 0, hxc: undefined };
+}
+
+/** Series sid's overflow chunk in `HX` (a copy), or null when HX lacks it or it is all zeros (no overflow). */
+function overflowOf(HX: Buffer | null, sid: number, shape: RingShape): Buffer | null {
+  const xs = shape.ch * XS;
+  const o = (sid - 1) * xs;
+  if (HX === null || HX.length < o + xs) return null;
+  const slot = HX.subarray(o, o + xs);
+  if (slot.every((b) => b === 0)) return null;
+  return Buffer.from(slot);
 }
 
 const NONE: readonly string[] = [];
+const NO_SERIES: ReadonlySet<SeriesState> = new Set();
+
+/** `out` plus chunk c of a kind when it is not in memory (the field to read for it). */
+function need(s: SeriesState, c: number, kind: number, out: string[] | undefined): string[] | undefined {
+  if (s.chunks.has(c * 3 + kind)) return out;
+  (out ??= []).push(`${s.sid}${KIND[kind]}${c}`);
+  return out;
+}
 const FINE_KINDS = [FINE, OVER] as const;
 const COARSE_KINDS = [COARSE] as const;
 const byBucket = (a: BucketDelta, b: BucketDelta): number => a.b - b.b;
+/** A delta's buckets in ascending order (copied only when there are several). */
+const inOrder = (l: readonly BucketDelta[]): readonly BucketDelta[] => (l.length <= 1 ? l : [...l].sort(byBucket));
+
+function liveUpdate(source: string, d: SeriesDelta, start: number, count: number, sum: number, min: number, max: number, last: number, lastTs: number): BucketUpdate {
+  return { metric: d.metric, source, tags: d.tags, start, count, sum, min, max, last, lastTs, receivedAt: d.receivedAt };
+}
 
 function writeCoarse(buf: Buffer, o: number, count: number, sum: number, min: number, max: number, last: number, off: number): void {
   buf.writeUInt32LE(count, o);

@@ -12,9 +12,14 @@
  *                flags (1 exists, 2 counter), the coarse head bucket (count sum min max last off),
  *                then <d the head fine chunk's index and that chunk's bytes — what every write
  *                touches lives in this one field, so a tick writes one field per source
+ *   `HX`         per series (slot id-1, 30·CH bytes): the overflow chunk (layout of `<id>X<c>`) of
+ *                its head fine chunk, zeros when it has none — written only when one changed.
+ *                Writers before `HX` kept that chunk as a `<id>X<c>` field: readers fall back to
+ *                the field when a partial has no `HX` (they differ in writer id, so never mix).
  *   `<id>F<c>`   CH × <Hd     fine chunk (except the head one): tag (0 empty, 1..65534 one sample
  *                             at offset tag-1, 65535 MULTI), last
- *   `<id>X<c>`   CH × <I4dddH fine overflow: count, sum, min, max, offset of last (MULTI slots)
+ *   `<id>X<c>`   CH × <I4dddH fine overflow: count, sum, min, max, offset of last (MULTI slots);
+ *                             every one but the head chunk's (in `HX`)
  *   `<id>C<c>`   CH × <I4ddddH coarse chunk: count (0 empty), sum, min, max, last, offset of last;
  *                             every coarse bucket but the head one (moved here when the head advances)
  * Chunk c holds buckets [c·CH, c·CH+CH-1]. The same compact layout as the memory rings (rings.ts):
@@ -61,8 +66,9 @@ end
 `;
 
 /**
- * fp_put — one tick of this writer's partials, written blindly (no reads): one call instead of a
- * MULTI of many commands halves the client's cost of a tick (measured), and is atomic.
+ * fp_put — a part of a tick (whole requests' sources, redis-writer.ts putGroups) of this writer's
+ * partials, written blindly (no reads): one call instead of a MULTI of many commands halves the
+ * client's cost of a tick (measured), and is atomic.
  * KEYS: per source its writer set, info hash, data hash. ARGV[1]: writer id, ARGV[2]: TTL ms,
  * ARGV[3]: one blob (redis-writer.ts encodePut) with per source: <B refresh, then three lists —
  * info field/values, data field/values, data fields to delete — each <I4 count and count × (<I4
@@ -138,11 +144,13 @@ local function readPartial(w)
     end
   end
   if #series == 0 then return end
-  local H = redis.call('HGET', data, 'H') or ''
-  local HS = 63 + CH * FS
+  local hv = redis.call('HMGET', data, 'H', 'HX')
+  local H, HX = hv[1] or '', hv[2]
+  local HS, XH = 63 + CH * FS, CH * XS
   for _, sr in ipairs(series) do
     local id = sr[2]
     local slot = (tonumber(id) - 1) * HS
+    local xslot = (tonumber(id) - 1) * XH
     local fh, ch, flags, hc, hsum, hmn, hmx, hl, ho, fc = 0, 0, 0
     if #H >= slot + HS then fh, ch, flags, hc, hsum, hmn, hmx, hl, ho, fc = sunpack('<ddBI4ddddHd', H, slot + 1) end
     if flags % 2 == 1 then
@@ -159,7 +167,10 @@ local function readPartial(w)
       local vals = hmget(data, fields)
       local got = {}
       for i = 1, #fields do got[fields[i]] = vals[i] end
-      if ring == 'f' then got[id .. 'F' .. fc] = string.sub(H, slot + 64, slot + HS) end
+      if ring == 'f' then
+        got[id .. 'F' .. fc] = string.sub(H, slot + 64, slot + HS)
+        if HX and #HX >= xslot + XH then got[id .. 'X' .. fc] = string.sub(HX, xslot + 1, xslot + XH) end
+      end
       for b = lo, hi do
         local c, s = locate(b, CH)
         if ring == 'f' then
@@ -200,11 +211,11 @@ return out
  * other keys are its writer-set key minus the trailing `w`, plus `i:`/`d:` and the writer).
  * ARGV: ownWriter CH, then per source: n, and n pairs (field, bucket). Returns { source#, pair#,
  * blob, … } (1-based) per other writer holding the bucket, blob = <dI4ddddH b count sum min max
- * last off. A bucket in the other writer's head chunk comes from its `H` (the usual case).
+ * last off. A bucket in the other writer's head chunk comes from its `H` and `HX` (the usual case).
  */
 export const HEADS_LUA = PRELUDE + `
 local own, CH = ARGV[1], tonumber(ARGV[2])
-local HS = 63 + CH * FS
+local HS, XH = 63 + CH * FS, CH * XS
 local out = {}
 local a = 3
 for k = 1, #KEYS do
@@ -220,22 +231,26 @@ for k = 1, #KEYS do
       if w ~= own then
         local ids = hmget(base .. 'i:' .. w, fields)
         local data = base .. 'd:' .. w
-        local H = redis.call('HGET', data, 'H') or ''
+        local hv = redis.call('HMGET', data, 'H', 'HX')
+        local H, HX = hv[1] or '', hv[2]
         for i = 1, n do
           local id = ids[i]
           if id then
             local b = tonumber(ARGV[first + 2 * (i - 1) + 1])
             local c, s = locate(b, CH)
             local slot = (tonumber(id) - 1) * HS
+            local xslot = (tonumber(id) - 1) * XH
             local F, X
-            if #H >= slot + HS and sunpack('<d', H, slot + 56) == c then
+            local head = #H >= slot + HS and sunpack('<d', H, slot + 56) == c
+            if head then
               F = string.sub(H, slot + 64, slot + HS)
             else
               F = redis.call('HGET', data, id .. 'F' .. c)
             end
             if F then
               local tag, last = sunpack('<Hd', F, s * FS + 1)
-              if tag == MULTI then X = redis.call('HGET', data, id .. 'X' .. c) end
+              if tag == MULTI and head and HX and #HX >= xslot + XH then X = string.sub(HX, xslot + 1, xslot + XH)
+              elseif tag == MULTI then X = redis.call('HGET', data, id .. 'X' .. c) end
               if tag == MULTI and X then
                 local xc, xs, xmn, xmx, xo = sunpack('<I4dddH', X, s * XS + 1)
                 out[#out + 1] = k

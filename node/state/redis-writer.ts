@@ -1,71 +1,141 @@
 /**
  * The write path of the Redis state store: this writer's partials (redis-partial.ts), kept in
- * memory, merged with each tick's deltas and written with one fp_put call per tick on a
- * standalone Redis (a script: the tick is applied wholly or not at all), one per source on a
- * Cluster (a source's keys share one slot). The script only does HSET/HDEL/SADD/PEXPIRE — no
+ * memory, merged with each tick's deltas and written with fp_put calls: on a standalone Redis one
+ * per part of the tick — whole requests' sources, at least MIN_SOURCES_PER_CALL of them (a script:
+ * a part is applied wholly or not at all, so a request is too unless it alone passes
+ * MAX_SOURCES_PER_CALL) — and one per source on a Cluster (a source's keys share one slot). The script only does HSET/HDEL/SADD/PEXPIRE — no
  * reads; the worker reads only what is not in memory (a late sample's chunk, an evicted source).
  *
  * A failed write leaves memory ahead of Redis, so the partials of the sources it touched are
  * dropped and reloaded from Redis on their next write: memory never holds a sample Redis does not.
+ *
+ * Several ticks may be in flight at once (group-commit.ts). Each merges into memory and sends its
+ * fp_put calls without an await in between, so a source's writes reach Redis in tick order over
+ * the one connection (fp_put rewrites what memory holds: a reordered write would lose samples).
+ * Only the reads before that (reloads, missing chunks) overlap other ticks; #prepare,
+ * PartialSource.loaded() and trim() keep a read from bringing back bytes older than memory's.
  */
 import { randomBytes } from 'node:crypto';
-import type { FleetPulseError } from '../errors.js';
-import type { SeriesDelta, TickDelta } from '../aggregate/delta.js';
+import { ErrorCode, FleetPulseError } from '../errors.js';
+import type { SourceDelta, TickDelta } from '../aggregate/delta.js';
 import { MIN_INTERVAL_MS } from './merge.js';
 import { toStateError, type AnyRedis } from './redis-client.js';
 import type { RedisKeys } from './redis-keys.js';
-import { PartialSource, type HeadBucket, type RingShape } from './redis-partial.js';
-
-export interface WrittenHead {
-  source: string;
-  field: string;
-  series: SeriesDelta;
-  head: HeadBucket;
-}
+import { PartialSource, type RingShape } from './redis-partial.js';
+import type { BucketUpdate } from './store.js';
 
 export interface WriteResult {
   /** Sources whose write failed, and why. */
   failed: Map<string, FleetPulseError>;
-  /** The fine head bucket of every series written (this writer's partial). */
-  heads: WrittenHead[];
+  /** The fine head bucket of every series written (this writer's partial), as live updates. */
+  updates: BucketUpdate[];
+  /** fields[i]: the series of updates[i] in its source (`<metric>NUL<tags>`). */
+  fields: string[];
 }
 
 /** A partial nobody wrote to for this long leaves memory (it reloads if written again). */
 const IDLE_MS = 120_000;
-/** Most sources in one fp_put on a standalone Redis (bounds the keys of one call and its run time). */
+/**
+ * Sources per fp_put on a standalone Redis: a tick is sent in parts of at least MIN whole requests'
+ * sources as it is merged, so Redis works on one part while the worker encodes the next (one call
+ * per tick left the worker idle ~25% of the time, waiting for Redis; measured). MAX bounds the
+ * keys and run time of one call: only past it may a part split a request.
+ */
+const MIN_SOURCES_PER_CALL = 100;
 const MAX_SOURCES_PER_CALL = 500;
 
-/** One source's part of an fp_put call. */
-interface PutPart {
+/** One source's part of an fp_put call: its data list is `H`, `ls`, `iv`, `HX` (when given), then `writes`. */
+export interface PutPart {
   refresh: boolean;
-  info: string[];
-  data: Array<string | Buffer>;
-  dels: string[];
+  /** Info fields and values (only when a series is new). */
+  info: readonly string[];
+  H: Buffer;
+  HX: Buffer | undefined;
+  ls: string;
+  iv: string;
+  /** Changed chunks: field names (ASCII) and bytes. */
+  writes: ReadonlyArray<string | Buffer>;
+  /** Chunk fields to delete (ASCII). */
+  dels: readonly string[];
 }
 
-/** fp_put's blob (PUT_LUA): per source <B refresh, then each list as <I4 count, count × (<I4 length, bytes). */
-function encodePut(parts: readonly PutPart[]): Buffer {
-  const lists = parts.map((x) => [x.info, x.data, x.dels].map((l) => l.map((v) => (typeof v === 'string' ? Buffer.from(v, 'utf8') : v))));
+const utf8Len = (v: string | Buffer): number => (typeof v === 'string' ? Buffer.byteLength(v, 'utf8') : v.length);
+/** Our own field names and numbers are ASCII: their length is their byte length. */
+const asciiLen = (v: string | Buffer): number => v.length;
+
+function listBytes(l: ReadonlyArray<string | Buffer>, len: (v: string | Buffer) => number): number {
+  let n = 4;
+  for (const v of l) n += 4 + len(v);
+  return n;
+}
+
+/** One <I4 length, bytes item at o; returns the offset after it. */
+function putItem(out: Buffer, o: number, v: string | Buffer, encoding: 'utf8' | 'latin1'): number {
+  const n = typeof v === 'string' ? out.write(v, o + 4, encoding) : v.copy(out, o + 4);
+  out.writeUInt32LE(n, o);
+  return o + 4 + n;
+}
+
+function putList(out: Buffer, o: number, l: ReadonlyArray<string | Buffer>, encoding: 'utf8' | 'latin1'): number {
+  o = out.writeUInt32LE(l.length, o);
+  for (const v of l) o = putItem(out, o, v, encoding);
+  return o;
+}
+
+/**
+ * fp_put's blob (PUT_LUA): per source <B refresh, then each list as <I4 count, count × (<I4 length,
+ * bytes). Sized first, then written in one pass straight into the blob (no per-item Buffers).
+ */
+export function encodePut(parts: readonly PutPart[]): Buffer {
   let size = 0;
-  for (const ls of lists) {
-    size += 1;
-    for (const l of ls) {
-      size += 4;
-      for (const b of l) size += 4 + b.length;
-    }
+  for (const x of parts) {
+    size += 1 + listBytes(x.info, utf8Len) + listBytes(x.writes, asciiLen) + listBytes(x.dels, asciiLen);
+    size += 3 * 4 + 1 + x.H.length + 2 + x.ls.length + 2 + x.iv.length + 3 * 4; // H, ls, iv
+    if (x.HX !== undefined) size += 4 + 2 + 4 + x.HX.length;
   }
   const out = Buffer.allocUnsafe(size);
   let o = 0;
-  parts.forEach((x, i) => {
+  for (const x of parts) {
     o = out.writeUInt8(x.refresh ? 1 : 0, o);
-    for (const l of lists[i]!) {
-      o = out.writeUInt32LE(l.length, o);
-      for (const b of l) {
-        o = out.writeUInt32LE(b.length, o);
-        o += b.copy(out, o);
-      }
+    o = putList(out, o, x.info, 'utf8');
+    o = out.writeUInt32LE((x.HX === undefined ? 6 : 8) + x.writes.length, o);
+    o = putItem(out, o, 'H', 'latin1');
+    o = putItem(out, o, x.H, 'latin1');
+    o = putItem(out, o, 'ls', 'latin1');
+    o = putItem(out, o, x.ls, 'latin1');
+    o = putItem(out, o, 'iv', 'latin1');
+    o = putItem(out, o, x.iv, 'latin1');
+    if (x.HX !== undefined) {
+      o = putItem(out, o, 'HX', 'latin1');
+      o = putItem(out, o, x.HX, 'latin1');
     }
-  });
+    for (const v of x.writes) o = putItem(out, o, v, 'latin1');
+    o = putList(out, o, x.dels, 'latin1');
+  }
+  return out;
+}
+
+const NONE: readonly string[] = [];
+
+/**
+ * A tick's sources (in order of first appearance) cut into fp_put parts of at least `min` sources,
+ * each cut where no add() of the delta has sources on both sides — so a request is written by one
+ * atomic call, as when a tick was one call — unless a part reaches `max` without such a cut.
+ */
+export function putGroups<T>(sources: readonly T[], span: (x: T) => Pick<SourceDelta, 'firstAdd' | 'lastAdd'>, min: number, max: number): T[][] {
+  const out: T[][] = [];
+  let cur: T[] = [];
+  let last = -1;
+  for (const x of sources) {
+    const s = span(x);
+    if (cur.length >= max || (cur.length >= min && last < s.firstAdd)) {
+      out.push(cur);
+      cur = [];
+    }
+    cur.push(x);
+    if (s.lastAdd > last) last = s.lastAdd;
+  }
+  if (cur.length > 0) out.push(cur);
   return out;
 }
 
@@ -80,15 +150,21 @@ export class PartialWriter {
   readonly id = randomBytes(6).toString('hex');
   readonly #keys: RedisKeys;
   readonly #shape: RingShape;
-  readonly #ttlMs: number;
+  /** The TTL argument of fp_put, ms. */
+  readonly #ttl: string;
+  /** Fine bucket width, ms (the live updates' bucket starts). */
+  readonly #stepMs: number;
   #partials = new Map<string, PartialSource>();
   /** Sources this writer has a partial of in Redis (may be out of memory). */
   readonly #written = new Set<string>();
+  /** Reloads in progress, by source. */
+  readonly #reloading = new Map<string, Promise<void>>();
 
-  constructor(keys: RedisKeys, shape: RingShape, ttlMs: number) {
+  constructor(keys: RedisKeys, shape: RingShape, ttlMs: number, fineStepMs: number) {
     this.#keys = keys;
     this.#shape = shape;
-    this.#ttlMs = ttlMs;
+    this.#ttl = String(ttlMs);
+    this.#stepMs = fineStepMs;
   }
 
   /** Partials in memory (for stats). */
@@ -107,58 +183,117 @@ export class PartialWriter {
   }
 
   async write(client: AnyRedis, delta: TickDelta, now: number, cluster: boolean): Promise<WriteResult> {
-    const sources = [...delta.sources.values()];
-    // 1. This writer's partial of every source, reloaded when it left memory.
-    const reload = sources.filter((s) => !this.#partials.has(s.source) && this.#written.has(s.source)).map((s) => s.source);
-    if (reload.length > 0) await Promise.all(reload.map((s) => this.#reload(client, s)));
-    for (const s of sources) if (!this.#partials.has(s.source)) this.#partials.set(s.source, new PartialSource());
-    // 2. Chunks the deltas need that are not in memory.
-    await Promise.all(sources.map(async (s) => {
-      const p = this.#partials.get(s.source)!;
-      const need: string[] = [];
-      for (const [field, sd] of s.series) for (const f of p.missing(field, sd, this.#shape)) if (!need.includes(f)) need.push(f);
-      for (const part of chunked(need, 1000)) p.loaded(part, await client.hmgetBuffer(this.#keys.data(s.source, this.id), ...part));
-    }));
-    // 3. Merge in memory (the sources' liveness too, as the memory store's touchSource()).
-    const heads: WrittenHead[] = [];
-    for (const s of sources) {
-      const p = this.#partials.get(s.source)!;
-      p.lastUsed = now;
-      for (const r of s.receivedAts) {
-        if (p.ls === undefined) {
-          p.ls = r;
-          p.iv = 0;
-          continue;
-        }
-        const gap = r - p.ls;
-        if (gap >= MIN_INTERVAL_MS) p.iv = p.iv === 0 ? gap : 0.8 * p.iv + 0.2 * gap;
-        if (r > p.ls) p.ls = r;
-      }
-      for (const [field, sd] of s.series) heads.push({ source: s.source, field, series: sd, head: p.apply(field, sd, this.#shape) });
-    }
-    // 4. Write: one fp_put for the tick (standalone: atomic), or per source (Cluster: one slot each).
     const failed = new Map<string, FleetPulseError>();
-    const groups = cluster ? sources.map((s) => [s.source]) : chunked(sources.map((s) => s.source), MAX_SOURCES_PER_CALL);
-    await Promise.all(groups.map(async (group) => {
-      const keys: string[] = [];
-      const parts: PutPart[] = [];
-      for (const src of group) parts.push(this.#part(keys, src, this.#partials.get(src)!, now));
-      try {
-        await client.fpPut(keys.length, ...keys, this.id, String(this.#ttlMs), encodePut(parts));
-        for (const src of group) this.#written.add(src);
-      } catch (err) {
-        const e = toStateError(err);
-        for (const src of group) {
-          failed.set(src, e);
-          // Memory is ahead of Redis now, and the write may or may not have landed (a reply lost
-          // with the connection): reload from Redis on the next write, whatever it holds.
-          this.#partials.delete(src);
-          this.#written.add(src);
-        }
+    const ready = await this.#prepare(client, [...delta.sources.values()], now, failed);
+    // From here on synchronous up to the fp_put calls: no other tick's merge interleaves.
+    const updates: BucketUpdate[] = [];
+    const fields: string[] = [];
+    // fp_put per part of the tick (standalone), or per source (Cluster: one slot each), each sent
+    // as soon as it is merged.
+    const groups = cluster ? ready.map((x) => [x]) : putGroups(ready, ([s]) => s, MIN_SOURCES_PER_CALL, MAX_SOURCES_PER_CALL);
+    const puts: Array<Promise<void>> = [];
+    for (const group of groups) {
+      for (const [s, p] of group) this.#merge(s, p, updates, fields);
+      puts.push(this.#put(client, group, now, failed));
+    }
+    await Promise.all(puts);
+    for (const [s] of ready) this.#partials.get(s.source)?.trim(this.#shape);
+    if (failed.size === 0) return { failed, updates, fields };
+    const ok = updates.map((u) => !failed.has(u.source));
+    return { failed, updates: updates.filter((_, i) => ok[i]), fields: fields.filter((_, i) => ok[i]) };
+  }
+
+  /**
+   * This writer's partial of every source, with the chunks its deltas need, in memory. A partial
+   * that left memory is reloaded from Redis — once, however many ticks wait for it: a second reload
+   * could replace a partial a tick already wrote with an older copy, losing that tick's samples.
+   * A source whose partial was dropped while we waited (another tick's write of it failed, so memory
+   * may be ahead of Redis; or Redis reconnected) goes to `failed`: the client retries.
+   */
+  async #prepare(client: AnyRedis, sources: readonly SourceDelta[], now: number, failed: Map<string, FleetPulseError>): Promise<Array<[SourceDelta, PartialSource]>> {
+    const reload = sources.filter((s) => !this.#partials.has(s.source) && this.#written.has(s.source));
+    if (reload.length > 0) await Promise.all(reload.map((s) => this.#reloadOnce(client, s.source)));
+    const held: Array<PartialSource | undefined> = [];
+    const loads: Array<Promise<void>> = [];
+    for (const s of sources) {
+      let p = this.#partials.get(s.source);
+      if (p === undefined && !this.#written.has(s.source)) this.#partials.set(s.source, (p = new PartialSource()));
+      held.push(p);
+      if (p === undefined) continue;
+      p.lastUsed = now; // not swept while its chunks are read
+      const need = this.#missing(s, p);
+      if (need !== undefined) loads.push(this.#load(client, s.source, p, need));
+    }
+    if (loads.length > 0) await Promise.all(loads);
+    const ready: Array<[SourceDelta, PartialSource]> = [];
+    sources.forEach((s, i) => {
+      const p = held[i];
+      if (p !== undefined && this.#partials.get(s.source) === p) ready.push([s, p]);
+      else failed.set(s.source, new FleetPulseError(ErrorCode.STATE_UNAVAILABLE, 'state store unavailable: an earlier write of this source failed', { retryAfterS: 1 }));
+    });
+    return ready;
+  }
+
+  /** The chunk fields a source's deltas need that are not in memory (undefined: none). */
+  #missing(s: SourceDelta, p: PartialSource): string[] | undefined {
+    let need: string[] | undefined;
+    for (const [field, sd] of s.series) {
+      for (const f of p.missing(field, sd, this.#shape)) {
+        if (need === undefined) need = [f];
+        else if (!need.includes(f)) need.push(f);
       }
-    }));
-    for (const s of sources) this.#partials.get(s.source)?.trim(this.#shape);
-    return { failed, heads: heads.filter((h) => !failed.has(h.source)) };
+    }
+    return need;
+  }
+
+  /** Merge a source's deltas into its partial (its liveness too, as the memory store's touchSource()). */
+  #merge(s: SourceDelta, p: PartialSource, updates: BucketUpdate[], fields: string[]): void {
+    for (const r of s.receivedAts) {
+      if (p.ls === undefined) {
+        p.ls = r;
+        p.iv = 0;
+        continue;
+      }
+      const gap = r - p.ls;
+      if (gap >= MIN_INTERVAL_MS) p.iv = p.iv === 0 ? gap : 0.8 * p.iv + 0.2 * gap;
+      if (r > p.ls) p.ls = r;
+    }
+    for (const [field, sd] of s.series) {
+      const u = p.apply(s.source, field, sd, this.#shape, this.#stepMs);
+      if (u === undefined) continue;
+      updates.push(u);
+      fields.push(field);
+    }
+  }
+
+  /** One fp_put of a group of sources (sent before this returns a promise: in call order). */
+  async #put(client: AnyRedis, group: ReadonlyArray<[SourceDelta, PartialSource]>, now: number, failed: Map<string, FleetPulseError>): Promise<void> {
+    const keys: string[] = [];
+    const parts: PutPart[] = [];
+    for (const [s, p] of group) parts.push(this.#part(keys, s.source, p, now));
+    try {
+      await client.fpPut(keys.length, ...keys, this.id, this.#ttl, encodePut(parts));
+      for (const [s] of group) this.#written.add(s.source);
+    } catch (err) {
+      const e = toStateError(err);
+      for (const [s] of group) {
+        failed.set(s.source, e);
+        // Memory is ahead of Redis now, and the write may or may not have landed (a reply lost
+        // with the connection): reload from Redis on the next write, whatever it holds.
+        this.#partials.delete(s.source);
+        this.#written.add(s.source);
+      }
+    }
+  }
+
+  /** Read chunks a delta needs into p (bounded HMGETs). */
+  async #load(client: AnyRedis, source: string, p: PartialSource, need: readonly string[]): Promise<void> {
+    p.loading++;
+    try {
+      for (const part of chunked(need, 1000)) p.loaded(part, await client.hmgetBuffer(this.#keys.data(source, this.id), ...part));
+    } finally {
+      p.loading--;
+    }
   }
 
   /**
@@ -166,30 +301,43 @@ export class PartialWriter {
    * (heads, liveness, changed chunks); info fields only when a series is new.
    */
   #part(keys: string[], source: string, p: PartialSource, now: number): PutPart {
-    keys.push(this.#keys.writers(source), this.#keys.info(source, this.id), this.#keys.data(source, this.id));
+    const k = (p.putKeys ??= [this.#keys.writers(source), this.#keys.info(source, this.id), this.#keys.data(source, this.id)]);
+    keys.push(k[0], k[1], k[2]);
     // Once a minute: (re)join the source's writer set and push the TTLs out (the TTL has slack).
     const minute = Math.floor(now / 60_000);
     const refresh = minute !== p.ttlMinute;
     p.ttlMinute = minute;
-    const info: string[] = [];
+    let info: readonly string[] = NONE;
     if (p.newIndex.size > 0) {
-      info.push('n', String(p.nextSid));
-      for (const [f, sid] of p.newIndex) info.push(f, sid);
+      const l = ['n', String(p.nextSid)];
+      for (const [f, sid] of p.newIndex) l.push(f, sid);
+      info = l;
     }
-    const data = ['H', p.heads(this.#shape), 'ls', String(p.ls), 'iv', String(p.iv), ...p.takeWrites(this.#shape)];
-    return { refresh, info, data, dels: [...p.dels] };
+    const H = p.heads(this.#shape);
+    const HX = p.overflowHeads(this.#shape);
+    return { refresh, info, H, HX, ls: String(p.ls), iv: String(p.iv), writes: p.takeWrites(this.#shape), dels: p.dels.length === 0 ? NONE : [...p.dels] };
+  }
+
+  /** #reload(), shared by every tick that needs the same source meanwhile. */
+  #reloadOnce(client: AnyRedis, source: string): Promise<void> {
+    let r = this.#reloading.get(source);
+    if (r === undefined) {
+      r = this.#reload(client, source).finally(() => this.#reloading.delete(source));
+      this.#reloading.set(source, r);
+    }
+    return r;
   }
 
   /** Load this writer's partial of a source from Redis (after it left memory). */
   async #reload(client: AnyRedis, source: string): Promise<void> {
-    const [info, [H, ls, iv]] = await Promise.all([client.hgetall(this.#keys.info(source, this.id)), client.hmgetBuffer(this.#keys.data(source, this.id), 'H', 'ls', 'iv')]);
+    const [info, [H, ls, iv, HX]] = await Promise.all([client.hgetall(this.#keys.info(source, this.id)), client.hmgetBuffer(this.#keys.data(source, this.id), 'H', 'ls', 'iv', 'HX')]);
     const p = new PartialSource();
     if (ls) p.ls = Number(ls.toString());
     p.iv = iv ? Number(iv.toString()) : 0;
     p.nextSid = Number(info.n ?? 0);
     const index = new Map<string, number>();
     for (const [f, v] of Object.entries(info)) if (f.includes('\u0000')) index.set(f, Number(v));
-    p.loadHeads(H ?? null, index, this.#shape);
+    p.loadHeads(H ?? null, HX ?? null, index, this.#shape);
     this.#partials.set(source, p);
   }
 }

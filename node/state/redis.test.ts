@@ -15,6 +15,11 @@ import { GroupCommitStore } from '../aggregate/group-commit.js';
 import { RedisStateStore } from './redis.js';
 import { baseTime, batchOf, DEFAULT_RETENTION, SMALL_RETENTION, storeContract } from './store.contract.js';
 import { compareStores, makeWorkload, memoryReference } from './store.differential.js';
+import { DeltaBuilder, type TickDelta } from '../aggregate/delta.js';
+import { RedisConnection, type AnyRedis } from './redis-client.js';
+import { RedisKeys } from './redis-keys.js';
+import { PartialWriter } from './redis-writer.js';
+import type { S } from './store.contract.js';
 
 const skip = skipUnless('redis-server');
 const log = pino({ level: 'silent' });
@@ -102,6 +107,112 @@ describe('live updates with several writers', () => {
         assert.deepEqual([u!.start, u!.count, u!.sum, u!.last], [ts, 1, 5, 5], 'this writer\'s part');
       }
     }
+  });
+});
+
+describe('writer: ticks in flight together', () => {
+  const shape = { fineN: 10, coarseN: 12, ch: 4 };
+  const opts = { retention: SMALL_RETENTION, maxSeries: 1000, streamSeqTtlMs: 900_000, now: Date.now };
+  /** A PartialWriter on its own connection, and a store under the same prefix to read back with. */
+  async function setup(t: { after(fn: () => Promise<unknown>): void }): Promise<{ writer: PartialWriter; client: AnyRedis; reader: RedisStateStore }> {
+    const prefix = uniquePrefix();
+    const conn = new RedisConnection({ url: redis!.url, commandTimeoutMs: 5000, log });
+    const reader = await makeRedisStore(redis!.url, opts, { prefix, chunkBuckets: shape.ch });
+    t.after(() => Promise.all([conn.close(), reader.close()]));
+    await waitFor(() => conn.ready(), 10_000, 'writer connection');
+    return { writer: new PartialWriter(new RedisKeys(prefix), shape, 3_600_000, 1000), client: conn.client!, reader };
+  }
+  const tick = (samples: S[]): TickDelta => {
+    const b = new DeltaBuilder(SMALL_RETENTION);
+    b.add(batchOf(samples), Date.now());
+    return b.take();
+  };
+  /** The client, with the replies of its reads held back 50 ms (sent at once: they see Redis as it is now). */
+  const lateReads = (c: AnyRedis): AnyRedis => new Proxy(c, {
+    get(target, prop) {
+      const v: unknown = Reflect.get(target, prop, target);
+      if (typeof v !== 'function') return v;
+      const f = (v as (...a: unknown[]) => unknown).bind(target);
+      if (prop !== 'hgetall' && prop !== 'hmgetBuffer') return f;
+      return async (...args: unknown[]) => {
+        const r = await f(...args);
+        await new Promise((resolve) => setTimeout(resolve, 50));
+        return r;
+      };
+    },
+  });
+  const counts = async (reader: RedisStateStore, T: number): Promise<number[]> =>
+    (await reader.series({ metric: 'cpu', source: 'a', ring: 'fine', fromMs: T, toMs: T + 9000, stepMs: 1000 })).points.map((p) => p[1]);
+
+  test('two ticks that both reload a source (it left memory) keep both ticks\' samples', async (t) => {
+    const { writer, client, reader } = await setup(t);
+    const T = baseTime(20_000); // a whole number of chunks (4 s) and coarse buckets (5 s)
+    await writer.write(client, tick([{ source: 'a', metric: 'cpu', value: 1, ts: T }]), Date.now(), false);
+    writer.forget();
+    const [x, y] = await Promise.all([
+      writer.write(client, tick([{ source: 'a', metric: 'cpu', value: 2, ts: T + 1000 }]), Date.now(), false),
+      writer.write(lateReads(client), tick([{ source: 'a', metric: 'cpu', value: 3, ts: T + 2000 }]), Date.now(), false),
+    ]);
+    assert.deepEqual([x.failed.size, y.failed.size], [0, 0]);
+    assert.deepEqual(await counts(reader, T), [1, 1, 1]);
+  });
+
+  test('a chunk read for one tick does not overwrite what an earlier tick wrote to it meanwhile', async (t) => {
+    const { writer, client, reader } = await setup(t);
+    const T = baseTime(20_000); // a whole number of chunks (4 s) and coarse buckets (5 s)
+    // Heads in chunks 0, 1, 2: chunk 0 leaves memory after the last write (only the head chunk
+    // and the one before it stay).
+    for (const dt of [0, 5000, 9000]) await writer.write(client, tick([{ source: 'a', metric: 'cpu', value: 1, ts: T + dt }]), Date.now(), false);
+    // Two late samples for chunk 0 in two ticks: each reads chunk 0 from Redis before either writes.
+    const [x, y] = await Promise.all([
+      writer.write(client, tick([{ source: 'a', metric: 'cpu', value: 2, ts: T + 1000 }]), Date.now(), false),
+      writer.write(lateReads(client), tick([{ source: 'a', metric: 'cpu', value: 3, ts: T + 2000 }]), Date.now(), false),
+    ]);
+    assert.deepEqual([x.failed.size, y.failed.size], [0, 0]);
+    assert.deepEqual(await counts(reader, T), [1, 1, 1, 1, 1]);
+  });
+
+  test('a tick waiting for chunk reads while the partial is dropped fails that source with state_unavailable', async (t) => {
+    const { writer, client } = await setup(t);
+    const T = baseTime(20_000); // a whole number of chunks (4 s) and coarse buckets (5 s)
+    for (const dt of [0, 5000, 9000]) await writer.write(client, tick([{ source: 'a', metric: 'cpu', value: 1, ts: T + dt }]), Date.now(), false);
+    const late = writer.write(client, tick([{ source: 'a', metric: 'cpu', value: 2, ts: T + 1000 }]), Date.now(), false);
+    writer.forget(); // as a reconnect does (an earlier tick's failed write drops the partial alike)
+    const r = await late;
+    assert.equal(r.failed.get('a')?.code, ErrorCode.STATE_UNAVAILABLE);
+    assert.deepEqual(r.updates, []);
+  });
+});
+
+describe('layout: partials from writers before HX', () => {
+  test('a partial whose head overflow is a field (no HX) reads the same — series and live updates', async (t) => {
+    const prefix = uniquePrefix();
+    const opts = { retention: SMALL_RETENTION, maxSeries: 1000, streamSeqTtlMs: 900_000, now: Date.now };
+    const [a, b] = await Promise.all([makeRedisStore(redis!.url, opts, { prefix }), makeRedisStore(redis!.url, opts, { prefix })]);
+    const raw = new Redis(redis!.port, '127.0.0.1');
+    t.after(async () => {
+      raw.disconnect();
+      await Promise.all([a.close(), b.close()]);
+    });
+    const T = baseTime(20_000);
+    // Two samples in one bucket: its overflow is in the head chunk's, i.e. in HX.
+    await a.apply(batchOf([{ source: 'a', metric: 'cpu', value: 1, ts: T + 100 }, { source: 'a', metric: 'cpu', value: 4, ts: T + 200 }, { source: 'a', metric: 'cpu', value: 2, ts: T + 1100 }]), Date.now());
+    const q = { metric: 'cpu', source: 'a', ring: 'fine' as const, fromMs: T, toMs: T + 2000, stepMs: 1000 };
+    const before = await b.series(q);
+    assert.deepEqual(before.points[0], [T, 2, 5, 1, 4, 4]);
+    // Rewrite a's partial as a writer before HX left it: head overflow chunk as `<id>X<c>`, no HX.
+    const [data] = await raw.keys(`${prefix}{s:a}:d:*`);
+    const [H, HX] = await raw.hmgetBuffer(data!, 'H', 'HX');
+    const ch = 4;
+    await raw.hset(data!, `1X${H!.readDoubleLE(55)}`, HX!.subarray(0, ch * 30));
+    await raw.hdel(data!, 'HX');
+    assert.deepEqual(await b.series(q), before);
+    // fp_heads: b's live update of the bucket merges a's part from the field.
+    await b.drainUpdates();
+    await b.apply(batchOf([{ source: 'a', metric: 'cpu', value: 8, ts: T + 300 }]), Date.now());
+    await b.apply(batchOf([{ source: 'a', metric: 'cpu', value: 0, ts: T + 50 }]), Date.now());
+    const [u] = await b.drainUpdates();
+    assert.deepEqual([u!.start, u!.count, u!.sum, u!.min, u!.max, u!.last], [T, 4, 13, 0, 8, 8]);
   });
 });
 

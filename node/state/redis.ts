@@ -6,9 +6,10 @@
  *
  * Writes come as one commit per group-commit tick (aggregate/group-commit.ts): the tick's samples,
  * pre-aggregated into bucket deltas (aggregate/delta.ts), are merged into this worker's own
- * partials and written in one transaction (redis-writer.ts) — plus the index updates that are due
- * (redis-index.ts). Each writer owns its partials, so concurrent writers never race on a bucket;
- * reads merge all partials of a source like memory mode merges partitions, exactly.
+ * partials and written by atomic scripts, one per part of whole requests (redis-writer.ts) — plus
+ * the index updates that are due (redis-index.ts). Each writer owns its partials, so concurrent
+ * writers never race on a bucket; reads merge all partials of a source like memory mode merges
+ * partitions, exactly.
  * apply() resolves only after Redis confirmed the write; while Redis is unreachable it rejects at
  * once with STATE_UNAVAILABLE (HTTP 503 + Retry-After), nothing is queued.
  */
@@ -79,8 +80,12 @@ export class RedisStateStore implements StateStore, CommitWriter {
   /** This worker's partials and their writes. */
   readonly #writer: PartialWriter;
   readonly #sweep: NodeJS.Timeout;
-  /** Fine head buckets written since the last drainUpdates(), one per series (newest wins). */
-  #updates = new Map<string, { field: string; u: BucketUpdate }>();
+  /**
+   * Fine head buckets written since the last drainUpdates(), one per series (newest wins): source →
+   * `<metric>NUL<tags>` → bucket. By source first, as a tick's writes come and as drainUpdates()
+   * reads them back, so no per-series key string is built.
+   */
+  #updates = new Map<string, Map<string, BucketUpdate>>();
 
   constructor(o: RedisStoreOptions) {
     this.#o = o;
@@ -92,7 +97,7 @@ export class RedisStateStore implements StateStore, CommitWriter {
     this.#fineN = r.fineSpanMs / r.fineStepMs;
     this.#coarseN = r.coarseSpanMs / r.coarseStepMs;
     this.#coarseOffUnit = Math.ceil(r.coarseStepMs / 65535);
-    this.#writer = new PartialWriter(this.#keys, { fineN: this.#fineN, coarseN: this.#coarseN, ch: this.#ch }, r.coarseSpanMs + EXPIRY_SLACK_MS);
+    this.#writer = new PartialWriter(this.#keys, { fineN: this.#fineN, coarseN: this.#coarseN, ch: this.#ch }, r.coarseSpanMs + EXPIRY_SLACK_MS, r.fineStepMs);
     this.#sweep = setInterval(() => this.#writer.sweep(this.#now()), SWEEP_MS);
     this.#sweep.unref();
     this.#conn = new RedisConnection({
@@ -195,14 +200,17 @@ export class RedisStateStore implements StateStore, CommitWriter {
   async #write(client: AnyRedis, delta: TickDelta, now: number): Promise<Map<string, FleetPulseError>> {
     const index = this.#index.write(client, delta, now);
     const [written] = await Promise.all([this.#writer.write(client, delta, now, this.#conn.isCluster), index]);
-    const step = this.#o.retention.fineStepMs;
-    for (const { source, field, series: sd, head: h } of written.heads) {
-      if (h.count === 0) continue;
-      const start = h.b * step;
-      this.#updates.set(sd.key, {
-        field,
-        u: { metric: sd.metric, source, tags: sd.tags, start, count: h.count, sum: h.sum, min: h.min, max: h.max, last: h.last, lastTs: start + h.off, receivedAt: sd.receivedAt },
-      });
+    const { updates, fields } = written;
+    let source: string | undefined;
+    let series: Map<string, BucketUpdate> | undefined;
+    for (let i = 0; i < updates.length; i++) {
+      const u = updates[i]!;
+      if (u.source !== source) {
+        source = u.source;
+        series = this.#updates.get(source);
+        if (series === undefined) this.#updates.set(source, (series = new Map()));
+      }
+      series!.set(fields[i]!, u);
     }
     return written.failed;
   }
@@ -217,12 +225,16 @@ export class RedisStateStore implements StateStore, CommitWriter {
     const pending = this.#updates;
     this.#updates = new Map();
     if (pending.size === 0) return [];
+    const all: BucketUpdate[] = [];
     const bySource = new Map<string, Array<{ field: string; u: BucketUpdate }>>();
-    for (const e of pending.values()) {
-      if (wanted !== undefined && !wanted(e.u.metric, e.u.source)) continue;
-      let l = bySource.get(e.u.source);
-      if (l === undefined) bySource.set(e.u.source, (l = []));
-      l.push(e);
+    for (const [source, series] of pending) {
+      let l: Array<{ field: string; u: BucketUpdate }> | undefined;
+      for (const [field, u] of series) {
+        all.push(u);
+        if (wanted !== undefined && !wanted(u.metric, source)) continue;
+        if (l === undefined) bySource.set(source, (l = []));
+        l.push({ field, u });
+      }
     }
     const c = this.#conn.client;
     if (c !== undefined && this.#conn.ready() && bySource.size > 0) {
@@ -263,7 +275,7 @@ export class RedisStateStore implements StateStore, CommitWriter {
         }
       }));
     }
-    return [...pending.values()].map((e) => e.u);
+    return all;
   }
 
   // ---------------------------------------------------------------- reads
