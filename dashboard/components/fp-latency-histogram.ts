@@ -31,6 +31,8 @@ export class FpLatencyHistogram extends LitElement {
     const counts = d?.counts ?? [];
     const max = Math.max(1, ...counts);
     const bw = counts.length === 0 ? 0 : W / counts.length;
+    // Labels like '150 ms' need ~34 units at 9px: narrower bars get their labels on two staggered rows.
+    const stagger = bw < 34;
     const q = (p: number): string => {
       const v = d === undefined ? null : histogramQuantile(d.le, d.counts, p);
       return v === null ? '–' : v === Infinity ? `> ${formatBound(d!.le.at(-2) ?? 0)}` : `≤ ${formatSeconds(v)}`;
@@ -38,11 +40,11 @@ export class FpLatencyHistogram extends LitElement {
     return html`
       <h3>${this.heading}</h3>
       <div class="stats">${d?.count ?? 0} samples in the last minute · p50 ${q(0.5)} · p99 ${q(0.99)}${d !== undefined && d.count > 0 ? ` · mean ${formatSeconds(d.sum / d.count)}` : ''}</div>
-      <svg viewBox="0 0 ${W} ${H + 14}" role="img" aria-label="${this.heading} histogram">
+      <svg viewBox="0 0 ${W} ${H + (stagger ? 25 : 14)}" role="img" aria-label="${this.heading} histogram">
         ${counts.map((c, i) => {
           const h = (c / max) * H;
           return svg`<rect x=${i * bw + 1} y=${H - h} width=${Math.max(1, bw - 2)} height=${h}><title>${formatBound(d!.le[i] ?? -1)}: ${c}</title></rect>
-            <text x=${i * bw + bw / 2} y=${H + 11} text-anchor="middle">${formatBound(d!.le[i] ?? -1)}</text>`;
+            <text x=${i * bw + bw / 2} y=${H + (stagger && i % 2 === 1 ? 22 : 11)} text-anchor="middle">${formatBound(d!.le[i] ?? -1)}</text>`;
         })}
       </svg>
     `;

@@ -184,6 +184,14 @@ test('dashboard in Chromium: every view matches the query API, updates live, sur
   assert.equal(await page.locator('fp-cluster-view tr[data-worker]').count(), 2);
   assert.equal(await text(page, 'fp-stat-tile#state [data-testid=value]'), 'memory');
   await until('sample-to-broadcast histogram has data', 15_000, async () => /^[1-9]/.test(await text(page, 'fp-latency-histogram#s2b .stats')));
+  // Every bucket bound is labelled, and no two labels overlap (14 bounds on a narrow panel).
+  const overlaps = await page.locator('fp-latency-histogram#s2b').evaluate((el) => {
+    const boxes = [...el.shadowRoot!.querySelectorAll('svg text')].map((t) => t.getBoundingClientRect());
+    const hit = boxes.flatMap((a, i) => boxes.slice(i + 1).filter((b) => a.left < b.right && b.left < a.right && a.top < b.bottom && b.top < a.bottom).map(() => i));
+    return { labels: boxes.length, hit: hit.length };
+  });
+  assert.equal(overlaps.labels, 14, 'one label per bucket bound, +Inf included');
+  assert.equal(overlaps.hit, 0, 'histogram labels overlap');
   await page.screenshot({ path: path.join(SCREENSHOTS, 'cluster.png') });
 
   // ---- A crafted source name in a link renders literally: no element, no script ----
