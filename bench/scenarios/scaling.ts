@@ -35,7 +35,11 @@ function pushBodies(): string[] {
 
 type Transport = 'push' | 'stream';
 /** samplesPerSec is what the generator saw acknowledged; serverSamplesPerSec what the servers counted as accepted over the same window (a cross-check). */
-interface Run { workers: number; transport: Transport; rep: number; samplesPerSec: number; serverSamplesPerSec: number; p50Ms: number; p99Ms: number; errors: number; cpu: CpuWindow }
+interface Run {
+  workers: number; transport: Transport; rep: number; samplesPerSec: number; serverSamplesPerSec: number; p50Ms: number; p99Ms: number; errors: number; cpu: CpuWindow;
+  /** Stream only, when errors > 0: the agent's errors by code, and what it dropped or left unacked (a count alone said nothing). */
+  errorDetail?: { codes: Record<string, number>; dropped: number; unackedAtExit: number; reconnects: number };
+}
 
 async function accepted(adminUrl: string): Promise<number> {
   return metricTotal(await scrapeMetrics(adminUrl), 'fleetpulse_ingest_samples_total', { result: 'accepted' });
@@ -76,7 +80,11 @@ export const scalingScenario: Scenario = {
           const cpu = m2.stop(); // before the agent exits, or its CPU time is gone with it
           const serverSamplesPerSec = ((await accepted(fp.adminUrl)) - b0) / (cpu.wallMs / 1000);
           const s = await agent.done;
-          runs.push({ workers, transport: 'stream', rep, samplesPerSec: s.samplesPerSec, serverSamplesPerSec, p50Ms: s.ackLatencyMs.p50, p99Ms: s.ackLatencyMs.p99, errors: s.errors + s.dropped, cpu });
+          const errors = s.errors + s.dropped;
+          runs.push({
+            workers, transport: 'stream', rep, samplesPerSec: s.samplesPerSec, serverSamplesPerSec, p50Ms: s.ackLatencyMs.p50, p99Ms: s.ackLatencyMs.p99, errors, cpu,
+            ...(errors > 0 ? { errorDetail: { codes: s.errorCodes, dropped: s.dropped, unackedAtExit: s.unackedAtExit, reconnects: s.reconnects } } : {}),
+          });
         }
       } finally {
         await fp.stop();
@@ -113,7 +121,7 @@ export const scalingScenario: Scenario = {
       if (counts.length > 2) parts.push(`${counts[counts.length - 1]} workers ${ratio(last.sps.median, two.sps.median).toFixed(2)}× two`);
       findings.push(`${parts.join(', ')} (best: ${counts[best]} worker(s), ${Math.round(a[best]!.sps.median).toLocaleString('en-US')} samples/s). With 2 workers the servers used ${two.servers.toFixed(2)} cores and the generator ${two.generator.toFixed(2)} on this ${cores}-core machine; p99 was ${a[0]!.p99.toFixed(1)} ms with 1 worker and ${last.p99.toFixed(1)} ms with ${counts[counts.length - 1]}.`);
     }
-    findings.push(`This machine has ${cores} cores and the load generator runs on them too. A second worker can add a core; a third and fourth cannot, they only add processes that take turns on the same cores (and in memory mode a worker forwards the samples it does not own to their owner, so more workers also mean more forwarding). Read past ${cores} workers as the cost of oversubscription, not as how FleetPulse scales on a bigger machine: there, workers up to the core count (minus what the generator and Caddy need) are the useful range.`);
+    findings.push(`This machine has ${cores} cores and the load generator runs on them too. A second worker can add a core; a third and fourth cannot, they only add processes that take turns on the same cores (and in memory mode a push request's samples of sources another worker owns are forwarded to it, so more workers mean more forwarding for push; a stream with X-Source is handed to its owner once, at the upgrade, and forwards nothing). Read past ${cores} workers as the cost of oversubscription, not as how FleetPulse scales on a bigger machine: there, workers up to the core count (minus what the generator and Caddy need) are the useful range.`);
     const other = Math.max(...runs.map((r) => r.cpu.otherCores));
     if (other > 0.2) findings.push(`Other work on the machine used up to ${other.toFixed(2)} cores during these runs; the numbers are lower than a quiet machine would give.`);
 

@@ -98,7 +98,7 @@ export class StreamLane extends Lane {
       this.pump();
     });
     ws.on('message', (data) => this.#onFrame(String(data)));
-    ws.on('error', (err) => this.stats.error(`connect:${(err as NodeJS.ErrnoException).code ?? 'error'}`));
+    ws.on('error', (err) => this.stats.error(`connect:${connectErrorCode(err)}`));
     ws.on('close', (code, reason) => {
       if (this.#open) this.stats.open--;
       this.#open = false;
@@ -201,4 +201,18 @@ export class StreamLane extends Lane {
     this.#unacked = [];
     this.#unackedSamples = 0;
   }
+}
+
+/**
+ * A short code for a WebSocket error, for the agent's error counts: the errno when there is one
+ * (ECONNREFUSED…), else what `ws` says went wrong — a refused upgrade (`http-503`) or a handshake
+ * the server never answered (`handshake-timeout`) — instead of one opaque `error`.
+ */
+export function connectErrorCode(err: Error): string {
+  const code = (err as NodeJS.ErrnoException).code;
+  if (typeof code === 'string' && code !== '') return code;
+  const status = /Unexpected server response: (\d{3})/.exec(err.message);
+  if (status) return `http-${status[1]}`;
+  if (/handshake has timed out/i.test(err.message)) return 'handshake-timeout';
+  return 'error';
 }
