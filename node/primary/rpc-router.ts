@@ -8,6 +8,7 @@
 import type { Worker } from 'node:cluster';
 import { ErrorCode, FleetPulseError } from '../errors.js';
 import type { Socket } from 'node:net';
+import { stopReading } from '../worker/connection-handoff.js';
 import { IPC_SOURCE, type AdoptConnection, type RpcGathered, type RpcOp, type RpcReply, type RpcRequest } from '../protocol/ipc.js';
 
 export const PRIMARY = -1;
@@ -78,6 +79,7 @@ export class RpcRouter {
       return;
     }
     try {
+      stopReading(socket); // the primary's copy must not take the client's first frames
       w.send(msg, socket, { keepOpen: false }, () => socket.destroy());
     } catch {
       socket.destroy();
