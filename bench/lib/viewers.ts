@@ -157,8 +157,8 @@ export interface LiveWindow {
   acceptedPerSec: number;
 }
 
-/** Scrape, run a window of `seconds` with the viewers measuring, scrape again. */
-export async function liveWindow(adminUrl: string, viewers: { start(): void; stop(): Promise<ViewersStats> }, meter: CpuMeter, seconds: number, s2bLimitMs = Number.NaN): Promise<LiveWindow> {
+/** Scrape, run a window of `seconds` with the viewers measuring, scrape again; `s2bLimitMs` should be a bucket bound (flushMs + 50). */
+export async function liveWindow(adminUrl: string, viewers: { start(): void; stop(): Promise<ViewersStats> }, meter: CpuMeter, seconds: number, s2bLimitMs: number): Promise<LiveWindow> {
   const before = await scrapeMetrics(adminUrl);
   viewers.start();
   meter.start();

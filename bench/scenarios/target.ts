@@ -58,7 +58,10 @@ async function screenWindow(page: Page, during: Promise<unknown>): Promise<Scree
   await take(); // what was painted before the window
   const values: number[] = [];
   let done = false;
-  void during.finally(() => (done = true));
+  const stop = (): void => {
+    done = true;
+  };
+  during.then(stop, stop);
   while (!done) {
     await Promise.race([during, new Promise((r) => setTimeout(r, 1000))]);
     values.push(...(await take()).map((s) => s * 1000));
@@ -154,8 +157,8 @@ export const targetScenario: Scenario = {
               ctx.progress(`target: flushMs ${flushMs}, run ${rep + 1}/${ctx.repeat}: ${drain.ok ? `drained in ${drain.s.toFixed(0)} s` : `still draining after ${drain.s.toFixed(0)} s`}; measuring ${ctx.durationS} s`);
               const meter = new CpuMeter({ servers: [fp.proc.child.pid!], agent: [agent.pid], viewers: v.pids });
               const measuring = liveWindow(fp.adminUrl, v, meter, ctx.durationS, flushMs + 50);
-              const screen = page === undefined ? undefined : await screenWindow(page, measuring);
-              const w = await measuring;
+              // Both awaited together: a failure of either surfaces here, never as an unhandled rejection.
+              const [w, screen] = await Promise.all([measuring, page === undefined ? undefined : screenWindow(page, measuring)]);
               await agent.stop();
               runs.push({ flushMs, rep, connectS, drainS: drain.s, drainedOk: drain.ok, ...w, agent: await agent.done, ...(screen === undefined ? {} : { screen }) });
             } finally {

@@ -57,7 +57,7 @@ export const viewersScenario: Scenario = {
           for (let rep = 0; rep < ctx.repeat; rep++) {
             ctx.progress(`viewers: ${clients.toLocaleString('en-US')} clients, window ${rep + 1}/${ctx.repeat}`);
             const meter = new CpuMeter({ servers: [fp.proc.child.pid!], agent: [agent.pid], viewers: v.pids });
-            runs.push({ clients, rep, ...(await liveWindow(fp.adminUrl, v, meter, ctx.durationS)) });
+            runs.push({ clients, rep, ...(await liveWindow(fp.adminUrl, v, meter, ctx.durationS, FLUSH_MS + 50)) });
           }
         } finally {
           await v.close();

@@ -35,8 +35,9 @@ export const SLOW_ROOM = 'slow';
 /** A client whose unsent bytes pass this skips frames until it is below SLOW_RESUME_BYTES. */
 export const SLOW_BACKLOG_BYTES = 1 << 20;
 const SLOW_RESUME_BYTES = 256 << 10;
-const nothingWanted = (): boolean => false;
 const SLOW_BACKLOG_PACKETS = 200;
+/** drainUpdates' filter while no room is watched anywhere. */
+const nothingWanted = (): boolean => false;
 
 /** What the worker tells the live layer about itself (the rest is filled in here). */
 export type WorkerLiveStatus = Omit<LiveWorker, 'host' | 'liveClients' | 'updatesPerSec'>;

@@ -309,12 +309,8 @@ export class PartialSource {
   heads(shape: RingShape): Buffer {
     const hs = headSlotBytes(shape.ch);
     const len = this.nextSid * hs;
-    if (this.#H.length < len) {
-      // New series: their slots start zeroed (no heads) until written below.
-      const H = Buffer.alloc(len);
-      this.#H.copy(H);
-      this.#H = H;
-    }
+    // New series: their slots start zeroed (no heads) until written below.
+    if (this.#H.length < len) this.#H = grown(this.#H, len);
     for (const s of this.touched) this.#slot(s, shape, hs);
     return this.#H.subarray(0, len);
   }
@@ -349,11 +345,7 @@ export class PartialSource {
     const xs = shape.ch * XS;
     const len = this.nextSid * xs;
     let changed = false;
-    if (this.#HX.length < len) {
-      const HX = Buffer.alloc(len);
-      this.#HX.copy(HX);
-      this.#HX = HX;
-    }
+    if (this.#HX.length < len) this.#HX = grown(this.#HX, len);
     for (const s of this.touched) {
       if (s.fh === undefined) continue;
       const hc = Math.floor(s.fh / shape.ch);
@@ -444,6 +436,16 @@ export class PartialSource {
     this.dels.length = 0;
     this.newIndex.clear();
   }
+}
+
+/**
+ * A zeroed copy of `b` with room for at least `len` bytes, doubling: a source whose series appear
+ * one tick at a time would otherwise copy its whole H and HX once per new series.
+ */
+function grown(b: Buffer, len: number): Buffer {
+  const out = Buffer.alloc(Math.max(len, 2 * b.length));
+  b.copy(out);
+  return out;
 }
 
 function newSeries(sid: number): SeriesState {
