@@ -1,17 +1,16 @@
 /**
- * The Redis write path's in-memory pieces without a Redis: a partial's `H` (kept between flushes,
- * rewritten only for touched series) and fp_put's blob, checked against the layouts the Lua
+ * The Redis write path's in-memory pieces without a Redis: a partial's `HB` (kept between flushes,
+ * rewritten only for touched series), the chunks a moving head writes, and fp_put's blob, checked against the layouts the Lua
  * readers depend on (redis-scripts.ts).
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { DeltaBuilder, type SourceDelta } from '../aggregate/delta.js';
-import { PartialSource, headSlotBytes, type RingShape } from './redis-partial.js';
+import { PartialSource, HEAD_SLOT_BYTES as HS, type HeadBucket, type RingShape } from './redis-partial.js';
 import { encodePut, putGroups, type PutPart } from './redis-writer.js';
 import { batchOf, DEFAULT_RETENTION, type S } from './store.contract.js';
 
 const shape: RingShape = { fineN: 600, coarseN: 360, ch: 8 };
-const HS = headSlotBytes(shape.ch);
 const T = 1_700_000_040_000;
 
 /** One tick of samples, all of source 'a'. */
@@ -21,65 +20,87 @@ function tick(samples: readonly S[]): SourceDelta {
   return b.take().sources.get('a')!;
 }
 
-/** Apply a tick and flush it as the writer does; returns H, HX (when written) and the other data fields. */
-function flushTick(p: PartialSource, samples: readonly S[]): { H: Buffer; HX: Buffer | undefined; writes: string[] } {
-  for (const [field, sd] of tick(samples).series) p.apply('a', field, sd, shape, DEFAULT_RETENTION.fineStepMs);
-  const H = Buffer.from(p.heads(shape));
-  const HX = p.overflowHeads(shape);
-  const writes = p.takeWrites(shape).filter((x): x is string => typeof x === 'string');
+/** Apply a tick and flush it as the writer does; returns HB and the chunk fields written (name → bytes). */
+function flushTick(p: PartialSource, samples: readonly S[]): { H: Buffer; writes: Map<string, Buffer> } {
+  for (const [field, sd] of tick(samples).series) p.apply(field, sd, shape);
+  const H = Buffer.from(p.heads());
+  const w = p.takeWrites();
+  const writes = new Map<string, Buffer>();
+  for (let i = 0; i < w.length; i += 2) writes.set(w[i] as string, Buffer.from(w[i + 1] as Buffer));
   p.trim(shape);
-  return { H, HX: HX && Buffer.from(HX), writes };
+  return { H, writes };
 }
 
 function applyTick(p: PartialSource, samples: readonly S[]): Buffer {
   return flushTick(p, samples).H;
 }
 
-/** The fields of one `H` slot the readers use: fine head, coarse head, flags, head bucket count/sum. */
-function slot(H: Buffer, sid: number): { fh: number; ch: number; flags: number; cc: number; cs: number } {
+const bucketAt = (H: Buffer, o: number): HeadBucket => ({ count: H.readUInt32LE(o), sum: H.readDoubleLE(o + 4), min: H.readDoubleLE(o + 12), max: H.readDoubleLE(o + 20), last: H.readDoubleLE(o + 28), off: H.readUInt16LE(o + 36) });
+
+/** One `HB` slot as the readers see it: heads, flags, and both head buckets. */
+function slot(H: Buffer, sid: number): { fh: number; ch: number; flags: number; coarse: HeadBucket; fine: HeadBucket } {
   const o = (sid - 1) * HS;
-  return { fh: H.readDoubleLE(o), ch: H.readDoubleLE(o + 8), flags: H.readUInt8(o + 16), cc: H.readUInt32LE(o + 17), cs: H.readDoubleLE(o + 21) };
+  return { fh: H.readDoubleLE(o), ch: H.readDoubleLE(o + 8), flags: H.readUInt8(o + 16), coarse: bucketAt(H, o + 17), fine: bucketAt(H, o + 55) };
 }
 
-test('heads(): a series untouched since the last flush keeps its slot; a new series grows H', () => {
-  const p = new PartialSource();
+const one = (v: number, off: number): HeadBucket => ({ count: 1, sum: v, min: v, max: v, last: v, off });
+
+test('heads(): a series untouched since the last flush keeps its slot; a new series grows HB', () => {
+  const p = new PartialSource('a');
   const H1 = applyTick(p, [{ source: 'a', metric: 'cpu', value: 1, ts: T }, { source: 'a', metric: 'mem', value: 2, ts: T }]);
   assert.equal(H1.length, 2 * HS);
   // Only mem and a new series this time: cpu's slot must still be there, unchanged.
   const H2 = applyTick(p, [{ source: 'a', metric: 'mem', value: 4, ts: T + 1000 }, { source: 'a', metric: 'disk', value: 8, ts: T, kind: 'counter' }]);
   assert.equal(H2.length, 3 * HS);
   assert.deepEqual(H2.subarray(0, HS), H1.subarray(0, HS));
-  assert.deepEqual(slot(H2, 2), { fh: (T + 1000) / 1000, ch: T / 60_000, flags: 1, cc: 2, cs: 6 });
-  assert.deepEqual(slot(H2, 3), { fh: T / 1000, ch: T / 60_000, flags: 3, cc: 1, cs: 8 });
+  assert.deepEqual(slot(H2, 2), { fh: (T + 1000) / 1000, ch: T / 60_000, flags: 1, coarse: { count: 2, sum: 6, min: 2, max: 4, last: 4, off: 1000 }, fine: one(4, 0) });
+  assert.deepEqual(slot(H2, 3), { fh: T / 1000, ch: T / 60_000, flags: 3, coarse: one(8, 0), fine: one(8, 0) });
 });
 
-test('loadHeads(): heads() and overflowHeads() afterwards give back the H and HX it was loaded from', () => {
-  const p = new PartialSource();
+test('the fine head bucket gathers its samples in HB; chunks are written only when the head moves on or a late sample lands', () => {
+  const p = new PartialSource('a');
+  const b0 = T / 1000;
+  const c = Math.floor(b0 / shape.ch);
+  const first = flushTick(p, [{ source: 'a', metric: 'cpu', value: 1, ts: T + 100 }, { source: 'a', metric: 'cpu', value: 3, ts: T + 300 }]);
+  assert.deepEqual(slot(first.H, 1).fine, { count: 2, sum: 4, min: 1, max: 3, last: 3, off: 300 });
+  assert.deepEqual([...first.writes.keys()], [], 'the head bucket only: no chunk');
+  const again = flushTick(p, [{ source: 'a', metric: 'cpu', value: 2, ts: T + 200 }]);
+  assert.deepEqual(slot(again.H, 1).fine, { count: 3, sum: 6, min: 1, max: 3, last: 3, off: 300 }, 'an earlier offset does not replace last');
+  assert.deepEqual([...again.writes.keys()], []);
+  // The head moves on one bucket: the old head goes into its chunk, with its overflow (3 samples).
+  const moved = flushTick(p, [{ source: 'a', metric: 'cpu', value: 5, ts: T + 1000 }]);
+  assert.deepEqual(slot(moved.H, 1).fine, one(5, 0));
+  assert.deepEqual([...moved.writes.keys()].sort(), [`1F${c}`, `1X${c}`]);
+  const at = b0 - c * shape.ch;
+  const F = moved.writes.get(`1F${c}`)!;
+  assert.equal(F.readUInt16LE(at * 10), 0xffff, 'MULTI');
+  assert.equal(F.readDoubleLE(at * 10 + 2), 3);
+  const X = moved.writes.get(`1X${c}`)!;
+  const xo = at * 30;
+  assert.deepEqual([X.readUInt32LE(xo), X.readDoubleLE(xo + 4), X.readDoubleLE(xo + 12), X.readDoubleLE(xo + 20), X.readUInt16LE(xo + 28)], [3, 6, 1, 3, 300], 'count sum min max off');
+  // Moving on again from a one-sample head writes only its tag and value (no overflow).
+  const single = flushTick(p, [{ source: 'a', metric: 'cpu', value: 6, ts: T + 2000 }]);
+  assert.deepEqual([...single.writes.keys()], [`1F${c}`]);
+  assert.equal(single.writes.get(`1F${c}`)!.readUInt16LE((at + 1) * 10), 1, 'one sample at offset 0: tag 1');
+  // A late sample for a bucket behind the head lands in its chunk; the head is untouched.
+  const late = flushTick(p, [{ source: 'a', metric: 'cpu', value: 7, ts: T + 1500 }]);
+  assert.deepEqual(slot(late.H, 1).fine, one(6, 0));
+  assert.deepEqual([...late.writes.keys()].sort(), [`1F${c}`, `1X${c}`]);
+});
+
+test('loadHeads(): heads() afterwards gives back the HB it was loaded from, and the next ticks write the same', () => {
+  const p = new PartialSource('a');
   flushTick(p, [{ source: 'a', metric: 'cpu', value: 1, ts: T }, { source: 'a', metric: 'mem', value: 2, ts: T + 3000 }, { source: 'a', metric: 'mem', value: 3, ts: T + 3001 }]);
-  const { H, HX } = flushTick(p, [{ source: 'a', metric: 'cpu', value: 5, ts: T + 9000 }, { source: 'a', metric: 'cpu', value: 6, ts: T + 9500 }]);
-  assert.ok(HX !== undefined);
-  const q = new PartialSource();
-  q.loadHeads(H, HX, new Map([['cpu\u0000', 1], ['mem\u0000', 2]]), shape);
-  assert.deepEqual(Buffer.from(q.heads(shape)), H);
-  // The same next tick on both: same H, HX and fields (the head overflows were restored from HX).
-  const next: S[] = [{ source: 'a', metric: 'cpu', value: 7, ts: T + 9700 }, { source: 'a', metric: 'mem', value: 8, ts: T + 3500 }];
+  const { H } = flushTick(p, [{ source: 'a', metric: 'cpu', value: 5, ts: T + 9000 }, { source: 'a', metric: 'cpu', value: 6, ts: T + 9500 }]);
+  const q = new PartialSource('a');
+  q.loadHeads(H, new Map([['cpu\u0000', 1], ['mem\u0000', 2]]));
+  assert.deepEqual(Buffer.from(q.heads()), H);
+  // The same ticks on both: same HB (head buckets restored from HB). Moving mem's head needs its
+  // chunk, which q has not read: q starts it from zeros, as a reader of Redis would have given it.
+  const next: S[] = [{ source: 'a', metric: 'cpu', value: 7, ts: T + 9700 }];
   assert.deepEqual(flushTick(q, next), flushTick(p, next));
-});
-
-test('overflowHeads(): HX is written only when a head overflow changed; a head leaving its chunk writes its overflow as a field', () => {
-  const p = new PartialSource();
-  const xs = shape.ch * 30;
-  const first = flushTick(p, [{ source: 'a', metric: 'cpu', value: 1, ts: T }]);
-  assert.deepEqual(first.HX, Buffer.alloc(xs), 'a new series: its slot, zeros (no overflow)');
-  assert.equal(flushTick(p, [{ source: 'a', metric: 'cpu', value: 1, ts: T + 1000 }]).HX, undefined, 'one sample per bucket: no overflow');
-  const multi = flushTick(p, [{ source: 'a', metric: 'cpu', value: 2, ts: T + 1500 }]);
-  assert.equal(multi.HX?.readUInt32LE(30), 2, 'bucket 1 of the chunk: count 2');
-  assert.deepEqual(multi.writes, [], 'no overflow field while it is the head chunk\'s');
-  // The head moves to the next chunk (8 buckets): the old head's overflow becomes a field.
-  const moved = flushTick(p, [{ source: 'a', metric: 'cpu', value: 3, ts: T + 8000 }]);
-  const c = Math.floor(T / 1000 / shape.ch);
-  assert.deepEqual(moved.writes.sort(), [`1F${c}`, `1X${c}`]);
-  assert.deepEqual(moved.HX, Buffer.alloc(xs), 'the new head chunk has no overflow yet');
+  const missing = q.missing('mem\u0000', tick([{ source: 'a', metric: 'mem', value: 8, ts: T + 4000 }]).series.get('mem\u0000')!, shape);
+  assert.deepEqual(missing, [`2F${Math.floor((T + 3000) / 1000 / shape.ch)}`, `2X${Math.floor((T + 3000) / 1000 / shape.ch)}`], 'the old head\'s chunk is read before the head moves');
 });
 
 /** PUT_LUA's reading of the blob, in JS. */
@@ -105,21 +126,21 @@ function decodePut(blob: Buffer, sources: number): Array<{ refresh: number; list
   return out;
 }
 
-test('encodePut(): the blob PUT_LUA reads — UTF-8 info fields, H, liveness, HX, chunks, deletions', () => {
+test('encodePut(): the blob PUT_LUA reads — UTF-8 info fields, HB, liveness, chunks, deletions', () => {
   const H = Buffer.from([1, 2, 3, 4]);
   const chunk = Buffer.alloc(80, 7);
   const parts: PutPart[] = [
-    { refresh: true, info: ['n', '1', 'cpu\u0000host=é', '1'], H, HX: Buffer.from([9]), ls: '1700000040000', iv: '1000.5', writes: ['1X5', chunk], dels: ['1F2', '1X2'] },
-    { refresh: false, info: [], H: Buffer.alloc(0), HX: undefined, ls: 'undefined', iv: '0', writes: [], dels: [] },
+    { refresh: true, info: ['n', '1', 'cpu\u0000host=é', '1'], H, ls: '1700000040000', iv: '1000.5', writes: ['1X5', chunk], dels: ['1F2', '1X2'] },
+    { refresh: false, info: [], H: Buffer.alloc(0), ls: 'undefined', iv: '0', writes: [], dels: [] },
   ];
   const [a, b] = decodePut(encodePut(parts), 2);
   const str = (l: Buffer[]): string[] => l.map((x) => x.toString('utf8'));
   assert.equal(a!.refresh, 1);
   assert.deepEqual(str(a!.lists[0]!), ['n', '1', 'cpu\u0000host=é', '1']);
-  assert.deepEqual(a!.lists[1]!.map((x, i) => (i === 1 || i === 7 || i === 9 ? x : x.toString())), ['H', H, 'ls', '1700000040000', 'iv', '1000.5', 'HX', Buffer.from([9]), '1X5', chunk]);
+  assert.deepEqual(a!.lists[1]!.map((x, i) => (i === 1 || i === 7 ? x : x.toString())), ['HB', H, 'ls', '1700000040000', 'iv', '1000.5', '1X5', chunk]);
   assert.deepEqual(str(a!.lists[2]!), ['1F2', '1X2']);
   assert.equal(b!.refresh, 0);
-  assert.deepEqual(b!.lists.map(str), [[], ['H', '', 'ls', 'undefined', 'iv', '0'], []]);
+  assert.deepEqual(b!.lists.map(str), [[], ['HB', '', 'ls', 'undefined', 'iv', '0'], []]);
 });
 
 test('putGroups(): parts of at least min sources, cut only where no request has sources on both sides, or at max', () => {

@@ -10,19 +10,26 @@
  * correct by construction, and the write path cheap: Redis does ~1 µs of work per series written
  * instead of a read-modify-write script (measured in bench/state and the store notes).
  *
- * The worker keeps only what it may write again soon — heads, the coarse head bucket, and the
- * chunks it wrote most recently — and reads its own partial back from Redis for anything else
- * (a late sample, an evicted source). Ring semantics are those of the memory rings (rings.ts).
+ * Both rings keep their head bucket — the one nearly every sample lands in — as plain numbers, in
+ * memory and in one field `HB` per source (a slot of HEAD_SLOT_BYTES per series); chunks hold every
+ * other bucket and are written only when the head moves on or a late sample lands in one. So a
+ * tick writes ~93 bytes per series it touched, however many samples it held and however wide the
+ * chunks are (it was the whole head chunk and its overflow, 143 + 240 bytes: 4× the bytes to Redis
+ * on push, measured in bench/state).
+ *
+ * The worker keeps only what it may write again soon — the heads and the chunks it wrote most
+ * recently — and reads its own partial back from Redis for anything else (a late sample, an
+ * evicted source). Ring semantics are those of the memory rings (rings.ts).
  */
 import type { BucketDelta, SeriesDelta } from '../aggregate/delta.js';
 import type { BucketUpdate } from './store.js';
 
-/** Bytes per slot: fine chunk, fine overflow chunk, coarse chunk, and per series in `H`. */
+/** Bytes per slot: fine chunk, fine overflow chunk, coarse chunk (one bucket each). */
 export const FS = 10;
 export const XS = 30;
 export const CS = 38;
-/** Bytes per series in `H`: heads and coarse head bucket (55), head fine chunk index (8), its bytes. */
-export const headSlotBytes = (ch: number): number => 63 + ch * FS;
+/** Bytes per series in `HB`: heads and flags (17), coarse head bucket (38), fine head bucket (38). */
+export const HEAD_SLOT_BYTES = 93;
 const MULTI = 0xffff;
 
 export interface RingShape {
@@ -40,6 +47,12 @@ const KIND = ['F', 'X', 'C'] as const;
 
 export interface SeriesState {
   sid: number;
+  /** `<metric>NUL<tags>`, and its parts as the last apply gave them (for live updates). */
+  field: string;
+  metric: string;
+  tags: string;
+  /** Receive time of the newest apply. */
+  receivedAt: number;
   /** Chunks in memory, by c·3 + kind. */
   chunks: Map<number, Buffer | null>;
   /** Chunk keys changed since the last flush. */
@@ -47,21 +60,41 @@ export interface SeriesState {
   counter: boolean;
   fh: number | undefined;
   ch: number | undefined;
-  /** The coarse head bucket: count, sum, min, max, last, offset of last. */
-  cc: number;
-  cs: number;
-  cmn: number;
-  cmx: number;
-  cl: number;
-  co: number;
-  /** The chunk whose overflow is in this series' `HX` slot as last built (undefined: none yet). */
-  hxc: number | undefined;
+  /** The head buckets of both rings (count 0 while the ring has none). */
+  fine: HeadBucket;
+  coarse: HeadBucket;
 }
 
-/** `H` of a partial with no series yet (never written to: heads() replaces it when it grows). */
+/** A ring's head bucket (a bucket's worth: count, sum, min, max, last, offset of last). */
+export type HeadBucket = Omit<BucketDelta, 'b'>;
+
+/** A bucket starts over with a delta (a head that moved on, an empty slot). */
+function startHead(h: HeadBucket, d: BucketDelta): void {
+  h.count = d.count;
+  h.sum = d.sum;
+  h.min = d.min;
+  h.max = d.max;
+  h.last = d.last;
+  h.off = d.off;
+}
+
+/** A delta merged into a bucket (it arrived after everything in it: `last` ties go to it). */
+function addToHead(h: HeadBucket, d: BucketDelta): void {
+  h.count += d.count;
+  h.sum += d.sum;
+  if (d.min < h.min) h.min = d.min;
+  if (d.max > h.max) h.max = d.max;
+  if (d.off >= h.off) {
+    h.last = d.last;
+    h.off = d.off;
+  }
+}
+
+/** `HB` of a partial with no series yet (never written to: heads() replaces it when it grows). */
 const NO_HEADS = Buffer.alloc(0);
 
 export class PartialSource {
+  readonly source: string;
   /** Receive-time liveness of this writer's view of the source (memory: touchSource). */
   ls: number | undefined;
   iv = 0;
@@ -69,6 +102,10 @@ export class PartialSource {
   readonly series = new Map<string, SeriesState>();
   /** Series written since the last flush. */
   readonly touched = new Set<SeriesState>();
+  /** Series written since the last takeLive(). */
+  readonly live = new Set<SeriesState>();
+  /** Left the writer after a failed write: its state may be ahead of Redis, so it shows nothing live. */
+  dropped = false;
   /** Chunk fields to delete (fell out of a ring). */
   readonly dels: string[] = [];
   /** Series index fields (`<metric>NUL<tags>` → sid) new since the last flush. */
@@ -78,23 +115,33 @@ export class PartialSource {
   lastUsed = 0;
   /** Chunk reads (missing → loaded) in flight. */
   loading = 0;
-  /** This writer's keys of the source for fp_put (writer set, info, data), built once. */
-  putKeys: readonly [string, string, string] | undefined;
-  /** `H` as of the last heads() (see there). */
+  /** This writer's data key of the source (fp_put's key), built once. */
+  putKey: string | undefined;
+  /** `HB` as of the last heads() (see there), and a view for its numbers. */
   #H: Buffer = NO_HEADS;
-  /** `HX` as of the last overflowHeads() (see there). */
-  #HX: Buffer = NO_HEADS;
+  #HV: DataView = new DataView(NO_HEADS.buffer, NO_HEADS.byteOffset, 0);
+
+  constructor(source: string) {
+    this.source = source;
+  }
 
   /** The chunk fields a delta needs that are not in memory (read them, then loaded(), before apply()). */
   missing(field: string, d: SeriesDelta, shape: RingShape): readonly string[] {
     const s = this.series.get(field);
     if (s === undefined || s.fh === undefined) return NONE; // a new series: nothing of it exists
     let out: string[] | undefined;
-    const headChunk = Math.floor(s.fh / shape.ch);
-    for (const x of d.fine) {
-      const c = Math.floor(x.b / shape.ch);
-      if (c > headChunk || x.b <= s.fh - shape.fineN) continue; // beyond anything written, or dropped
-      if (c < headChunk) out = need(s, c, FINE, out); // the head chunk is always in memory (it travels in H)
+    // Chunks past the head's are past anything written: nothing of them is in Redis.
+    const top = Math.floor(s.fh / shape.ch);
+    let fh = s.fh;
+    for (const x of inOrder(d.fine)) {
+      if (x.b === fh) continue;
+      // Moving the head writes the old head bucket into its chunk; a late sample writes one.
+      const b = x.b > fh ? fh : x.b;
+      if (x.b > fh) fh = x.b;
+      else if (x.b <= fh - shape.fineN) continue; // older than the fine ring: the coarse ring takes it
+      const c = Math.floor(b / shape.ch);
+      if (c > top) continue;
+      out = need(s, c, FINE, out);
       out = need(s, c, OVER, out);
     }
     if (s.ch !== undefined) {
@@ -131,25 +178,40 @@ export class PartialSource {
   seriesOf(field: string): SeriesState {
     let s = this.series.get(field);
     if (s === undefined) {
-      s = newSeries(++this.nextSid);
+      s = newSeries(++this.nextSid, field);
       this.series.set(field, s);
       this.newIndex.set(field, String(s.sid));
     }
     return s;
   }
 
-  /**
-   * Merge one series' tick delta of `source`. Returns its fine head bucket afterwards as the live
-   * update the broadcaster shows (undefined when that bucket is empty), built here at once rather
-   * than through an intermediate head object: one object per series written, not four.
-   */
-  apply(source: string, field: string, d: SeriesDelta, shape: RingShape, stepMs: number): BucketUpdate | undefined {
+  /** Merge one series' tick delta. */
+  apply(field: string, d: SeriesDelta, shape: RingShape): void {
     const s = this.seriesOf(field);
     s.counter = d.counter;
+    s.metric = d.metric;
+    s.tags = d.tags;
+    if (d.receivedAt > s.receivedAt) s.receivedAt = d.receivedAt;
     for (const x of inOrder(d.fine)) this.#fine(s, x, shape);
     for (const x of inOrder(d.coarse)) this.#coarse(s, x, shape);
     this.touched.add(s);
-    return this.#head(s, shape, source, d, stepMs);
+    this.live.add(s);
+  }
+
+  /**
+   * The fine head bucket of every series written since the last call, as live updates (fields[i]:
+   * the series of out[i]). Built when the broadcaster asks, not per write: an object per series per
+   * tick, held until the next flush, outlived young-generation GC and was a leading cost (profiled).
+   */
+  takeLive(stepMs: number, out: BucketUpdate[], fields: string[]): void {
+    for (const s of this.live) {
+      const h = s.fine;
+      if (s.fh === undefined || h.count === 0) continue;
+      const start = s.fh * stepMs;
+      out.push({ metric: s.metric, source: this.source, tags: s.tags, start, count: h.count, sum: h.sum, min: h.min, max: h.max, last: h.last, lastTs: start + h.off, receivedAt: s.receivedAt });
+      fields.push(s.field);
+    }
+    this.live.clear();
   }
 
   /** Chunk c of a kind, to modify (zero-filled when absent). */
@@ -181,13 +243,13 @@ export class PartialSource {
 
   #fine(s: SeriesState, d: BucketDelta, shape: RingShape): void {
     const b = d.b;
-    const c = Math.floor(b / shape.ch);
     if (s.fh === undefined || b > s.fh) {
+      const c = Math.floor(b / shape.ch);
       if (s.fh !== undefined) {
-        // The head chunk lives in H; when the head leaves it, it becomes a field of its own.
+        // The head moves on: its bucket goes into its chunk (its slot there is empty).
         const hc = Math.floor(s.fh / shape.ch);
-        if (c > hc && s.chunks.get(hc * 3 + FINE)) s.dirty.add(hc * 3 + FINE);
-        if (c > hc && s.chunks.get(hc * 3 + OVER)) s.dirty.add(hc * 3 + OVER); // its overflow, from HX alike
+        const h = s.fine;
+        this.#fineInto(s, hc, s.fh - hc * shape.ch, h.count, h.sum, h.min, h.max, h.last, h.off, shape);
         this.#dropDead(s, s.fh, b, shape.fineN, FINE_KINDS, shape);
       }
       // A chunk past everything written so far: nothing of it (or its overflow) is in Redis.
@@ -196,12 +258,21 @@ export class PartialSource {
         if (!s.chunks.has(c * 3 + OVER)) s.chunks.set(c * 3 + OVER, null);
       }
       s.fh = b;
-    } else if (b <= s.fh - shape.fineN) return; // older than the fine ring: the coarse ring takes it
-    const at = b - c * shape.ch;
+      startHead(s.fine, d);
+    } else if (b === s.fh) addToHead(s.fine, d);
+    else if (b > s.fh - shape.fineN) {
+      // A late sample for an older fine bucket.
+      const c = Math.floor(b / shape.ch);
+      this.#fineInto(s, c, b - c * shape.ch, d.count, d.sum, d.min, d.max, d.last, d.off, shape);
+    }
+    // else older than the fine ring: the coarse ring takes it
+  }
+
+  /** Add a bucket's worth (count, sum, min, max, last at offset) into slot `at` of fine chunk c. */
+  #fineInto(s: SeriesState, c: number, at: number, count: number, sum: number, min: number, max: number, last: number, off: number, shape: RingShape): void {
     const F = this.#chunk(s, c, FINE, shape.ch * FS);
     const tag = F.readUInt16LE(at * FS);
     const lastv = F.readDoubleLE(at * FS + 2);
-    let { count, sum, min, max, last, off } = d;
     if (tag === 0 && count === 1) {
       F.writeUInt16LE(off + 1, at * FS);
       F.writeDoubleLE(last, at * FS + 2);
@@ -246,167 +317,93 @@ export class PartialSource {
       if (s.ch !== undefined) {
         // The head moves on: its bucket goes into its chunk (its slot there is empty).
         const c = Math.floor(s.ch / shape.ch);
-        writeCoarse(this.#chunk(s, c, COARSE, shape.ch * CS), (s.ch - c * shape.ch) * CS, s.cc, s.cs, s.cmn, s.cmx, s.cl, s.co);
+        const h = s.coarse;
+        writeCoarse(this.#chunk(s, c, COARSE, shape.ch * CS), (s.ch - c * shape.ch) * CS, h.count, h.sum, h.min, h.max, h.last, h.off);
         this.#dropDead(s, s.ch, b, shape.coarseN, COARSE_KINDS, shape);
       }
+      // A chunk past everything written so far: nothing of it is in Redis (no read when the head leaves it).
+      const c = Math.floor(b / shape.ch);
+      if ((s.ch === undefined || c > Math.floor(s.ch / shape.ch)) && !s.chunks.has(c * 3 + COARSE)) s.chunks.set(c * 3 + COARSE, null);
       s.ch = b;
-      s.cc = d.count;
-      s.cs = d.sum;
-      s.cmn = d.min;
-      s.cmx = d.max;
-      s.cl = d.last;
-      s.co = d.off;
-    } else if (b === s.ch) {
-      s.cc += d.count;
-      s.cs += d.sum;
-      if (d.min < s.cmn) s.cmn = d.min;
-      if (d.max > s.cmx) s.cmx = d.max;
-      if (d.off >= s.co) {
-        s.cl = d.last;
-        s.co = d.off;
-      }
-    } else if (b > s.ch - shape.coarseN) {
+      startHead(s.coarse, d);
+    } else if (b === s.ch) addToHead(s.coarse, d);
+    else if (b > s.ch - shape.coarseN) {
       // A late sample for an older coarse bucket.
       const c = Math.floor(b / shape.ch);
       const C = this.#chunk(s, c, COARSE, shape.ch * CS);
       const o = (b - c * shape.ch) * CS;
-      const oc = C.readUInt32LE(o);
-      if (oc === 0) writeCoarse(C, o, d.count, d.sum, d.min, d.max, d.last, d.off);
-      else {
-        const oo = C.readUInt16LE(o + 36);
-        const later = d.off >= oo;
-        writeCoarse(C, o, oc + d.count, C.readDoubleLE(o + 4) + d.sum, Math.min(C.readDoubleLE(o + 12), d.min), Math.max(C.readDoubleLE(o + 20), d.max),
-          later ? d.last : C.readDoubleLE(o + 28), later ? d.off : oo);
-      }
+      const h = readBucket(C, o);
+      if (h.count === 0) startHead(h, d);
+      else addToHead(h, d);
+      writeCoarse(C, o, h.count, h.sum, h.min, h.max, h.last, h.off);
     }
   }
 
-  #head(s: SeriesState, shape: RingShape, source: string, d: SeriesDelta, stepMs: number): BucketUpdate | undefined {
-    const b = s.fh!;
-    const c = Math.floor(b / shape.ch);
-    const at = b - c * shape.ch;
-    const F = s.chunks.get(c * 3 + FINE);
-    if (F === undefined || F === null) return undefined;
-    const tag = F.readUInt16LE(at * FS);
-    const last = F.readDoubleLE(at * FS + 2);
-    if (tag === 0) return undefined;
-    const start = b * stepMs;
-    if (tag !== MULTI) return liveUpdate(source, d, start, 1, last, last, last, last, start + tag - 1);
-    const X = s.chunks.get(c * 3 + OVER);
-    if (X === undefined || X === null) return undefined;
-    const xo = at * XS;
-    const count = X.readUInt32LE(xo);
-    if (count === 0) return undefined;
-    return liveUpdate(source, d, start, count, X.readDoubleLE(xo + 4), X.readDoubleLE(xo + 12), X.readDoubleLE(xo + 20), last, start + X.readUInt16LE(xo + 28));
-  }
-
   /**
-   * `H`: per series (slot sid-1) its heads, coarse head bucket, and head fine chunk. Kept between
+   * `HB`: per series (slot sid-1, HEAD_SLOT_BYTES) its heads and head buckets. Kept between
    * flushes and rewritten only for the series touched since the last one (call before trim()):
    * rebuilding every slot of a source each tick was a leading cost of the write path (profiled).
    * The returned bytes are this partial's own: copy them before the next apply.
    */
-  heads(shape: RingShape): Buffer {
-    const hs = headSlotBytes(shape.ch);
-    const len = this.nextSid * hs;
+  heads(): Buffer {
+    const len = this.nextSid * HEAD_SLOT_BYTES;
     // New series: their slots start zeroed (no heads) until written below.
-    if (this.#H.length < len) this.#H = grown(this.#H, len);
-    for (const s of this.touched) this.#slot(s, shape, hs);
+    if (this.#H.length < len) this.#setHeads(grown(this.#H, len));
+    for (const s of this.touched) this.#slot(s);
     return this.#H.subarray(0, len);
   }
 
-  /** Write series s's slot of `H` from its state (zeros when it has no heads yet). */
-  #slot(s: SeriesState, shape: RingShape, hs: number): void {
-    const H = this.#H;
-    const o = (s.sid - 1) * hs;
-    if (s.fh === undefined || s.ch === undefined) {
-      H.fill(0, o, o + hs);
-      return;
-    }
-    H.writeDoubleLE(s.fh, o);
-    H.writeDoubleLE(s.ch, o + 8);
-    H.writeUInt8(1 + (s.counter ? 2 : 0), o + 16);
-    writeCoarse(H, o + 17, s.cc, s.cs, s.cmn, s.cmx, s.cl, s.co);
-    const hc = Math.floor(s.fh / shape.ch);
-    H.writeDoubleLE(hc, o + 55);
-    const F = s.chunks.get(hc * 3 + FINE);
-    if (F) F.copy(H, o + 63);
-    else H.fill(0, o + 63, o + hs);
+  #setHeads(H: Buffer): void {
+    this.#H = H;
+    this.#HV = new DataView(H.buffer, H.byteOffset, H.length);
   }
 
   /**
-   * `HX`: per series (slot sid-1, CH × 30 bytes) the overflow chunk of its head fine chunk, or
-   * zeros. Every sample of a bucket that already has one rewrites that chunk, so it travels in one
-   * field per source like `H` rather than one field per series (half of Redis' CPU per sample when
-   * several samples of a series share a bucket; measured). Undefined when no slot changed since
-   * the last flush: then `HX` is not written. Call before takeWrites() and trim().
+   * Write series s's slot of `HB` from its state (zeros when it has no heads yet), through a
+   * DataView: Buffer's write methods cost several times more on this path (profiled).
    */
-  overflowHeads(shape: RingShape): Buffer | undefined {
-    const xs = shape.ch * XS;
-    const len = this.nextSid * xs;
-    let changed = false;
-    if (this.#HX.length < len) this.#HX = grown(this.#HX, len);
-    for (const s of this.touched) {
-      if (s.fh === undefined) continue;
-      const hc = Math.floor(s.fh / shape.ch);
-      if (s.hxc === hc && !s.dirty.has(hc * 3 + OVER)) continue;
-      const o = (s.sid - 1) * xs;
-      const X = s.chunks.get(hc * 3 + OVER);
-      if (X) X.copy(this.#HX, o);
-      else this.#HX.fill(0, o, o + xs);
-      s.hxc = hc;
-      changed = true;
+  #slot(s: SeriesState): void {
+    const o = (s.sid - 1) * HEAD_SLOT_BYTES;
+    if (s.fh === undefined || s.ch === undefined) {
+      this.#H.fill(0, o, o + HEAD_SLOT_BYTES);
+      return;
     }
-    return changed ? this.#HX.subarray(0, len) : undefined;
+    const v = this.#HV;
+    v.setFloat64(o, s.fh, true);
+    v.setFloat64(o + 8, s.ch, true);
+    v.setUint8(o + 16, 1 + (s.counter ? 2 : 0));
+    putBucket(v, o + 17, s.coarse);
+    putBucket(v, o + 55, s.fine);
   }
 
-  /** Rebuild series states from `H`, `HX` and the index fields (a reload after eviction). */
-  loadHeads(H: Buffer | null, HX: Buffer | null, index: Map<string, number>, shape: RingShape): void {
-    const hs = headSlotBytes(shape.ch);
+  /** Rebuild series states from `HB` and the index fields (a reload after eviction). */
+  loadHeads(H: Buffer | null, index: Map<string, number>): void {
     for (const [field, sid] of index) {
       if (sid > this.nextSid) this.nextSid = sid;
-      const o = (sid - 1) * hs;
-      const s = newSeries(sid);
-      if (H !== null && H.length >= o + hs && (H.readUInt8(o + 16) & 1) === 1) {
+      const o = (sid - 1) * HEAD_SLOT_BYTES;
+      const s = newSeries(sid, field);
+      if (H !== null && H.length >= o + HEAD_SLOT_BYTES && (H.readUInt8(o + 16) & 1) === 1) {
         s.fh = H.readDoubleLE(o);
         s.ch = H.readDoubleLE(o + 8);
         s.counter = (H.readUInt8(o + 16) & 2) === 2;
-        s.cc = H.readUInt32LE(o + 17);
-        s.cs = H.readDoubleLE(o + 21);
-        s.cmn = H.readDoubleLE(o + 29);
-        s.cmx = H.readDoubleLE(o + 37);
-        s.cl = H.readDoubleLE(o + 45);
-        s.co = H.readUInt16LE(o + 53);
-        const F = Buffer.allocUnsafe(hs - 63);
-        H.copy(F, 0, o + 63, o + hs);
-        const hc = H.readDoubleLE(o + 55);
-        s.chunks.set(hc * 3 + FINE, F);
-        s.chunks.set(hc * 3 + OVER, overflowOf(HX, sid, shape));
-        s.hxc = hc;
+        s.coarse = readBucket(H, o + 17);
+        s.fine = readBucket(H, o + 55);
       }
       this.series.set(field, s);
     }
-    // `H` and `HX` as the loaded series give them (slots of anything else zeroed), as heads() and
-    // overflowHeads() would build them.
-    this.#H = Buffer.alloc(this.nextSid * hs);
-    this.#HX = Buffer.alloc(this.nextSid * shape.ch * XS);
-    for (const s of this.series.values()) {
-      this.#slot(s, shape, hs);
-      const X = s.fh === undefined ? null : s.chunks.get(Math.floor(s.fh / shape.ch) * 3 + OVER);
-      if (X) X.copy(this.#HX, (s.sid - 1) * shape.ch * XS);
-    }
+    // `HB` as the loaded series give it (slots of anything else zeroed), as heads() would build it.
+    this.#setHeads(Buffer.alloc(this.nextSid * HEAD_SLOT_BYTES));
+    for (const s of this.series.values()) this.#slot(s);
   }
 
   /**
-   * The data fields to write for the series touched since the last flush (then clears that):
-   * changed chunks other than a head fine chunk and its overflow, which travel in `H` and `HX`.
+   * The data fields to write for the series touched since the last flush (then clears that): the
+   * chunks that changed (the heads travel in `HB`).
    */
-  takeWrites(shape: RingShape): Array<string | Buffer> {
+  takeWrites(): Array<string | Buffer> {
     const out: Array<string | Buffer> = [];
     for (const s of this.touched) {
-      const head = s.fh === undefined ? NaN : Math.floor(s.fh / shape.ch) * 3 + FINE;
       for (const k of s.dirty) {
-        if (k === head || k === head + OVER) continue;
         const b = s.chunks.get(k);
         if (b) out.push(`${s.sid}${KIND[k % 3]!}${Math.floor(k / 3)}`, b);
       }
@@ -440,7 +437,7 @@ export class PartialSource {
 
 /**
  * A zeroed copy of `b` with room for at least `len` bytes, doubling: a source whose series appear
- * one tick at a time would otherwise copy its whole H and HX once per new series.
+ * one tick at a time would otherwise copy its whole `HB` once per new series.
  */
 function grown(b: Buffer, len: number): Buffer {
   const out = Buffer.alloc(Math.max(len, 2 * b.length));
@@ -448,18 +445,18 @@ function grown(b: Buffer, len: number): Buffer {
   return out;
 }
 
-function newSeries(sid: number): SeriesState {
-  return { sid, chunks: new Map(), dirty: new Set(), counter: false, fh: undefined, ch: undefined, cc: 0, cs: 0, cmn: 0, cmx: 0, cl: 0, co: 0, hxc: undefined };
+function newSeries(sid: number, field: string): SeriesState {
+  const at = field.indexOf('\u0000');
+  return { sid, field, metric: field.slice(0, at), tags: field.slice(at + 1), receivedAt: 0, chunks: new Map(), dirty: new Set(), counter: false, fh: undefined, ch: undefined, fine: emptyHead(), coarse: emptyHead() };
 }
 
-/** Series sid's overflow chunk in `HX` (a copy), or null when HX lacks it or it is all zeros (no overflow). */
-function overflowOf(HX: Buffer | null, sid: number, shape: RingShape): Buffer | null {
-  const xs = shape.ch * XS;
-  const o = (sid - 1) * xs;
-  if (HX === null || HX.length < o + xs) return null;
-  const slot = HX.subarray(o, o + xs);
-  if (slot.every((b) => b === 0)) return null;
-  return Buffer.from(slot);
+function emptyHead(): HeadBucket {
+  return { count: 0, sum: 0, min: 0, max: 0, last: 0, off: 0 };
+}
+
+/** A bucket as writeCoarse() lays it out: count, sum, min, max, last, offset of last. */
+function readBucket(buf: Buffer, o: number): HeadBucket {
+  return { count: buf.readUInt32LE(o), sum: buf.readDoubleLE(o + 4), min: buf.readDoubleLE(o + 12), max: buf.readDoubleLE(o + 20), last: buf.readDoubleLE(o + 28), off: buf.readUInt16LE(o + 36) };
 }
 
 const NONE: readonly string[] = [];
@@ -477,8 +474,14 @@ const byBucket = (a: BucketDelta, b: BucketDelta): number => a.b - b.b;
 /** A delta's buckets in ascending order (copied only when there are several). */
 const inOrder = (l: readonly BucketDelta[]): readonly BucketDelta[] => (l.length <= 1 ? l : [...l].sort(byBucket));
 
-function liveUpdate(source: string, d: SeriesDelta, start: number, count: number, sum: number, min: number, max: number, last: number, lastTs: number): BucketUpdate {
-  return { metric: d.metric, source, tags: d.tags, start, count, sum, min, max, last, lastTs, receivedAt: d.receivedAt };
+/** A head bucket into `HB`, laid out as writeCoarse() does, through a DataView. */
+function putBucket(v: DataView, o: number, h: HeadBucket): void {
+  v.setUint32(o, h.count, true);
+  v.setFloat64(o + 4, h.sum, true);
+  v.setFloat64(o + 12, h.min, true);
+  v.setFloat64(o + 20, h.max, true);
+  v.setFloat64(o + 28, h.last, true);
+  v.setUint16(o + 36, h.off, true);
 }
 
 function writeCoarse(buf: Buffer, o: number, count: number, sum: number, min: number, max: number, last: number, off: number): void {

@@ -8,18 +8,16 @@
  * A source has a writer set `P{s:<source>}:w`, and per writer w an info hash `…:i:<w>` (last
  * series id `n`, and per series `<metric>NUL<tags>` → its id) and a data hash `…:d:<w>` (lastSeen
  * `ls`, interval `iv`, and):
- *   `H`          per series (slot id-1, 63 + 10·CH bytes): <ddBI4ddddH fine head, coarse head,
- *                flags (1 exists, 2 counter), the coarse head bucket (count sum min max last off),
- *                then <d the head fine chunk's index and that chunk's bytes — what every write
- *                touches lives in this one field, so a tick writes one field per source
- *   `HX`         per series (slot id-1, 30·CH bytes): the overflow chunk (layout of `<id>X<c>`) of
- *                its head fine chunk, zeros when it has none — written only when one changed.
- *                Writers before `HX` kept that chunk as a `<id>X<c>` field: readers fall back to
- *                the field when a partial has no `HX` (they differ in writer id, so never mix).
- *   `<id>F<c>`   CH × <Hd     fine chunk (except the head one): tag (0 empty, 1..65534 one sample
- *                             at offset tag-1, 65535 MULTI), last
- *   `<id>X<c>`   CH × <I4dddH fine overflow: count, sum, min, max, offset of last (MULTI slots);
- *                             every one but the head chunk's (in `HX`)
+ *   `HB`         per series (slot id-1, 93 bytes): <ddB fine head, coarse head, flags (1 exists,
+ *                2 counter), then the coarse head bucket and the fine head bucket, each <I4ddddH
+ *                count sum min max last off — what nearly every write touches lives in this one
+ *                field, so a tick writes one field per source (and a chunk when a head moves on).
+ *                Writers before `HB` kept `H` (with the head fine chunk) and `HX`: readers ignore
+ *                those, so every instance sharing a Redis must run the same version.
+ *   `<id>F<c>`   CH × <Hd     fine chunk: tag (0 empty, 1..65534 one sample at offset tag-1, 65535
+ *                             MULTI), last; every fine bucket but the head one (moved here when the
+ *                             head advances)
+ *   `<id>X<c>`   CH × <I4dddH fine overflow: count, sum, min, max, offset of last (MULTI slots)
  *   `<id>C<c>`   CH × <I4ddddH coarse chunk: count (0 empty), sum, min, max, last, offset of last;
  *                             every coarse bucket but the head one (moved here when the head advances)
  * Chunk c holds buckets [c·CH, c·CH+CH-1]. The same compact layout as the memory rings (rings.ts):
@@ -69,11 +67,14 @@ end
  * fp_put — a part of a tick (whole requests' sources, redis-writer.ts putGroups) of this writer's
  * partials, written blindly (no reads): one call instead of a MULTI of many commands halves the
  * client's cost of a tick (measured), and is atomic.
- * KEYS: per source its writer set, info hash, data hash. ARGV[1]: writer id, ARGV[2]: TTL ms,
- * ARGV[3]: one blob (redis-writer.ts encodePut) with per source: <B refresh, then three lists —
- * info field/values, data field/values, data fields to delete — each <I4 count and count × (<I4
- * length, bytes). refresh: join the writer set and push the three TTLs out. (One blob rather than
- * thousands of arguments: ioredis spreads arguments into function calls, and a big tick overflowed.)
+ * KEYS: per source its data hash (`P{s:<source>}:d:<w>`); the writer set and info hash are
+ * derived from it — the same hash tag, so the same slot on a Cluster. One key per source rather
+ * than three: the keys were a third of the call's bytes and of the client's cost of encoding it.
+ * ARGV[1]: writer id, ARGV[2]: TTL ms, ARGV[3]: one blob (redis-writer.ts encodePut) with per
+ * source: <B refresh, then three lists — info field/values, data field/values, data fields to
+ * delete — each <I4 count and count × (<I4 length, bytes). refresh: join the writer set and push
+ * the three TTLs out. (One blob rather than thousands of arguments: ioredis spreads arguments into
+ * function calls, and a big tick overflowed.)
  */
 export const PUT_LUA = `
 local sunpack = struct.unpack
@@ -100,17 +101,21 @@ local function call(cmd, key, args)
   end
 end
 local w, ttl = ARGV[1], ARGV[2]
-for k = 1, #KEYS, 3 do
+local tail = #w + 2
+for k = 1, #KEYS do
+  local data = KEYS[k]
+  local base = string.sub(data, 1, #data - tail)
   local refresh = string.byte(blob, p)
   p = p + 1
-  call('HSET', KEYS[k + 1], list())
-  call('HSET', KEYS[k + 2], list())
-  call('HDEL', KEYS[k + 2], list())
+  local info = list()
+  if #info > 0 then call('HSET', base .. 'i:' .. w, info) end
+  call('HSET', data, list())
+  call('HDEL', data, list())
   if refresh == 1 then
-    redis.call('SADD', KEYS[k], w)
-    redis.call('PEXPIRE', KEYS[k], ttl)
-    redis.call('PEXPIRE', KEYS[k + 1], ttl)
-    redis.call('PEXPIRE', KEYS[k + 2], ttl)
+    redis.call('SADD', base .. 'w', w)
+    redis.call('PEXPIRE', base .. 'w', ttl)
+    redis.call('PEXPIRE', base .. 'i:' .. w, ttl)
+    redis.call('PEXPIRE', data, ttl)
   end
 end
 return 1
@@ -127,6 +132,7 @@ export const READ_LUA = PRELUDE + `
 local base, metric, exact, tags, ring = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]
 local b0, b1, N, CH = tonumber(ARGV[6]), tonumber(ARGV[7]), tonumber(ARGV[8]), tonumber(ARGV[9])
 local prefix = metric .. '\\0'
+local HS = 93
 local writers = redis.call('SMEMBERS', KEYS[1])
 table.sort(writers)
 local out = {}
@@ -144,36 +150,38 @@ local function readPartial(w)
     end
   end
   if #series == 0 then return end
-  local hv = redis.call('HMGET', data, 'H', 'HX')
-  local H, HX = hv[1] or '', hv[2]
-  local HS, XH = 63 + CH * FS, CH * XS
+  local H = redis.call('HGET', data, 'HB') or ''
   for _, sr in ipairs(series) do
     local id = sr[2]
     local slot = (tonumber(id) - 1) * HS
-    local xslot = (tonumber(id) - 1) * XH
-    local fh, ch, flags, hc, hsum, hmn, hmx, hl, ho, fc = 0, 0, 0
-    if #H >= slot + HS then fh, ch, flags, hc, hsum, hmn, hmx, hl, ho, fc = sunpack('<ddBI4ddddHd', H, slot + 1) end
+    local fh, ch, flags = 0, 0, 0
+    local head
+    if #H >= slot + HS then
+      fh, ch, flags = sunpack('<ddB', H, slot + 1)
+      if ring == 'f' then head = slot + 56 else head = slot + 18 end
+    end
     if flags % 2 == 1 then
-    local head = fh
-    if ring == 'c' then head = ch end
-    local lo, hi = math.max(b0, head - N + 1), math.min(b1, head)
+    local hb = fh
+    if ring == 'c' then hb = ch end
+    local lo, hi = math.max(b0, hb - N + 1), math.min(b1, hb)
     local parts = { spack('<B', floor(flags / 2) % 2) }
     if lo <= hi then
       local fields = {}
-      for c = floor(lo / CH), floor(hi / CH) do
+      for c = floor(lo / CH), floor(math.min(hi, hb - 1) / CH) do
         if ring == 'f' then fields[#fields + 1] = id .. 'F' .. c; fields[#fields + 1] = id .. 'X' .. c
         else fields[#fields + 1] = id .. 'C' .. c end
       end
-      local vals = hmget(data, fields)
       local got = {}
-      for i = 1, #fields do got[fields[i]] = vals[i] end
-      if ring == 'f' then
-        got[id .. 'F' .. fc] = string.sub(H, slot + 64, slot + HS)
-        if HX and #HX >= xslot + XH then got[id .. 'X' .. fc] = string.sub(HX, xslot + 1, xslot + XH) end
+      if #fields > 0 then
+        local vals = hmget(data, fields)
+        for i = 1, #fields do got[fields[i]] = vals[i] end
       end
       for b = lo, hi do
         local c, s = locate(b, CH)
-        if ring == 'f' then
+        if b == hb then
+          local n, sum, mn, mx, l, o = sunpack('<I4ddddH', H, head)
+          if n > 0 then parts[#parts + 1] = spack('<dI4ddddH', b, n, sum, mn, mx, l, o) end
+        elseif ring == 'f' then
           local F = got[id .. 'F' .. c]
           if F then
             local tag, last = sunpack('<Hd', F, s * FS + 1)
@@ -184,8 +192,6 @@ local function readPartial(w)
               parts[#parts + 1] = spack('<dI4ddddH', b, 1, last, last, last, last, tag - 1)
             end
           end
-        elseif b == ch then
-          if hc > 0 then parts[#parts + 1] = spack('<dI4ddddH', b, hc, hsum, hmn, hmx, hl, ho) end
         else
           local C = got[id .. 'C' .. c]
           if C then
@@ -211,11 +217,11 @@ return out
  * other keys are its writer-set key minus the trailing `w`, plus `i:`/`d:` and the writer).
  * ARGV: ownWriter CH, then per source: n, and n pairs (field, bucket). Returns { source#, pair#,
  * blob, … } (1-based) per other writer holding the bucket, blob = <dI4ddddH b count sum min max
- * last off. A bucket in the other writer's head chunk comes from its `H` and `HX` (the usual case).
+ * last off. A bucket that is the other writer's fine head comes from its `HB` (the usual case).
  */
 export const HEADS_LUA = PRELUDE + `
 local own, CH = ARGV[1], tonumber(ARGV[2])
-local HS, XH = 63 + CH * FS, CH * XS
+local HS = 93
 local out = {}
 local a = 3
 for k = 1, #KEYS do
@@ -231,35 +237,36 @@ for k = 1, #KEYS do
       if w ~= own then
         local ids = hmget(base .. 'i:' .. w, fields)
         local data = base .. 'd:' .. w
-        local hv = redis.call('HMGET', data, 'H', 'HX')
-        local H, HX = hv[1] or '', hv[2]
+        local H = redis.call('HGET', data, 'HB') or ''
         for i = 1, n do
           local id = ids[i]
           if id then
             local b = tonumber(ARGV[first + 2 * (i - 1) + 1])
             local c, s = locate(b, CH)
             local slot = (tonumber(id) - 1) * HS
-            local xslot = (tonumber(id) - 1) * XH
-            local F, X
-            local head = #H >= slot + HS and sunpack('<d', H, slot + 56) == c
-            if head then
-              F = string.sub(H, slot + 64, slot + HS)
+            if #H >= slot + HS and sunpack('<d', H, slot + 1) == b then
+              local cnt, sum, mn, mx, l, o = sunpack('<I4ddddH', H, slot + 56)
+              if cnt > 0 then
+                out[#out + 1] = k
+                out[#out + 1] = i
+                out[#out + 1] = spack('<dI4ddddH', b, cnt, sum, mn, mx, l, o)
+              end
             else
-              F = redis.call('HGET', data, id .. 'F' .. c)
-            end
-            if F then
-              local tag, last = sunpack('<Hd', F, s * FS + 1)
-              if tag == MULTI and head and HX and #HX >= xslot + XH then X = string.sub(HX, xslot + 1, xslot + XH)
-              elseif tag == MULTI then X = redis.call('HGET', data, id .. 'X' .. c) end
-              if tag == MULTI and X then
-                local xc, xs, xmn, xmx, xo = sunpack('<I4dddH', X, s * XS + 1)
-                out[#out + 1] = k
-                out[#out + 1] = i
-                out[#out + 1] = spack('<dI4ddddH', b, xc, xs, xmn, xmx, last, xo)
-              elseif tag ~= 0 and tag ~= MULTI then
-                out[#out + 1] = k
-                out[#out + 1] = i
-                out[#out + 1] = spack('<dI4ddddH', b, 1, last, last, last, last, tag - 1)
+              local F = redis.call('HGET', data, id .. 'F' .. c)
+              if F then
+                local tag, last = sunpack('<Hd', F, s * FS + 1)
+                local X
+                if tag == MULTI then X = redis.call('HGET', data, id .. 'X' .. c) end
+                if tag == MULTI and X then
+                  local xc, xs, xmn, xmx, xo = sunpack('<I4dddH', X, s * XS + 1)
+                  out[#out + 1] = k
+                  out[#out + 1] = i
+                  out[#out + 1] = spack('<dI4ddddH', b, xc, xs, xmn, xmx, last, xo)
+                elseif tag ~= 0 and tag ~= MULTI then
+                  out[#out + 1] = k
+                  out[#out + 1] = i
+                  out[#out + 1] = spack('<dI4ddddH', b, 1, last, last, last, last, tag - 1)
+                end
               end
             end
           end

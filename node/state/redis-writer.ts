@@ -22,15 +22,12 @@ import { MIN_INTERVAL_MS } from './merge.js';
 import { toStateError, type AnyRedis } from './redis-client.js';
 import type { RedisKeys } from './redis-keys.js';
 import { PartialSource, type RingShape } from './redis-partial.js';
-import type { BucketUpdate } from './store.js';
 
 export interface WriteResult {
   /** Sources whose write failed, and why. */
   failed: Map<string, FleetPulseError>;
-  /** The fine head bucket of every series written (this writer's partial), as live updates. */
-  updates: BucketUpdate[];
-  /** fields[i]: the series of updates[i] in its source (`<metric>NUL<tags>`). */
-  fields: string[];
+  /** The partials written (their `live` series: what changed, for the live updates). */
+  written: PartialSource[];
 }
 
 /** A partial nobody wrote to for this long leaves memory (it reloads if written again). */
@@ -44,13 +41,12 @@ const IDLE_MS = 120_000;
 const MIN_SOURCES_PER_CALL = 100;
 const MAX_SOURCES_PER_CALL = 500;
 
-/** One source's part of an fp_put call: its data list is `H`, `ls`, `iv`, `HX` (when given), then `writes`. */
+/** One source's part of an fp_put call: its data list is `HB`, `ls`, `iv`, then `writes`. */
 export interface PutPart {
   refresh: boolean;
   /** Info fields and values (only when a series is new). */
   info: readonly string[];
   H: Buffer;
-  HX: Buffer | undefined;
   ls: string;
   iv: string;
   /** Changed chunks: field names (ASCII) and bytes. */
@@ -90,25 +86,20 @@ export function encodePut(parts: readonly PutPart[]): Buffer {
   let size = 0;
   for (const x of parts) {
     size += 1 + listBytes(x.info, utf8Len) + listBytes(x.writes, asciiLen) + listBytes(x.dels, asciiLen);
-    size += 3 * 4 + 1 + x.H.length + 2 + x.ls.length + 2 + x.iv.length + 3 * 4; // H, ls, iv
-    if (x.HX !== undefined) size += 4 + 2 + 4 + x.HX.length;
+    size += 3 * 4 + 2 + x.H.length + 2 + x.ls.length + 2 + x.iv.length + 3 * 4; // HB, ls, iv
   }
   const out = Buffer.allocUnsafe(size);
   let o = 0;
   for (const x of parts) {
     o = out.writeUInt8(x.refresh ? 1 : 0, o);
     o = putList(out, o, x.info, 'utf8');
-    o = out.writeUInt32LE((x.HX === undefined ? 6 : 8) + x.writes.length, o);
-    o = putItem(out, o, 'H', 'latin1');
+    o = out.writeUInt32LE(6 + x.writes.length, o);
+    o = putItem(out, o, 'HB', 'latin1');
     o = putItem(out, o, x.H, 'latin1');
     o = putItem(out, o, 'ls', 'latin1');
     o = putItem(out, o, x.ls, 'latin1');
     o = putItem(out, o, 'iv', 'latin1');
     o = putItem(out, o, x.iv, 'latin1');
-    if (x.HX !== undefined) {
-      o = putItem(out, o, 'HX', 'latin1');
-      o = putItem(out, o, x.HX, 'latin1');
-    }
     for (const v of x.writes) o = putItem(out, o, v, 'latin1');
     o = putList(out, o, x.dels, 'latin1');
   }
@@ -152,19 +143,16 @@ export class PartialWriter {
   readonly #shape: RingShape;
   /** The TTL argument of fp_put, ms. */
   readonly #ttl: string;
-  /** Fine bucket width, ms (the live updates' bucket starts). */
-  readonly #stepMs: number;
   #partials = new Map<string, PartialSource>();
   /** Sources this writer has a partial of in Redis (may be out of memory). */
   readonly #written = new Set<string>();
   /** Reloads in progress, by source. */
   readonly #reloading = new Map<string, Promise<void>>();
 
-  constructor(keys: RedisKeys, shape: RingShape, ttlMs: number, fineStepMs: number) {
+  constructor(keys: RedisKeys, shape: RingShape, ttlMs: number) {
     this.#keys = keys;
     this.#shape = shape;
     this.#ttl = String(ttlMs);
-    this.#stepMs = fineStepMs;
   }
 
   /** Partials in memory (for stats). */
@@ -186,21 +174,18 @@ export class PartialWriter {
     const failed = new Map<string, FleetPulseError>();
     const ready = await this.#prepare(client, [...delta.sources.values()], now, failed);
     // From here on synchronous up to the fp_put calls: no other tick's merge interleaves.
-    const updates: BucketUpdate[] = [];
-    const fields: string[] = [];
     // fp_put per part of the tick (standalone), or per source (Cluster: one slot each), each sent
     // as soon as it is merged.
     const groups = cluster ? ready.map((x) => [x]) : putGroups(ready, ([s]) => s, MIN_SOURCES_PER_CALL, MAX_SOURCES_PER_CALL);
     const puts: Array<Promise<void>> = [];
     for (const group of groups) {
-      for (const [s, p] of group) this.#merge(s, p, updates, fields);
+      for (const [s, p] of group) this.#merge(s, p);
       puts.push(this.#put(client, group, now, failed));
     }
     await Promise.all(puts);
     for (const [s] of ready) this.#partials.get(s.source)?.trim(this.#shape);
-    if (failed.size === 0) return { failed, updates, fields };
-    const ok = updates.map((u) => !failed.has(u.source));
-    return { failed, updates: updates.filter((_, i) => ok[i]), fields: fields.filter((_, i) => ok[i]) };
+    const written = ready.map(([, p]) => p);
+    return { failed, written: failed.size === 0 ? written : written.filter((p) => !failed.has(p.source)) };
   }
 
   /**
@@ -217,7 +202,7 @@ export class PartialWriter {
     const loads: Array<Promise<void>> = [];
     for (const s of sources) {
       let p = this.#partials.get(s.source);
-      if (p === undefined && !this.#written.has(s.source)) this.#partials.set(s.source, (p = new PartialSource()));
+      if (p === undefined && !this.#written.has(s.source)) this.#partials.set(s.source, (p = new PartialSource(s.source)));
       held.push(p);
       if (p === undefined) continue;
       p.lastUsed = now; // not swept while its chunks are read
@@ -247,7 +232,7 @@ export class PartialWriter {
   }
 
   /** Merge a source's deltas into its partial (its liveness too, as the memory store's touchSource()). */
-  #merge(s: SourceDelta, p: PartialSource, updates: BucketUpdate[], fields: string[]): void {
+  #merge(s: SourceDelta, p: PartialSource): void {
     for (const r of s.receivedAts) {
       if (p.ls === undefined) {
         p.ls = r;
@@ -258,12 +243,7 @@ export class PartialWriter {
       if (gap >= MIN_INTERVAL_MS) p.iv = p.iv === 0 ? gap : 0.8 * p.iv + 0.2 * gap;
       if (r > p.ls) p.ls = r;
     }
-    for (const [field, sd] of s.series) {
-      const u = p.apply(s.source, field, sd, this.#shape, this.#stepMs);
-      if (u === undefined) continue;
-      updates.push(u);
-      fields.push(field);
-    }
+    for (const [field, sd] of s.series) p.apply(field, sd, this.#shape);
   }
 
   /** One fp_put of a group of sources (sent before this returns a promise: in call order). */
@@ -276,10 +256,11 @@ export class PartialWriter {
       for (const [s] of group) this.#written.add(s.source);
     } catch (err) {
       const e = toStateError(err);
-      for (const [s] of group) {
+      for (const [s, p] of group) {
         failed.set(s.source, e);
         // Memory is ahead of Redis now, and the write may or may not have landed (a reply lost
         // with the connection): reload from Redis on the next write, whatever it holds.
+        p.dropped = true;
         this.#partials.delete(s.source);
         this.#written.add(s.source);
       }
@@ -297,12 +278,11 @@ export class PartialWriter {
   }
 
   /**
-   * A source's part of fp_put (see PUT_LUA): its keys, and usually just the data hash fields
+   * A source's part of fp_put (see PUT_LUA): its data key, and usually just the data hash fields
    * (heads, liveness, changed chunks); info fields only when a series is new.
    */
   #part(keys: string[], source: string, p: PartialSource, now: number): PutPart {
-    const k = (p.putKeys ??= [this.#keys.writers(source), this.#keys.info(source, this.id), this.#keys.data(source, this.id)]);
-    keys.push(k[0], k[1], k[2]);
+    keys.push((p.putKey ??= this.#keys.data(source, this.id)));
     // Once a minute: (re)join the source's writer set and push the TTLs out (the TTL has slack).
     const minute = Math.floor(now / 60_000);
     const refresh = minute !== p.ttlMinute;
@@ -313,9 +293,7 @@ export class PartialWriter {
       for (const [f, sid] of p.newIndex) l.push(f, sid);
       info = l;
     }
-    const H = p.heads(this.#shape);
-    const HX = p.overflowHeads(this.#shape);
-    return { refresh, info, H, HX, ls: String(p.ls), iv: String(p.iv), writes: p.takeWrites(this.#shape), dels: p.dels.length === 0 ? NONE : [...p.dels] };
+    return { refresh, info, H: p.heads(), ls: String(p.ls), iv: String(p.iv), writes: p.takeWrites(), dels: p.dels.length === 0 ? NONE : [...p.dels] };
   }
 
   /** #reload(), shared by every tick that needs the same source meanwhile. */
@@ -330,14 +308,14 @@ export class PartialWriter {
 
   /** Load this writer's partial of a source from Redis (after it left memory). */
   async #reload(client: AnyRedis, source: string): Promise<void> {
-    const [info, [H, ls, iv, HX]] = await Promise.all([client.hgetall(this.#keys.info(source, this.id)), client.hmgetBuffer(this.#keys.data(source, this.id), 'H', 'ls', 'iv', 'HX')]);
-    const p = new PartialSource();
+    const [info, [H, ls, iv]] = await Promise.all([client.hgetall(this.#keys.info(source, this.id)), client.hmgetBuffer(this.#keys.data(source, this.id), 'HB', 'ls', 'iv')]);
+    const p = new PartialSource(source);
     if (ls) p.ls = Number(ls.toString());
     p.iv = iv ? Number(iv.toString()) : 0;
     p.nextSid = Number(info.n ?? 0);
     const index = new Map<string, number>();
     for (const [f, v] of Object.entries(info)) if (f.includes('\u0000')) index.set(f, Number(v));
-    p.loadHeads(H ?? null, HX ?? null, index, this.#shape);
+    p.loadHeads(H ?? null, index);
     this.#partials.set(source, p);
   }
 }

@@ -120,7 +120,7 @@ describe('writer: ticks in flight together', () => {
     const reader = await makeRedisStore(redis!.url, opts, { prefix, chunkBuckets: shape.ch });
     t.after(() => Promise.all([conn.close(), reader.close()]));
     await waitFor(() => conn.ready(), 10_000, 'writer connection');
-    return { writer: new PartialWriter(new RedisKeys(prefix), shape, 3_600_000, 1000), client: conn.client!, reader };
+    return { writer: new PartialWriter(new RedisKeys(prefix), shape, 3_600_000), client: conn.client!, reader };
   }
   const tick = (samples: S[]): TickDelta => {
     const b = new DeltaBuilder(SMALL_RETENTION);
@@ -180,12 +180,12 @@ describe('writer: ticks in flight together', () => {
     writer.forget(); // as a reconnect does (an earlier tick's failed write drops the partial alike)
     const r = await late;
     assert.equal(r.failed.get('a')?.code, ErrorCode.STATE_UNAVAILABLE);
-    assert.deepEqual(r.updates, []);
+    assert.deepEqual(r.written, []);
   });
 });
 
-describe('layout: partials from writers before HX', () => {
-  test('a partial whose head overflow is a field (no HX) reads the same — series and live updates', async (t) => {
+describe('layout: head buckets in HB, every other bucket in chunks', () => {
+  test('a tick writes HB (a chunk only when a head moves on); reads and live updates merge head and chunk buckets of another writer', async (t) => {
     const prefix = uniquePrefix();
     const opts = { retention: SMALL_RETENTION, maxSeries: 1000, streamSeqTtlMs: 900_000, now: Date.now };
     const [a, b] = await Promise.all([makeRedisStore(redis!.url, opts, { prefix }), makeRedisStore(redis!.url, opts, { prefix })]);
@@ -195,24 +195,23 @@ describe('layout: partials from writers before HX', () => {
       await Promise.all([a.close(), b.close()]);
     });
     const T = baseTime(20_000);
-    // Two samples in one bucket: its overflow is in the head chunk's, i.e. in HX.
-    await a.apply(batchOf([{ source: 'a', metric: 'cpu', value: 1, ts: T + 100 }, { source: 'a', metric: 'cpu', value: 4, ts: T + 200 }, { source: 'a', metric: 'cpu', value: 2, ts: T + 1100 }]), Date.now());
-    const q = { metric: 'cpu', source: 'a', ring: 'fine' as const, fromMs: T, toMs: T + 2000, stepMs: 1000 };
-    const before = await b.series(q);
-    assert.deepEqual(before.points[0], [T, 2, 5, 1, 4, 4]);
-    // Rewrite a's partial as a writer before HX left it: head overflow chunk as `<id>X<c>`, no HX.
+    await a.apply(batchOf([{ source: 'a', metric: 'cpu', value: 1, ts: T + 100 }, { source: 'a', metric: 'cpu', value: 4, ts: T + 200 }]), Date.now());
     const [data] = await raw.keys(`${prefix}{s:a}:d:*`);
-    const [H, HX] = await raw.hmgetBuffer(data!, 'H', 'HX');
-    const ch = 4;
-    await raw.hset(data!, `1X${H!.readDoubleLE(55)}`, HX!.subarray(0, ch * 30));
-    await raw.hdel(data!, 'HX');
-    assert.deepEqual(await b.series(q), before);
-    // fp_heads: b's live update of the bucket merges a's part from the field.
+    assert.deepEqual((await raw.hkeys(data!)).sort(), ['HB', 'iv', 'ls'], 'two samples in the head bucket: no chunk');
+    // The head moves on: bucket T (2 samples) goes into its fine chunk and that chunk's overflow.
+    await a.apply(batchOf([{ source: 'a', metric: 'cpu', value: 2, ts: T + 1100 }]), Date.now());
+    const c = Math.floor(T / 1000 / 4);
+    assert.deepEqual((await raw.hkeys(data!)).sort(), ['1F' + c, '1X' + c, 'HB', 'iv', 'ls'].sort());
+    const q = { metric: 'cpu', source: 'a', ring: 'fine' as const, fromMs: T, toMs: T + 2000, stepMs: 1000 };
+    assert.deepEqual((await b.series(q)).points, [[T, 2, 5, 1, 4, 4], [T + 1000, 1, 2, 2, 2, 2]]);
+    // fp_heads: b's live update of a bucket merges a's part, from a's chunk (T) and from a's HB (T + 1000).
     await b.drainUpdates();
     await b.apply(batchOf([{ source: 'a', metric: 'cpu', value: 8, ts: T + 300 }]), Date.now());
-    await b.apply(batchOf([{ source: 'a', metric: 'cpu', value: 0, ts: T + 50 }]), Date.now());
     const [u] = await b.drainUpdates();
-    assert.deepEqual([u!.start, u!.count, u!.sum, u!.min, u!.max, u!.last], [T, 4, 13, 0, 8, 8]);
+    assert.deepEqual([u!.start, u!.count, u!.sum, u!.min, u!.max, u!.last], [T, 3, 13, 1, 8, 8]);
+    await b.apply(batchOf([{ source: 'a', metric: 'cpu', value: 0, ts: T + 1050 }]), Date.now());
+    const [v] = await b.drainUpdates();
+    assert.deepEqual([v!.start, v!.count, v!.sum, v!.min, v!.max, v!.last], [T + 1000, 2, 2, 0, 2, 2]);
   });
 });
 

@@ -24,6 +24,7 @@ import { decodeHeads, decodeMeta, decodeRead, type RawBucket, type ReadSeries } 
 import { RedisConnection, toStateError, unavailable, type AnyRedis } from './redis-client.js';
 import { RedisKeys } from './redis-keys.js';
 import { RedisIndexes } from './redis-index.js';
+import type { PartialSource } from './redis-partial.js';
 import { PartialWriter } from './redis-writer.js';
 import type {
   BucketPartial, BucketUpdate, MetricAnswer, MetricPartial, SeriesAnswer, SeriesQuery, SourceAnswer, SourcePartial,
@@ -85,7 +86,8 @@ export class RedisStateStore implements StateStore, CommitWriter {
    * `<metric>NUL<tags>` → bucket. By source first, as a tick's writes come and as drainUpdates()
    * reads them back, so no per-series key string is built.
    */
-  #updates = new Map<string, Map<string, BucketUpdate>>();
+  /** Partials written since the last drainUpdates() (their `live` series are what changed). */
+  #updates = new Set<PartialSource>();
 
   constructor(o: RedisStoreOptions) {
     this.#o = o;
@@ -97,7 +99,7 @@ export class RedisStateStore implements StateStore, CommitWriter {
     this.#fineN = r.fineSpanMs / r.fineStepMs;
     this.#coarseN = r.coarseSpanMs / r.coarseStepMs;
     this.#coarseOffUnit = Math.ceil(r.coarseStepMs / 65535);
-    this.#writer = new PartialWriter(this.#keys, { fineN: this.#fineN, coarseN: this.#coarseN, ch: this.#ch }, r.coarseSpanMs + EXPIRY_SLACK_MS, r.fineStepMs);
+    this.#writer = new PartialWriter(this.#keys, { fineN: this.#fineN, coarseN: this.#coarseN, ch: this.#ch }, r.coarseSpanMs + EXPIRY_SLACK_MS);
     this.#sweep = setInterval(() => this.#writer.sweep(this.#now()), SWEEP_MS);
     this.#sweep.unref();
     this.#conn = new RedisConnection({
@@ -200,18 +202,7 @@ export class RedisStateStore implements StateStore, CommitWriter {
   async #write(client: AnyRedis, delta: TickDelta, now: number): Promise<Map<string, FleetPulseError>> {
     const index = this.#index.write(client, delta, now);
     const [written] = await Promise.all([this.#writer.write(client, delta, now, this.#conn.isCluster), index]);
-    const { updates, fields } = written;
-    let source: string | undefined;
-    let series: Map<string, BucketUpdate> | undefined;
-    for (let i = 0; i < updates.length; i++) {
-      const u = updates[i]!;
-      if (u.source !== source) {
-        source = u.source;
-        series = this.#updates.get(source);
-        if (series === undefined) this.#updates.set(source, (series = new Map()));
-      }
-      series!.set(fields[i]!, u);
-    }
+    for (const p of written.written) this.#updates.add(p);
     return written.failed;
   }
 
@@ -223,22 +214,26 @@ export class RedisStateStore implements StateStore, CommitWriter {
    */
   async drainUpdates(wanted?: (metric: string, source: string) => boolean): Promise<BucketUpdate[]> {
     const pending = this.#updates;
-    this.#updates = new Map();
+    this.#updates = new Set();
     if (pending.size === 0) return [];
+    const step = this.#o.retention.fineStepMs;
     const all: BucketUpdate[] = [];
+    const fields: string[] = [];
     const bySource = new Map<string, Array<{ field: string; u: BucketUpdate }>>();
-    for (const [source, series] of pending) {
+    for (const p of pending) {
+      if (p.dropped) continue;
+      const from = all.length;
+      p.takeLive(step, all, fields);
       let l: Array<{ field: string; u: BucketUpdate }> | undefined;
-      for (const [field, u] of series) {
-        all.push(u);
-        if (wanted !== undefined && !wanted(u.metric, source)) continue;
-        if (l === undefined) bySource.set(source, (l = []));
-        l.push({ field, u });
+      for (let i = from; i < all.length; i++) {
+        const u = all[i]!;
+        if (wanted !== undefined && !wanted(u.metric, p.source)) continue;
+        if (l === undefined) bySource.set(p.source, (l = []));
+        l.push({ field: fields[i]!, u });
       }
     }
     const c = this.#conn.client;
     if (c !== undefined && this.#conn.ready() && bySource.size > 0) {
-      const step = this.#o.retention.fineStepMs;
       // One call per flush (standalone), per source on Cluster; each call's arguments bounded.
       const calls: Array<Array<[string, Array<{ field: string; u: BucketUpdate }>]>> = [];
       let cur: Array<[string, Array<{ field: string; u: BucketUpdate }>]> = [];
