@@ -113,29 +113,32 @@ export class DeltaBuilder {
       if (src === undefined || src.source !== source) {
         src = d.sources.get(source);
         if (src === undefined) {
-          src = { source, receivedAts: [], series: new Map(), firstAdd: this.#adds, lastAdd: this.#adds };
+          src = { source, receivedAts: [receivedAt], series: new Map(), firstAdd: this.#adds, lastAdd: this.#adds };
           d.sources.set(source, src);
-        }
+        } else if (src.receivedAts[src.receivedAts.length - 1] !== receivedAt) src.receivedAts.push(receivedAt);
         src.lastAdd = this.#adds;
-        if (src.receivedAts[src.receivedAts.length - 1] !== receivedAt) src.receivedAts.push(receivedAt);
       }
       const field = tags === '' ? this.#untagged(metric) : seriesField(metric, tags);
-      let s = src.series.get(field);
-      if (s === undefined) {
-        s = { metric, tags, counter: false, receivedAt, fine: [], coarse: [] };
-        src.series.set(field, s);
-      }
       const kind = batch.kind[i]!;
-      s.counter = kind === SampleKind.Counter;
-      if (receivedAt > s.receivedAt) s.receivedAt = receivedAt;
       this.#noteMeta(metric, batch.unit[i]!, kind, receivedAt);
-
       const ts = batch.ts[i]!;
       const v = batch.value[i]!;
       const fb = Math.floor(ts / this.#fineStep);
-      fold(s.fine, fb, ts - fb * this.#fineStep, v, this.#lookup);
+      const fineOff = ts - fb * this.#fineStep;
       const cb = Math.floor(ts / this.#coarseStep);
-      fold(s.coarse, cb, Math.floor((ts - cb * this.#coarseStep) / this.#coarseOffUnit), v, this.#lookup);
+      const coarseOff = Math.floor((ts - cb * this.#coarseStep) / this.#coarseOffUnit);
+      let s = src.series.get(field);
+      if (s === undefined) {
+        // The usual case, a series' first sample of the tick: one-element array literals, not
+        // empty arrays grown by push (which reserves 17 slots each: most of this path's garbage).
+        s = { metric, tags, counter: kind === SampleKind.Counter, receivedAt, fine: [bucketOf(fb, fineOff, v)], coarse: [bucketOf(cb, coarseOff, v)] };
+        src.series.set(field, s);
+        continue;
+      }
+      s.counter = kind === SampleKind.Counter;
+      if (receivedAt > s.receivedAt) s.receivedAt = receivedAt;
+      fold(s.fine, fb, fineOff, v, this.#lookup);
+      fold(s.coarse, cb, coarseOff, v, this.#lookup);
     }
     d.samples += batch.length;
     this.#adds++;
@@ -189,10 +192,15 @@ function find(list: BucketDelta[], b: number, lookup: Lookup): BucketDelta | und
   return m.get(b);
 }
 
+/** Bucket b holding one sample. */
+function bucketOf(b: number, off: number, v: number): BucketDelta {
+  return { b, count: 1, sum: v, min: v, max: v, last: v, off };
+}
+
 function fold(list: BucketDelta[], b: number, off: number, v: number, lookup: Lookup): void {
   const cur = find(list, b, lookup);
   if (cur === undefined) {
-    const x = { b, count: 1, sum: v, min: v, max: v, last: v, off };
+    const x = bucketOf(b, off, v);
     list.push(x);
     if (list.length > SCAN_MAX + 1) lookup.get(list)?.set(b, x);
     return;

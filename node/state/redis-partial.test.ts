@@ -67,25 +67,27 @@ test('the fine head bucket gathers its samples in HB; chunks are written only wh
   const again = flushTick(p, [{ source: 'a', metric: 'cpu', value: 2, ts: T + 200 }]);
   assert.deepEqual(slot(again.H, 1).fine, { count: 3, sum: 6, min: 1, max: 3, last: 3, off: 300 }, 'an earlier offset does not replace last');
   assert.deepEqual([...again.writes.keys()], []);
-  // The head moves on one bucket: the old head goes into its chunk, with its overflow (3 samples).
-  const moved = flushTick(p, [{ source: 'a', metric: 'cpu', value: 5, ts: T + 1000 }]);
+  // The head moves on one bucket: the old head goes into its chunk's field, followed by the
+  // chunk's overflow (the bucket holds 3 samples).
+  const moved = flushTick(p, [{ source: 'a', metric: 'cpu', value: 5, ts: T + 1000 }, { source: 'a', metric: 'mem', value: 1, ts: T }]);
   assert.deepEqual(slot(moved.H, 1).fine, one(5, 0));
-  assert.deepEqual([...moved.writes.keys()].sort(), [`1F${c}`, `1X${c}`]);
+  assert.deepEqual([...moved.writes.keys()], [`1F${c}`]);
   const at = b0 - c * shape.ch;
   const F = moved.writes.get(`1F${c}`)!;
+  assert.equal(F.length, shape.ch * 40, 'fine chunk, then its overflow');
   assert.equal(F.readUInt16LE(at * 10), 0xffff, 'MULTI');
   assert.equal(F.readDoubleLE(at * 10 + 2), 3);
-  const X = moved.writes.get(`1X${c}`)!;
-  const xo = at * 30;
-  assert.deepEqual([X.readUInt32LE(xo), X.readDoubleLE(xo + 4), X.readDoubleLE(xo + 12), X.readDoubleLE(xo + 20), X.readUInt16LE(xo + 28)], [3, 6, 1, 3, 300], 'count sum min max off');
-  // Moving on again from a one-sample head writes only its tag and value (no overflow).
-  const single = flushTick(p, [{ source: 'a', metric: 'cpu', value: 6, ts: T + 2000 }]);
-  assert.deepEqual([...single.writes.keys()], [`1F${c}`]);
+  const xo = shape.ch * 10 + at * 30;
+  assert.deepEqual([F.readUInt32LE(xo), F.readDoubleLE(xo + 4), F.readDoubleLE(xo + 12), F.readDoubleLE(xo + 20), F.readUInt16LE(xo + 28)], [3, 6, 1, 3, 300], 'count sum min max off');
+  // Moving on from a one-sample head writes its tag and value; a chunk without MULTI slots has no overflow part.
+  const single = flushTick(p, [{ source: 'a', metric: 'cpu', value: 6, ts: T + 2000 }, { source: 'a', metric: 'mem', value: 2, ts: T + 1000 }]);
+  assert.deepEqual([...single.writes.keys()], [`1F${c}`, `2F${c}`]);
   assert.equal(single.writes.get(`1F${c}`)!.readUInt16LE((at + 1) * 10), 1, 'one sample at offset 0: tag 1');
+  assert.equal(single.writes.get(`2F${c}`)!.length, shape.ch * 10);
   // A late sample for a bucket behind the head lands in its chunk; the head is untouched.
   const late = flushTick(p, [{ source: 'a', metric: 'cpu', value: 7, ts: T + 1500 }]);
   assert.deepEqual(slot(late.H, 1).fine, one(6, 0));
-  assert.deepEqual([...late.writes.keys()].sort(), [`1F${c}`, `1X${c}`]);
+  assert.deepEqual([...late.writes.keys()], [`1F${c}`]);
 });
 
 test('loadHeads(): heads() afterwards gives back the HB it was loaded from, and the next ticks write the same', () => {
@@ -100,7 +102,25 @@ test('loadHeads(): heads() afterwards gives back the HB it was loaded from, and 
   const next: S[] = [{ source: 'a', metric: 'cpu', value: 7, ts: T + 9700 }];
   assert.deepEqual(flushTick(q, next), flushTick(p, next));
   const missing = q.missing('mem\u0000', tick([{ source: 'a', metric: 'mem', value: 8, ts: T + 4000 }]).series.get('mem\u0000')!, shape);
-  assert.deepEqual(missing, [`2F${Math.floor((T + 3000) / 1000 / shape.ch)}`, `2X${Math.floor((T + 3000) / 1000 / shape.ch)}`], 'the old head\'s chunk is read before the head moves');
+  assert.deepEqual(missing, [`2F${Math.floor((T + 3000) / 1000 / shape.ch)}`], 'the old head\'s chunk (with its overflow) is read before the head moves');
+});
+
+test('loaded(): a fine field read back splits into the chunk and its overflow; a late sample then writes what the writer would', () => {
+  const p = new PartialSource('a');
+  const c = Math.floor(T / 1000 / shape.ch);
+  flushTick(p, [{ source: 'a', metric: 'cpu', value: 1, ts: T }, { source: 'a', metric: 'cpu', value: 2, ts: T + 10 }]);
+  const { H, writes } = flushTick(p, [{ source: 'a', metric: 'cpu', value: 3, ts: T + 1000 }]);
+  const q = new PartialSource('a');
+  q.loadHeads(H, new Map([['cpu\u0000', 1]]));
+  const late: S[] = [{ source: 'a', metric: 'cpu', value: 9, ts: T + 5 }];
+  const sd = tick(late).series.get('cpu\u0000')!;
+  assert.deepEqual(q.missing('cpu\u0000', sd, shape), [`1F${c}`]);
+  q.loaded([`1F${c}`], [writes.get(`1F${c}`)!], shape);
+  assert.deepEqual(q.missing('cpu\u0000', sd, shape), []);
+  const got = flushTick(q, late).writes.get(`1F${c}`)!;
+  assert.deepEqual(got, flushTick(p, late).writes.get(`1F${c}`));
+  const xo = shape.ch * 10; // bucket 0 of the chunk's overflow
+  assert.deepEqual([got.readUInt32LE(xo), got.readDoubleLE(xo + 4), got.readDoubleLE(xo + 12), got.readDoubleLE(xo + 20), got.readUInt16LE(xo + 28)], [3, 12, 1, 9, 10]);
 });
 
 /** PUT_LUA's reading of the blob, in JS. */
@@ -130,15 +150,15 @@ test('encodePut(): the blob PUT_LUA reads — UTF-8 info fields, HB, liveness, c
   const H = Buffer.from([1, 2, 3, 4]);
   const chunk = Buffer.alloc(80, 7);
   const parts: PutPart[] = [
-    { refresh: true, info: ['n', '1', 'cpu\u0000host=é', '1'], H, ls: '1700000040000', iv: '1000.5', writes: ['1X5', chunk], dels: ['1F2', '1X2'] },
+    { refresh: true, info: ['n', '1', 'cpu\u0000host=é', '1'], H, ls: '1700000040000', iv: '1000.5', writes: ['1F5', chunk], dels: ['1F2', '1C2'] },
     { refresh: false, info: [], H: Buffer.alloc(0), ls: 'undefined', iv: '0', writes: [], dels: [] },
   ];
   const [a, b] = decodePut(encodePut(parts), 2);
   const str = (l: Buffer[]): string[] => l.map((x) => x.toString('utf8'));
   assert.equal(a!.refresh, 1);
   assert.deepEqual(str(a!.lists[0]!), ['n', '1', 'cpu\u0000host=é', '1']);
-  assert.deepEqual(a!.lists[1]!.map((x, i) => (i === 1 || i === 7 ? x : x.toString())), ['HB', H, 'ls', '1700000040000', 'iv', '1000.5', '1X5', chunk]);
-  assert.deepEqual(str(a!.lists[2]!), ['1F2', '1X2']);
+  assert.deepEqual(a!.lists[1]!.map((x, i) => (i === 1 || i === 7 ? x : x.toString())), ['HB', H, 'ls', '1700000040000', 'iv', '1000.5', '1F5', chunk]);
+  assert.deepEqual(str(a!.lists[2]!), ['1F2', '1C2']);
   assert.equal(b!.refresh, 0);
   assert.deepEqual(b!.lists.map(str), [[], ['HB', '', 'ls', 'undefined', 'iv', '0'], []]);
 });

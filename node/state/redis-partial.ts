@@ -39,11 +39,17 @@ export interface RingShape {
   ch: number;
 }
 
-/** A chunk of a series: key c·3 + kind (0 fine, 1 fine overflow, 2 coarse) → bytes, or null when absent in Redis. */
+/**
+ * A chunk of a series in memory: key c·3 + kind (0 fine, 1 fine overflow, 2 coarse) → bytes, or
+ * null when absent in Redis. In Redis a fine chunk and its overflow are one field, `<id>F<c>`: the
+ * fine bytes, then the overflow's when it has one — a head moving on writes one field per series,
+ * not two (Redis' cost of a field is ~1 µs whatever its size; measured).
+ */
 const FINE = 0;
 const OVER = 1;
 const COARSE = 2;
-const KIND = ['F', 'X', 'C'] as const;
+/** Field letter by kind (the overflow travels in its fine chunk's field). */
+const KIND = ['F', 'F', 'C'] as const;
 
 export interface SeriesState {
   sid: number;
@@ -142,7 +148,6 @@ export class PartialSource {
       const c = Math.floor(b / shape.ch);
       if (c > top) continue;
       out = need(s, c, FINE, out);
-      out = need(s, c, OVER, out);
     }
     if (s.ch !== undefined) {
       let ch = s.ch;
@@ -158,19 +163,27 @@ export class PartialSource {
   }
 
   /**
-   * Chunks read from Redis for missing(): `<sid><kind><c>` → bytes or null. A chunk already in
-   * memory is kept: memory is never behind Redis, and a tick may have written to the chunk while
-   * another tick's read of it was in flight (that read may predate the write).
+   * Chunks read from Redis for missing(): `<sid><F|C><c>` → bytes or null (a fine field splits into
+   * the chunk and its overflow). A chunk already in memory is kept: memory is never behind Redis,
+   * and a tick may have written to the chunk while another tick's read of it was in flight (that
+   * read may predate the write).
    */
-  loaded(fields: readonly string[], values: ReadonlyArray<Buffer | null>): void {
+  loaded(fields: readonly string[], values: ReadonlyArray<Buffer | null>, shape: RingShape): void {
     const bySid = new Map<number, SeriesState>();
     for (const st of this.series.values()) bySid.set(st.sid, st);
+    const fineBytes = shape.ch * FS;
     fields.forEach((f, i) => {
-      const m = /^(\d+)([FXC])(-?\d+)$/.exec(f);
+      const m = /^(\d+)([FC])(-?\d+)$/.exec(f);
       const st = m === null ? undefined : bySid.get(Number(m[1]));
       if (st === undefined || m === null) return;
-      const k = Number(m[3]) * 3 + KIND.indexOf(m[2] as 'F' | 'X' | 'C');
-      if (!st.chunks.has(k)) st.chunks.set(k, values[i] ?? null);
+      const c = Number(m[3]);
+      const v = values[i] ?? null;
+      if (m[2] === 'C') {
+        if (!st.chunks.has(c * 3 + COARSE)) st.chunks.set(c * 3 + COARSE, v);
+        return;
+      }
+      if (!st.chunks.has(c * 3 + FINE)) st.chunks.set(c * 3 + FINE, v === null ? null : Buffer.from(v.subarray(0, fineBytes)));
+      if (!st.chunks.has(c * 3 + OVER)) st.chunks.set(c * 3 + OVER, v === null || v.length <= fineBytes ? null : Buffer.from(v.subarray(fineBytes)));
     });
   }
 
@@ -199,14 +212,14 @@ export class PartialSource {
   }
 
   /**
-   * The fine head bucket of every series written since the last call, as live updates (fields[i]:
-   * the series of out[i]). Built when the broadcaster asks, not per write: an object per series per
+   * The fine head bucket of every series written since the last call (of those `wanted`, when
+   * given), as live updates (fields[i]: the series of out[i]). Built when the broadcaster asks, not per write: an object per series per
    * tick, held until the next flush, outlived young-generation GC and was a leading cost (profiled).
    */
-  takeLive(stepMs: number, out: BucketUpdate[], fields: string[]): void {
+  takeLive(stepMs: number, out: BucketUpdate[], fields: string[], wanted?: (metric: string, source: string) => boolean): void {
     for (const s of this.live) {
       const h = s.fine;
-      if (s.fh === undefined || h.count === 0) continue;
+      if (s.fh === undefined || h.count === 0 || (wanted !== undefined && !wanted(s.metric, this.source))) continue;
       const start = s.fh * stepMs;
       out.push({ metric: s.metric, source: this.source, tags: s.tags, start, count: h.count, sum: h.sum, min: h.min, max: h.max, last: h.last, lastTs: start + h.off, receivedAt: s.receivedAt });
       fields.push(s.field);
@@ -236,7 +249,7 @@ export class PartialSource {
         const k = c * 3 + kind;
         s.chunks.set(k, null);
         s.dirty.delete(k);
-        this.dels.push(`${s.sid}${KIND[kind]}${c}`);
+        if (kind !== OVER) this.dels.push(`${s.sid}${KIND[kind]}${c}`); // the overflow goes with its fine field
       }
     }
   }
@@ -398,14 +411,24 @@ export class PartialSource {
 
   /**
    * The data fields to write for the series touched since the last flush (then clears that): the
-   * chunks that changed (the heads travel in `HB`).
+   * chunks that changed (the heads travel in `HB`), a fine chunk with its overflow when it has one.
    */
   takeWrites(): Array<string | Buffer> {
     const out: Array<string | Buffer> = [];
     for (const s of this.touched) {
       for (const k of s.dirty) {
-        const b = s.chunks.get(k);
-        if (b) out.push(`${s.sid}${KIND[k % 3]!}${Math.floor(k / 3)}`, b);
+        const kind = k % 3;
+        const c = (k - kind) / 3;
+        if (kind === COARSE) {
+          const C = s.chunks.get(k);
+          if (C) out.push(`${s.sid}C${c}`, C);
+          continue;
+        }
+        // A fine chunk once, whether it or its overflow (or both) changed.
+        if (kind === OVER && s.dirty.has(c * 3 + FINE)) continue;
+        const F = s.chunks.get(c * 3 + FINE);
+        const X = s.chunks.get(c * 3 + OVER);
+        if (F) out.push(`${s.sid}F${c}`, X ? Buffer.concat([F, X]) : F);
       }
       s.dirty.clear();
     }

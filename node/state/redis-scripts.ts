@@ -16,8 +16,8 @@
  *                those, so every instance sharing a Redis must run the same version.
  *   `<id>F<c>`   CH × <Hd     fine chunk: tag (0 empty, 1..65534 one sample at offset tag-1, 65535
  *                             MULTI), last; every fine bucket but the head one (moved here when the
- *                             head advances)
- *   `<id>X<c>`   CH × <I4dddH fine overflow: count, sum, min, max, offset of last (MULTI slots)
+ *                             head advances); then, when any slot is MULTI, the chunk's overflow:
+ *                CH × <I4dddH count, sum, min, max, offset of last (of the MULTI slots)
  *   `<id>C<c>`   CH × <I4ddddH coarse chunk: count (0 empty), sum, min, max, last, offset of last;
  *                             every coarse bucket but the head one (moved here when the head advances)
  * Chunk c holds buckets [c·CH, c·CH+CH-1]. The same compact layout as the memory rings (rings.ts):
@@ -168,7 +168,7 @@ local function readPartial(w)
     if lo <= hi then
       local fields = {}
       for c = floor(lo / CH), floor(math.min(hi, hb - 1) / CH) do
-        if ring == 'f' then fields[#fields + 1] = id .. 'F' .. c; fields[#fields + 1] = id .. 'X' .. c
+        if ring == 'f' then fields[#fields + 1] = id .. 'F' .. c
         else fields[#fields + 1] = id .. 'C' .. c end
       end
       local got = {}
@@ -186,7 +186,7 @@ local function readPartial(w)
           if F then
             local tag, last = sunpack('<Hd', F, s * FS + 1)
             if tag == MULTI then
-              local xc, xs, xmn, xmx, xo = sunpack('<I4dddH', got[id .. 'X' .. c], s * XS + 1)
+              local xc, xs, xmn, xmx, xo = sunpack('<I4dddH', F, CH * FS + s * XS + 1)
               parts[#parts + 1] = spack('<dI4ddddH', b, xc, xs, xmn, xmx, last, xo)
             elseif tag ~= 0 then
               parts[#parts + 1] = spack('<dI4ddddH', b, 1, last, last, last, last, tag - 1)
@@ -255,14 +255,12 @@ for k = 1, #KEYS do
               local F = redis.call('HGET', data, id .. 'F' .. c)
               if F then
                 local tag, last = sunpack('<Hd', F, s * FS + 1)
-                local X
-                if tag == MULTI then X = redis.call('HGET', data, id .. 'X' .. c) end
-                if tag == MULTI and X then
-                  local xc, xs, xmn, xmx, xo = sunpack('<I4dddH', X, s * XS + 1)
+                if tag == MULTI then
+                  local xc, xs, xmn, xmx, xo = sunpack('<I4dddH', F, CH * FS + s * XS + 1)
                   out[#out + 1] = k
                   out[#out + 1] = i
                   out[#out + 1] = spack('<dI4ddddH', b, xc, xs, xmn, xmx, last, xo)
-                elseif tag ~= 0 and tag ~= MULTI then
+                elseif tag ~= 0 then
                   out[#out + 1] = k
                   out[#out + 1] = i
                   out[#out + 1] = spack('<dI4ddddH', b, 1, last, last, last, last, tag - 1)

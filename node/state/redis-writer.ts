@@ -271,7 +271,7 @@ export class PartialWriter {
   async #load(client: AnyRedis, source: string, p: PartialSource, need: readonly string[]): Promise<void> {
     p.loading++;
     try {
-      for (const part of chunked(need, 1000)) p.loaded(part, await client.hmgetBuffer(this.#keys.data(source, this.id), ...part));
+      for (const part of chunked(need, 1000)) p.loaded(part, await client.hmgetBuffer(this.#keys.data(source, this.id), ...part), this.#shape);
     } finally {
       p.loading--;
     }

@@ -207,10 +207,10 @@ export class RedisStateStore implements StateStore, CommitWriter {
   }
 
   /**
-   * The buckets this worker wrote since the last call, as they are in Redis: where other writers
-   * hold a partial of the source too, their part of each wanted bucket (all when `wanted` is not
-   * given) is read back and merged — one script call per live flush (per source on Cluster). The
-   * others, and all of them if that read fails, carry this writer's part.
+   * The buckets this worker wrote since the last call (those `wanted`, when given: the rest are
+   * never built), as they are in Redis: where other writers hold a partial of the source too,
+   * their part of each bucket is read back and merged — one script call per live flush (per
+   * source on Cluster). If that read fails they carry this writer's part.
    */
   async drainUpdates(wanted?: (metric: string, source: string) => boolean): Promise<BucketUpdate[]> {
     const pending = this.#updates;
@@ -223,14 +223,11 @@ export class RedisStateStore implements StateStore, CommitWriter {
     for (const p of pending) {
       if (p.dropped) continue;
       const from = all.length;
-      p.takeLive(step, all, fields);
-      let l: Array<{ field: string; u: BucketUpdate }> | undefined;
-      for (let i = from; i < all.length; i++) {
-        const u = all[i]!;
-        if (wanted !== undefined && !wanted(u.metric, p.source)) continue;
-        if (l === undefined) bySource.set(p.source, (l = []));
-        l.push({ field: fields[i]!, u });
-      }
+      p.takeLive(step, all, fields, wanted);
+      if (all.length === from) continue;
+      const l: Array<{ field: string; u: BucketUpdate }> = [];
+      for (let i = from; i < all.length; i++) l.push({ field: fields[i]!, u: all[i]! });
+      bySource.set(p.source, l);
     }
     const c = this.#conn.client;
     if (c !== undefined && this.#conn.ready() && bySource.size > 0) {

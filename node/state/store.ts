@@ -168,8 +168,9 @@ export interface StateStore {
    * Buckets changed by samples this worker applied since the last call (memory: its partition,
    * including samples forwarded to it; redis: what this worker wrote). Pulled every live.flushMs.
    * `wanted` (optional) names the updates the caller will use (e.g. the live rooms somebody
-   * watches): the Redis store reads the other writers' part of a bucket back only for those —
-   * the rest carry this worker's part. Memory mode ignores it (its buckets are always whole).
+   * watches); a store may leave the others out. The Redis store does — it builds and reads back
+   * (the other writers' part of each bucket) only those. Memory mode returns all: its buckets are
+   * whole and cheap to list.
    */
   drainUpdates(wanted?: (metric: string, source: string) => boolean): Promise<BucketUpdate[]>;
   /** True when the store can take writes now (readiness). */
