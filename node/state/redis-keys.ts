@@ -5,9 +5,9 @@
  *   P{s:<source>}:w        set: ids of the writers (worker processes) holding a partial of it
  *   P{s:<source>}:i:<w>    writer w's series index: `n` last series id, and per series
  *                          `<metric>NUL<tags>` → its id (written only when a series is new)
- *   P{s:<source>}:d:<w>    writer w's data: `ls` lastSeen ms, `iv` smoothed interval ms, `HB` (per
- *                          series its ring heads and both head buckets), `<id>F<c>`, `<id>X<c>`,
- *                          `<id>C<c>` chunks (layouts in redis-scripts.ts)
+ *   P{s:<source>}:d:<w>    writer w's data: `L` (<dd lastSeen ms, smoothed interval ms), `HB` (per
+ *                          series its ring heads and both head buckets), `<id>F<c>` (fine chunk and
+ *                          its overflow) and `<id>C<c>` chunks (layouts in redis-scripts.ts)
  *   All three expire coarse retention + slack after the writer's last write to the source.
  * Global indexes (each one key, so one slot; written in the same round trip, outside the Lua call):
  *   P:sources                       zset source → last index time (ms), for GET /sources

@@ -7,7 +7,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { DeltaBuilder, type SourceDelta } from '../aggregate/delta.js';
 import { PartialSource, HEAD_SLOT_BYTES as HS, type HeadBucket, type RingShape } from './redis-partial.js';
-import { encodePut, putGroups, type PutPart } from './redis-writer.js';
+import { decodeLiveness, encodePut, putGroups, type PutPart } from './redis-writer.js';
 import { batchOf, DEFAULT_RETENTION, type S } from './store.contract.js';
 
 const shape: RingShape = { fineN: 600, coarseN: 360, ch: 8 };
@@ -123,6 +123,14 @@ test('loaded(): a fine field read back splits into the chunk and its overflow; a
   assert.deepEqual([got.readUInt32LE(xo), got.readDoubleLE(xo + 4), got.readDoubleLE(xo + 12), got.readDoubleLE(xo + 20), got.readUInt16LE(xo + 28)], [3, 12, 1, 9, 10]);
 });
 
+/** An `L` field: <dd lastSeen, interval. */
+function liveness(ls: number, iv: number): Buffer {
+  const b = Buffer.alloc(16);
+  b.writeDoubleLE(ls, 0);
+  b.writeDoubleLE(iv, 8);
+  return b;
+}
+
 /** PUT_LUA's reading of the blob, in JS. */
 function decodePut(blob: Buffer, sources: number): Array<{ refresh: number; lists: Buffer[][] }> {
   let p = 0;
@@ -150,17 +158,18 @@ test('encodePut(): the blob PUT_LUA reads — UTF-8 info fields, HB, liveness, c
   const H = Buffer.from([1, 2, 3, 4]);
   const chunk = Buffer.alloc(80, 7);
   const parts: PutPart[] = [
-    { refresh: true, info: ['n', '1', 'cpu\u0000host=é', '1'], H, ls: '1700000040000', iv: '1000.5', writes: ['1F5', chunk], dels: ['1F2', '1C2'] },
-    { refresh: false, info: [], H: Buffer.alloc(0), ls: 'undefined', iv: '0', writes: [], dels: [] },
+    { refresh: true, info: ['n', '1', 'cpu\u0000host=é', '1'], H, ls: 1_700_000_040_000, iv: 1000.5, writes: ['1F5', chunk], dels: ['1F2', '1C2'] },
+    { refresh: false, info: [], H: Buffer.alloc(0), ls: 5, iv: 0, writes: [], dels: [] },
   ];
   const [a, b] = decodePut(encodePut(parts), 2);
   const str = (l: Buffer[]): string[] => l.map((x) => x.toString('utf8'));
   assert.equal(a!.refresh, 1);
   assert.deepEqual(str(a!.lists[0]!), ['n', '1', 'cpu\u0000host=é', '1']);
-  assert.deepEqual(a!.lists[1]!.map((x, i) => (i === 1 || i === 7 ? x : x.toString())), ['HB', H, 'ls', '1700000040000', 'iv', '1000.5', '1F5', chunk]);
+  assert.deepEqual(a!.lists[1]!.map((x, i) => (i === 1 || i === 3 || i === 5 ? x : x.toString())), ['HB', H, 'L', liveness(1_700_000_040_000, 1000.5), '1F5', chunk]);
+  assert.deepEqual(decodeLiveness(a!.lists[1]![3]!), [1_700_000_040_000, 1000.5]);
   assert.deepEqual(str(a!.lists[2]!), ['1F2', '1C2']);
   assert.equal(b!.refresh, 0);
-  assert.deepEqual(b!.lists.map(str), [[], ['HB', '', 'ls', 'undefined', 'iv', '0'], []]);
+  assert.deepEqual(b!.lists.map((l) => l.map((x) => x.toString('latin1'))), [[], ['HB', '', 'L', liveness(5, 0).toString('latin1')], []]);
 });
 
 test('putGroups(): parts of at least min sources, cut only where no request has sources on both sides, or at max', () => {

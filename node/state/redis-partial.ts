@@ -61,8 +61,14 @@ export interface SeriesState {
   receivedAt: number;
   /** Chunks in memory, by c·3 + kind. */
   chunks: Map<number, Buffer | null>;
-  /** Chunk keys changed since the last flush. */
-  dirty: Set<number>;
+  /**
+   * Chunk keys changed since the last flush (a few at most). Arrays here and for the partial's
+   * touched and live series, not Sets: Set.clear() allocates a new table, per series per tick.
+   */
+  dirty: number[];
+  /** In the partial's `touched` / `live` list. */
+  inTouched: boolean;
+  inLive: boolean;
   counter: boolean;
   fh: number | undefined;
   ch: number | undefined;
@@ -106,10 +112,10 @@ export class PartialSource {
   iv = 0;
   nextSid = 0;
   readonly series = new Map<string, SeriesState>();
-  /** Series written since the last flush. */
-  readonly touched = new Set<SeriesState>();
-  /** Series written since the last takeLive(). */
-  readonly live = new Set<SeriesState>();
+  /** Series written since the last flush, each once. */
+  readonly touched: SeriesState[] = [];
+  /** Series written since the last takeLive(), each once. */
+  readonly live: SeriesState[] = [];
   /** Left the writer after a failed write: its state may be ahead of Redis, so it shows nothing live. */
   dropped = false;
   /** Chunk fields to delete (fell out of a ring). */
@@ -207,8 +213,14 @@ export class PartialSource {
     if (d.receivedAt > s.receivedAt) s.receivedAt = d.receivedAt;
     for (const x of inOrder(d.fine)) this.#fine(s, x, shape);
     for (const x of inOrder(d.coarse)) this.#coarse(s, x, shape);
-    this.touched.add(s);
-    this.live.add(s);
+    if (!s.inTouched) {
+      s.inTouched = true;
+      this.touched.push(s);
+    }
+    if (!s.inLive) {
+      s.inLive = true;
+      this.live.push(s);
+    }
   }
 
   /**
@@ -218,13 +230,14 @@ export class PartialSource {
    */
   takeLive(stepMs: number, out: BucketUpdate[], fields: string[], wanted?: (metric: string, source: string) => boolean): void {
     for (const s of this.live) {
+      s.inLive = false;
       const h = s.fine;
       if (s.fh === undefined || h.count === 0 || (wanted !== undefined && !wanted(s.metric, this.source))) continue;
       const start = s.fh * stepMs;
       out.push({ metric: s.metric, source: this.source, tags: s.tags, start, count: h.count, sum: h.sum, min: h.min, max: h.max, last: h.last, lastTs: start + h.off, receivedAt: s.receivedAt });
       fields.push(s.field);
     }
-    this.live.clear();
+    this.live.length = 0;
   }
 
   /** Chunk c of a kind, to modify (zero-filled when absent). */
@@ -237,7 +250,7 @@ export class PartialSource {
       b = Buffer.allocUnsafe(bytes).fill(0);
       s.chunks.set(k, b);
     }
-    s.dirty.add(k);
+    if (!s.dirty.includes(k)) s.dirty.push(k);
     return b;
   }
 
@@ -248,7 +261,8 @@ export class PartialSource {
       for (const kind of kinds) {
         const k = c * 3 + kind;
         s.chunks.set(k, null);
-        s.dirty.delete(k);
+        const at = s.dirty.indexOf(k);
+        if (at >= 0) s.dirty.splice(at, 1);
         if (kind !== OVER) this.dels.push(`${s.sid}${KIND[kind]}${c}`); // the overflow goes with its fine field
       }
     }
@@ -425,12 +439,12 @@ export class PartialSource {
           continue;
         }
         // A fine chunk once, whether it or its overflow (or both) changed.
-        if (kind === OVER && s.dirty.has(c * 3 + FINE)) continue;
+        if (kind === OVER && s.dirty.includes(c * 3 + FINE)) continue;
         const F = s.chunks.get(c * 3 + FINE);
         const X = s.chunks.get(c * 3 + OVER);
         if (F) out.push(`${s.sid}F${c}`, X ? Buffer.concat([F, X]) : F);
       }
-      s.dirty.clear();
+      s.dirty.length = 0;
     }
     return out;
   }
@@ -452,7 +466,8 @@ export class PartialSource {
         if (kind === COARSE ? c !== cc : c !== hc && c !== hc - 1) s.chunks.delete(k);
       }
     }
-    this.touched.clear();
+    for (const s of this.touched) s.inTouched = false;
+    this.touched.length = 0;
     this.dels.length = 0;
     this.newIndex.clear();
   }
@@ -470,7 +485,7 @@ function grown(b: Buffer, len: number): Buffer {
 
 function newSeries(sid: number, field: string): SeriesState {
   const at = field.indexOf('\u0000');
-  return { sid, field, metric: field.slice(0, at), tags: field.slice(at + 1), receivedAt: 0, chunks: new Map(), dirty: new Set(), counter: false, fh: undefined, ch: undefined, fine: emptyHead(), coarse: emptyHead() };
+  return { sid, field, metric: field.slice(0, at), tags: field.slice(at + 1), receivedAt: 0, chunks: new Map(), dirty: [], inTouched: false, inLive: false, counter: false, fh: undefined, ch: undefined, fine: emptyHead(), coarse: emptyHead() };
 }
 
 function emptyHead(): HeadBucket {
@@ -483,7 +498,7 @@ function readBucket(buf: Buffer, o: number): HeadBucket {
 }
 
 const NONE: readonly string[] = [];
-const NO_SERIES: ReadonlySet<SeriesState> = new Set();
+const NO_SERIES: readonly SeriesState[] = [];
 
 /** `out` plus chunk c of a kind when it is not in memory (the field to read for it). */
 function need(s: SeriesState, c: number, kind: number, out: string[] | undefined): string[] | undefined {

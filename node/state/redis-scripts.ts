@@ -6,8 +6,8 @@
  * only keys of one source, which share the hash tag `{s:<source>}`: one slot, valid on Cluster.
  *
  * A source has a writer set `P{s:<source>}:w`, and per writer w an info hash `…:i:<w>` (last
- * series id `n`, and per series `<metric>NUL<tags>` → its id) and a data hash `…:d:<w>` (lastSeen
- * `ls`, interval `iv`, and):
+ * series id `n`, and per series `<metric>NUL<tags>` → its id) and a data hash `…:d:<w>` (`L`:
+ * <dd lastSeen ms and smoothed interval ms — one field, written every tick — and):
  *   `HB`         per series (slot id-1, 93 bytes): <ddB fine head, coarse head, flags (1 exists,
  *                2 counter), then the coarse head bucket and the fine head bucket, each <I4ddddH
  *                count sum min max last off — what nearly every write touches lives in this one

@@ -41,14 +41,15 @@ const IDLE_MS = 120_000;
 const MIN_SOURCES_PER_CALL = 100;
 const MAX_SOURCES_PER_CALL = 500;
 
-/** One source's part of an fp_put call: its data list is `HB`, `ls`, `iv`, then `writes`. */
+/** One source's part of an fp_put call: its data list is `HB`, `L`, then `writes`. */
 export interface PutPart {
   refresh: boolean;
   /** Info fields and values (only when a series is new). */
   info: readonly string[];
   H: Buffer;
-  ls: string;
-  iv: string;
+  /** Liveness (`L`: <dd): lastSeen ms and the smoothed interval ms. */
+  ls: number;
+  iv: number;
   /** Changed chunks: field names (ASCII) and bytes. */
   writes: ReadonlyArray<string | Buffer>;
   /** Chunk fields to delete (ASCII). */
@@ -86,20 +87,20 @@ export function encodePut(parts: readonly PutPart[]): Buffer {
   let size = 0;
   for (const x of parts) {
     size += 1 + listBytes(x.info, utf8Len) + listBytes(x.writes, asciiLen) + listBytes(x.dels, asciiLen);
-    size += 3 * 4 + 2 + x.H.length + 2 + x.ls.length + 2 + x.iv.length + 3 * 4; // HB, ls, iv
+    size += 4 * 4 + 2 + x.H.length + 1 + 16; // HB, L
   }
   const out = Buffer.allocUnsafe(size);
   let o = 0;
   for (const x of parts) {
     o = out.writeUInt8(x.refresh ? 1 : 0, o);
     o = putList(out, o, x.info, 'utf8');
-    o = out.writeUInt32LE(6 + x.writes.length, o);
+    o = out.writeUInt32LE(4 + x.writes.length, o);
     o = putItem(out, o, 'HB', 'latin1');
     o = putItem(out, o, x.H, 'latin1');
-    o = putItem(out, o, 'ls', 'latin1');
-    o = putItem(out, o, x.ls, 'latin1');
-    o = putItem(out, o, 'iv', 'latin1');
-    o = putItem(out, o, x.iv, 'latin1');
+    o = putItem(out, o, 'L', 'latin1');
+    o = out.writeUInt32LE(16, o);
+    o = out.writeDoubleLE(x.ls, o);
+    o = out.writeDoubleLE(x.iv, o);
     for (const v of x.writes) o = putItem(out, o, v, 'latin1');
     o = putList(out, o, x.dels, 'latin1');
   }
@@ -107,6 +108,11 @@ export function encodePut(parts: readonly PutPart[]): Buffer {
 }
 
 const NONE: readonly string[] = [];
+
+/** A partial's `L` field: [lastSeen ms, smoothed interval ms], or undefined when absent. */
+export function decodeLiveness(L: Buffer | null): [number, number] | undefined {
+  return L === null || L.length < 16 ? undefined : [L.readDoubleLE(0), L.readDoubleLE(8)];
+}
 
 /**
  * A tick's sources (in order of first appearance) cut into fp_put parts of at least `min` sources,
@@ -293,7 +299,7 @@ export class PartialWriter {
       for (const [f, sid] of p.newIndex) l.push(f, sid);
       info = l;
     }
-    return { refresh, info, H: p.heads(), ls: String(p.ls), iv: String(p.iv), writes: p.takeWrites(), dels: p.dels.length === 0 ? NONE : [...p.dels] };
+    return { refresh, info, H: p.heads(), ls: p.ls ?? 0, iv: p.iv, writes: p.takeWrites(), dels: p.dels.length === 0 ? NONE : [...p.dels] };
   }
 
   /** #reload(), shared by every tick that needs the same source meanwhile. */
@@ -308,10 +314,10 @@ export class PartialWriter {
 
   /** Load this writer's partial of a source from Redis (after it left memory). */
   async #reload(client: AnyRedis, source: string): Promise<void> {
-    const [info, [H, ls, iv]] = await Promise.all([client.hgetall(this.#keys.info(source, this.id)), client.hmgetBuffer(this.#keys.data(source, this.id), 'HB', 'ls', 'iv')]);
+    const [info, [H, L]] = await Promise.all([client.hgetall(this.#keys.info(source, this.id)), client.hmgetBuffer(this.#keys.data(source, this.id), 'HB', 'L')]);
     const p = new PartialSource(source);
-    if (ls) p.ls = Number(ls.toString());
-    p.iv = iv ? Number(iv.toString()) : 0;
+    const live = decodeLiveness(L ?? null);
+    if (live !== undefined) [p.ls, p.iv] = live;
     p.nextSid = Number(info.n ?? 0);
     const index = new Map<string, number>();
     for (const [f, v] of Object.entries(info)) if (f.includes('\u0000')) index.set(f, Number(v));

@@ -25,7 +25,7 @@ import { RedisConnection, toStateError, unavailable, type AnyRedis } from './red
 import { RedisKeys } from './redis-keys.js';
 import { RedisIndexes } from './redis-index.js';
 import type { PartialSource } from './redis-partial.js';
-import { PartialWriter } from './redis-writer.js';
+import { decodeLiveness, PartialWriter } from './redis-writer.js';
 import type {
   BucketPartial, BucketUpdate, MetricAnswer, MetricPartial, SeriesAnswer, SeriesQuery, SourceAnswer, SourcePartial,
   StateStore, StoreStats, SummaryAnswer, SummaryPartial, SummaryQuery,
@@ -281,19 +281,20 @@ export class RedisStateStore implements StateStore, CommitWriter {
       const pairs = names.flatMap((source, i) => writers[i]!.map((w) => [source, w] as const));
       const [infos, live] = await Promise.all([
         Promise.all(pairs.map(([s, w]) => c.hgetall(this.#keys.info(s, w)))),
-        Promise.all(pairs.map(([s, w]) => c.hmget(this.#keys.data(s, w), 'ls', 'iv'))),
+        Promise.all(pairs.map(([s, w]) => c.hgetBuffer(this.#keys.data(s, w), 'L'))),
       ]);
       // One partial per writer; mergeSources combines them (lastSeen: newest; interval: longest).
       const parts: SourcePartial[] = [];
       pairs.forEach(([source], i) => {
-        const [ls, iv] = live[i]!;
-        if (ls === null || ls === undefined) return; // expired since it was indexed
+        const L = decodeLiveness(live[i] ?? null);
+        if (L === undefined) return; // expired since it was indexed
+        const [ls, iv] = L;
         const metrics = new Set<string>();
         for (const f of Object.keys(infos[i]!)) {
           const nul = f.indexOf('\u0000');
           if (nul > 0) metrics.add(f.slice(0, nul));
         }
-        parts.push({ source, lastSeen: Number(ls), intervalMs: Math.round(Number(iv ?? 0)), metrics: [...metrics] });
+        parts.push({ source, lastSeen: ls, intervalMs: Math.round(iv), metrics: [...metrics] });
       });
       return mergeSources([parts], now);
     });
