@@ -223,7 +223,7 @@ export const stateScenario: Scenario = {
       }],
       findings: [
         `Target (push, batch 1000, 2 workers): Redis at ${(target * 100).toFixed(0)}% of memory mode's samples/s (goal ≥ 50%), redis-server using ${targetCores.toFixed(2)} cores (goal < 1): ${target >= 0.5 && targetCores < 1 ? 'met' : 'NOT met'} on this run.`,
-        `Group commit: per 1,000 samples the workers sent ${push2.roundTripsPer1k.toFixed(1)} commands to Redis (fp_put calls — one script per part of a tick, each writing whole requests' sources — plus fp_meta and the index updates that are due), and the scripts ran ${push2.luaCommandsPer1k.toFixed(0)} commands inside Redis (per source of the tick one HSET of its data hash: ring heads, head chunks and liveness); ${Math.round(push2.bytesToRedisPer1k).toLocaleString('en-US')} bytes went to Redis per 1,000 samples (binary bucket state, not JSON).`,
+        `Group commit: per 1,000 samples the workers sent ${push2.roundTripsPer1k.toFixed(1)} commands to Redis (fp_put calls — one script per part of a tick, each writing whole requests' sources — plus fp_meta and the index updates that are due), and the scripts ran ${push2.luaCommandsPer1k.toFixed(0)} commands inside Redis (per source of the tick one HSET of its data hash: ring heads and head buckets, liveness, and the chunks a head moved out of); ${Math.round(push2.bytesToRedisPer1k).toLocaleString('en-US')} bytes went to Redis per 1,000 samples (binary bucket state, not JSON).`,
         'Push requests carry one sample per series (100 sources × 10 metrics), so every sample is its own bucket update in Redis: the worst case. Stream messages carry several ticks of one host, which pre-aggregation folds into far fewer bucket updates.',
       ],
       charts: [],
