@@ -135,6 +135,20 @@ test('1,000 concurrent stream connections on 2 workers', { timeout: 120_000 }, a
   await Promise.all(clients.map((s) => s.waitAck(2, 60_000)));
 });
 
+/**
+ * Readiness for stream handoff: each worker learns the membership from the primary a moment after
+ * the ready line; until then it serves a connection where it lands. Wait until two consecutive
+ * connections of one source (which round-robin alone puts on different workers) end up together.
+ */
+async function handoffReady(c: RunningCluster): Promise<void> {
+  await until('two connections of one source served by the same worker (membership known)', 15_000, async () => {
+    const pair = [await connectStream(c.url, { headers: { 'x-source': 'own-warm' } }), await connectStream(c.url, { headers: { 'x-source': 'own-warm' } })];
+    for (const s of pair) s.ws.terminate();
+    await Promise.all(pair.map((s) => s.closed));
+    return pair[0]!.worker === pair[1]!.worker;
+  });
+}
+
 test('a stream with X-Source is served by its source owner: one worker for every connection of a source, nothing forwarded', { timeout: 60_000 }, async (t) => {
   const c = await startCluster({ workers: 2, env: { FLEETPULSE_LOG_LEVEL: 'warn' } });
   t.after(() => c.stop());
@@ -142,15 +156,7 @@ test('a stream with X-Source is served by its source owner: one worker for every
   t.after(() => {
     for (const s of clients) s.ws.terminate();
   });
-  // Readiness: each worker learns the membership from the primary a moment after the ready line;
-  // until then it serves a connection where it lands. Wait until two consecutive connections of
-  // one source (which round-robin alone puts on different workers) end up together.
-  await until('two connections of one source served by the same worker (membership known)', 15_000, async () => {
-    const pair = [await connectStream(c.url, { headers: { 'x-source': 'own-warm' } }), await connectStream(c.url, { headers: { 'x-source': 'own-warm' } })];
-    for (const s of pair) s.ws.terminate();
-    await Promise.all(pair.map((s) => s.closed));
-    return pair[0]!.worker === pair[1]!.worker;
-  });
+  await handoffReady(c);
   const baseline = await promTotal(c, 'fleetpulse_stream_handoffs_total', 'result="sent"');
   const N = 30;
   // Two connections per source, opened one after the other: node:cluster's round-robin sends
@@ -178,6 +184,31 @@ test('a stream with X-Source is served by its source owner: one worker for every
   await plain.waitAck(1, 30_000);
   assert.ok(await promTotal(c, 'fleetpulse_forwarded_samples_total') > 0, 'samples of sources the worker does not own were forwarded');
   assert.equal(await promTotal(c, 'fleetpulse_stream_handoffs_total', 'result="sent"'), baseline + sent, 'no handoff without a valid X-Source');
+});
+
+test('a handed-over stream loses nothing its client sends the moment the handshake completes', { timeout: 60_000 }, async (t) => {
+  // While a connection travels worker → primary → owner, each process holds a copy of its socket;
+  // a copy that still reads would take the client's first frames from the kernel and drop them
+  // (the ack then stops at the gap). Every client here writes a burst at once on 'open'.
+  const c = await startCluster({ workers: 2, env: { FLEETPULSE_LOG_LEVEL: 'warn' } });
+  t.after(() => c.stop());
+  await handoffReady(c);
+  const baseline = await promTotal(c, 'fleetpulse_stream_handoffs_total', 'result="sent"');
+  const N = 40;
+  const BURST = 20;
+  const clients = await Promise.all(Array.from({ length: N }, async (_, i) => {
+    const s = await connectStream(c.url, { stream: `burst-${i}`, headers: { 'x-source': `burst-${i}` } });
+    for (let seq = 1; seq <= BURST; seq++) s.send({ seq, source: `burst-${i}`, metrics: { n: seq } });
+    return s;
+  }));
+  t.after(() => {
+    for (const s of clients) s.ws.terminate();
+  });
+  const sent = (await promTotal(c, 'fleetpulse_stream_handoffs_total', 'result="sent"')) - baseline;
+  t.diagnostic(`connections handed to their owner: ${sent} of ${N}`);
+  assert.ok(sent > 0, 'some connections were handed over');
+  await Promise.all(clients.map((s, i) => s.waitAck(BURST, 20_000).catch(() => assert.fail(`burst-${i} (worker ${s.worker}): acked ${s.acked} of ${BURST}`))));
+  assert.deepEqual(await stored(c, 'n', 'burst-0'), [BURST, (BURST * (BURST + 1)) / 2]);
 });
 
 test('agent: stream lanes that die mid-flight reconnect and resume without loss or duplicates', { timeout: 120_000 }, async (t) => {
