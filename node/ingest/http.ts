@@ -11,6 +11,7 @@ import type { WorkerMetrics } from '../observability/metrics.js';
 import type { Principal } from '../http/auth.js';
 import type { SampleBatch } from '../protocol/samples.js';
 import { decodeBody, readBody } from './body.js';
+import type { TurnBudget } from './turn-budget.js';
 import { parseJson, parseNdjson, type ParseLimits } from './parse.js';
 import type { RateLimiter } from './rate-limit.js';
 
@@ -27,6 +28,8 @@ export interface PushDeps {
   rateLimit?: number;
   /** A batch was refused for the series limit (which sources: series-limit-log.ts). */
   onSeriesLimit?: ((batch: SampleBatch) => void) | undefined;
+  /** The worker's bound on ingest work per event-loop turn: a body is decoded within it. */
+  turns?: TurnBudget | undefined;
 }
 
 /** The 429 of a key over its rate (Retry-After in whole seconds, at least 1). */
@@ -42,6 +45,20 @@ function bodyKind(contentType: string | undefined): BodyKind {
   if (mime === 'application/json' || mime === 'text/json') return 'json';
   if (mime === 'application/x-ndjson' || mime === 'application/ndjson' || mime === 'application/jsonlines') return 'ndjson';
   throw new FleetPulseError(ErrorCode.UNSUPPORTED_MEDIA_TYPE, `Content-Type ${JSON.stringify(mime.slice(0, 64))} is not supported: use application/json or application/x-ndjson`);
+}
+
+/** `work` within a turn's budget: now, or in a later slice (its result or error, either way). */
+function inTurn<T>(turns: TurnBudget, work: () => T, onDeferred: () => void): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const now = turns.run(() => {
+      try {
+        resolve(work());
+      } catch (err) {
+        reject(err);
+      }
+    });
+    if (!now) onDeferred();
+  });
 }
 
 /** The push handler: `principal` is who the router's access check let in (node/http/auth.ts). */
@@ -75,7 +92,8 @@ export function createPushHandler(deps: PushDeps): PushHandler {
       if (body.length === 0) throw new FleetPulseError(ErrorCode.INVALID_SAMPLE, 'empty body: send a sample, an array of samples, or {"samples":[…]}');
       const now = deps.now();
       const text = body.toString('utf8');
-      batch = kind === 'json' ? parseJson(text, limits, now) : parseNdjson(text, limits, now);
+      const parse = (): SampleBatch => (kind === 'json' ? parseJson(text, limits, now) : parseNdjson(text, limits, now));
+      batch = deps.turns === undefined ? parse() : await inTurn(deps.turns, parse, () => m.ingestDeferred.inc({ transport: 'http' }));
       samples = batch.length;
       m.ingestRequestSamples.observe({ transport: 'http' }, samples);
       if (limiter !== undefined) {

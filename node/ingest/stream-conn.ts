@@ -58,6 +58,8 @@ export class StreamConnection {
   #ackTimer: NodeJS.Timeout | undefined;
   #flushing = false;
   #paused = false;
+  /** Messages of this connection waiting for a later turn (turn-budget.ts). */
+  #turnHeld = 0;
   /** Set while the key is over its rate limit (ws.ts): reading stopped, arriving messages held. */
   #throttle: NodeJS.Timeout | undefined;
   #throttleUntil = 0;
@@ -81,9 +83,28 @@ export class StreamConnection {
     this.done = new Promise((resolve) => (this.#settled = resolve));
   }
 
-  /** Reading is stopped (unacked bound or rate limit): the peer's pongs cannot be read. */
+  /** Reading is stopped (unacked bound, rate limit, or work queued for a later turn): the peer's pongs cannot be read. */
   get pausedForBackpressure(): boolean {
-    return this.#paused || this.#throttle !== undefined;
+    return this.#paused || this.#throttle !== undefined || this.#turnHeld > 0;
+  }
+
+  /** Nothing holds reading back (the pause reasons above, a closed socket, a draining server). */
+  #canRead(): boolean {
+    return !this.#paused && this.#throttle === undefined && this.#turnHeld === 0 && !this.#socketClosed && !this.#ctx.draining;
+  }
+
+  /**
+   * A message of this connection waits for a later turn (turn-budget.ts): stop reading until every
+   * waiting one ran, so what waits is bounded by one socket read.
+   */
+  holdForTurn(): void {
+    if (this.#turnHeld++ === 0 && !this.#socketClosed) this.ws.pause();
+  }
+
+  releaseTurn(): void {
+    if (--this.#turnHeld > 0) return;
+    if (this.#canRead()) this.ws.resume();
+    this.#checkIdle(); // a closed socket's last waiting message may have been this one
   }
 
   /**
@@ -111,7 +132,7 @@ export class StreamConnection {
     this.#throttle = undefined;
     this.#throttleUntil = 0;
     if (this.#ready) this.#admitHeld();
-    if (!this.#paused && !this.#socketClosed && !this.#ctx.draining) this.ws.resume();
+    if (this.#canRead()) this.ws.resume();
   }
 
   /** Learn where a named stream stands, then start processing. */
@@ -368,7 +389,7 @@ export class StreamConnection {
     this.#ctx.metrics.streamUnackedSamples.dec(n);
     if (this.#paused && this.#unacked <= this.#ctx.cfg.maxUnackedSamples / 2 && !this.#ctx.draining) {
       this.#paused = false;
-      if (!this.#socketClosed && this.#throttle === undefined) this.ws.resume();
+      if (this.#canRead()) this.ws.resume();
     }
   }
 
@@ -415,7 +436,7 @@ export class StreamConnection {
       this.ws.pause();
     }
     this.#endThrottle();
-    while ((this.#running || this.#queue.length > 0 || !this.#ready) && !this.#failed && !this.#socketClosed) {
+    while ((this.#running || this.#queue.length > 0 || this.#turnHeld > 0 || !this.#ready) && !this.#failed && !this.#socketClosed) {
       await new Promise((r) => setTimeout(r, 10));
     }
     if (this.#ackTimer !== undefined) clearTimeout(this.#ackTimer);
@@ -427,7 +448,7 @@ export class StreamConnection {
 
   #checkIdle(): void {
     if (!this.#socketClosed || this.#finishing) return;
-    if (this.#running || this.#flushing || (this.#queue.length > 0 && !this.#failed)) return;
+    if (this.#running || this.#flushing || this.#turnHeld > 0 || (this.#queue.length > 0 && !this.#failed)) return;
     this.#finishing = true;
     const leftover = this.#unacked;
     if (leftover !== 0) {

@@ -145,6 +145,10 @@ export function createWorkerMetrics(registry: Registry) {
       name: 'fleetpulse_stream_unacked_samples', help: 'Samples received on stream connections and not yet acked; each connection stops reading past stream.maxUnackedSamples.',
       aggregator: 'sum', registers: [registry],
     }),
+    ingestDeferred: new Counter({
+      name: 'fleetpulse_ingest_deferred_total', help: 'Stream messages and push bodies that waited for a later event-loop turn: the turn had spent its ingest budget (ingest/turn-budget.ts), so the loop went back to accepting and timers first.',
+      labelNames: ['transport'] as const, registers: [registry],
+    }),
     streamPauses: new Counter({
       name: 'fleetpulse_stream_pauses_total', help: 'Times a stream connection was paused (socket reads stopped) because it held more than stream.maxUnackedSamples unacked samples.',
       registers: [registry],

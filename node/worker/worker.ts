@@ -17,7 +17,8 @@ import { Aggregator } from '../aggregate/aggregator.js';
 import { GroupCommitStore } from '../aggregate/group-commit.js';
 import { RedisStateStore } from '../state/redis.js';
 import { createPushHandler } from '../ingest/http.js';
-import { rejectUpgrade, StreamServer, STREAM_PATH } from '../ingest/ws.js';
+import { rejectUpgrade, StreamServer, STREAM_PATH, TURN_BUDGET_MS } from '../ingest/ws.js';
+import { TurnBudget } from '../ingest/turn-budget.js';
 import { RateLimiter } from '../ingest/rate-limit.js';
 import { SeriesLimitLog, type SeriesLimitView } from '../ingest/series-limit-log.js';
 import { AccessControl } from '../http/auth.js';
@@ -126,7 +127,9 @@ export async function runWorker(cfg: ResolvedConfig, slot: number, log: Logger, 
 
   let connections = 0;
   let draining = false;
-  const push = createPushHandler({ cfg: cfg.ingest, maxAgeMs: cfg.retention.coarseSpanMs, sink, metrics, now: Date.now, limiter, rateLimit: cfg.auth.rateLimit, onSeriesLimit });
+  // One bound on ingest work per event-loop turn for push and stream alike (turn-budget.ts).
+  const turns = new TurnBudget({ budgetMs: TURN_BUDGET_MS });
+  const push = createPushHandler({ cfg: cfg.ingest, maxAgeMs: cfg.retention.coarseSpanMs, sink, metrics, now: Date.now, limiter, rateLimit: cfg.auth.rateLimit, onSeriesLimit, turns });
   const router = createRouter({
     push,
     access,
@@ -156,6 +159,7 @@ export async function runWorker(cfg: ResolvedConfig, slot: number, log: Logger, 
   // Stream ingest (DESIGN.md §4): ws in noServer mode. Upgrades are routed by path so Socket.IO
   // keeps /socket.io/; a path nobody serves gets a 404 instead of a socket left hanging.
   const stream = new StreamServer({
+    turns,
     cfg: cfg.stream, ingest: cfg.ingest, maxAgeMs: cfg.retention.coarseSpanMs, sink, store, metrics,
     log: log.child({ mod: 'stream' }), workerId: slot, access, limiter, onSeriesLimit,
   });
