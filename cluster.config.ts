@@ -23,6 +23,7 @@ export default {
     maxFutureMs: 5 * 60_000,
     applyTimeoutMs: 5000,
     maxPendingSamples: 200_000,
+    turnBudgetMs: 0,
   },
   retention: {
     fineStepMs: 1000,

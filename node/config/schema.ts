@@ -27,6 +27,13 @@ export const IngestSchema = Type.Object(
     applyTimeoutMs: PositiveInt,
     /** Most samples accepted but not yet applied per worker; past it ingest answers 503 `overloaded` (counter fleetpulse_ingest_samples_total{result="shed"}). @default 200000 */
     maxPendingSamples: PositiveInt,
+    /**
+     * Ingest work (push bodies, stream messages) one event-loop turn may do before the rest waits
+     * for the check phase, in ms; 0 = unbounded. Bounding it keeps a CPU-saturated worker accepting
+     * connections (libuv accepts one per turn) at a cost in throughput and ack latency under load
+     * (ARCHITECTURE.md, "Stream ingest"). @default 0
+     */
+    turnBudgetMs: Type.Integer({ minimum: 0, maximum: 1000 }),
   },
   strict,
 );

@@ -9,6 +9,8 @@
  * run from the check phase in slices of `budgetMs`; the caller stops reading the sources of queued
  * work meanwhile, so the queue stays bounded by what one socket read can hold. A turn is then about
  * one slice long whatever the load, and the loop gets back to polling — accepting, timers — often.
+ * Opt-in (`ingest.turnBudgetMs`): it costs throughput and ack latency where it engages (measured
+ * in ARCHITECTURE.md).
  */
 export interface TurnBudgetOptions {
   budgetMs: number;

@@ -22,7 +22,7 @@ import type { SampleBatch } from '../protocol/samples.js';
 import type { RateLimiter } from './rate-limit.js';
 import { closeReason, StreamConnection } from './stream-conn.js';
 import { decodeStreamMessage } from './stream-decode.js';
-import { TurnBudget } from './turn-budget.js';
+import type { TurnBudget } from './turn-budget.js';
 
 export const STREAM_PATH = '/api/v1/stream';
 
@@ -46,17 +46,10 @@ export interface StreamDeps {
   limiter?: RateLimiter | undefined;
   /** A message was refused for the series limit (which sources: series-limit-log.ts). */
   onSeriesLimit?: ((batch: SampleBatch) => void) | undefined;
-  /** The worker's bound on ingest work per event-loop turn (default: one of TURN_BUDGET_MS). */
+  /** The worker's bound on ingest work per event-loop turn (ingest.turnBudgetMs); undefined = none. */
   turns?: TurnBudget | undefined;
   now?: () => number;
 }
-
-/**
- * Ingest work one event-loop turn may do before the rest waits for the check phase: short enough
- * that a saturated worker still polls (accepts, runs timers) ~50 times a second, long enough that
- * the queueing costs nothing measurable (bench/stream).
- */
-export const TURN_BUDGET_MS = 10;
 
 /** What every connection shares (built once per server). */
 export interface StreamContext {
@@ -86,14 +79,14 @@ export class StreamServer {
   readonly #ctx: StreamContext;
   readonly #heartbeat: NodeJS.Timeout;
   readonly #now: () => number;
-  readonly #turns: TurnBudget;
+  readonly #turns: TurnBudget | undefined;
   #draining = false;
   #recordErrorLogged = false;
 
   constructor(deps: StreamDeps) {
     this.#deps = deps;
     this.#now = deps.now ?? Date.now;
-    this.#turns = deps.turns ?? new TurnBudget({ budgetMs: TURN_BUDGET_MS });
+    this.#turns = deps.turns;
     this.#limits = { maxSamples: deps.ingest.maxSamplesPerRequest, maxTags: deps.ingest.maxTags, maxFutureMs: deps.ingest.maxFutureMs, maxAgeMs: deps.maxAgeMs };
     this.#wss = new WebSocketServer({ noServer: true, maxPayload: deps.cfg.maxPayloadBytes, perMessageDeflate: false, clientTracking: false });
     this.#wss.on('headers', (headers) => headers.push(`X-FleetPulse-Worker: ${deps.workerId}`));
@@ -175,20 +168,8 @@ export class StreamServer {
     this.#conns.add(conn);
     m.streamConnections.inc();
     ws.on('pong', () => (conn.alive = true));
-    ws.on('message', (data, isBinary) => {
-      // Within this turn's budget: now. Else it waits for a later slice (turn-budget.ts), in order
-      // behind what already waits, and the connection stops reading until it ran.
-      let waited = false;
-      const ranNow = this.#turns.run(() => {
-        if (waited) conn.releaseTurn();
-        this.#onMessage(conn, data, isBinary, keyId);
-      });
-      if (!ranNow) {
-        waited = true;
-        conn.holdForTurn();
-        this.#deps.metrics.ingestDeferred.inc({ transport: 'ws' });
-      }
-    });
+    const turns = this.#turns;
+    ws.on('message', (data, isBinary) => (turns === undefined ? this.#onMessage(conn, data, isBinary, keyId) : this.#onMessageInTurn(turns, conn, data, isBinary, keyId)));
     ws.once('close', () => {
       this.#conns.delete(conn);
       m.streamConnections.dec();
@@ -199,6 +180,23 @@ export class StreamServer {
       this.#finishing.add(finishing);
     });
     void conn.start();
+  }
+
+  /**
+   * Within this turn's ingest budget: now. Else the message waits for a later slice
+   * (turn-budget.ts), in order behind what already waits, and the connection stops reading until
+   * it ran.
+   */
+  #onMessageInTurn(turns: TurnBudget, conn: StreamConnection, data: RawData, isBinary: boolean, keyId: string): void {
+    let waited = false;
+    const ranNow = turns.run(() => {
+      if (waited) conn.releaseTurn();
+      this.#onMessage(conn, data, isBinary, keyId);
+    });
+    if (ranNow) return;
+    waited = true;
+    conn.holdForTurn();
+    this.#deps.metrics.ingestDeferred.inc({ transport: 'ws' });
   }
 
   #onMessage(conn: StreamConnection, data: RawData, isBinary: boolean, keyId: string): void {

@@ -17,7 +17,7 @@ import { Aggregator } from '../aggregate/aggregator.js';
 import { GroupCommitStore } from '../aggregate/group-commit.js';
 import { RedisStateStore } from '../state/redis.js';
 import { createPushHandler } from '../ingest/http.js';
-import { rejectUpgrade, StreamServer, STREAM_PATH, TURN_BUDGET_MS } from '../ingest/ws.js';
+import { rejectUpgrade, StreamServer, STREAM_PATH } from '../ingest/ws.js';
 import { TurnBudget } from '../ingest/turn-budget.js';
 import { RateLimiter } from '../ingest/rate-limit.js';
 import { SeriesLimitLog, type SeriesLimitView } from '../ingest/series-limit-log.js';
@@ -127,8 +127,8 @@ export async function runWorker(cfg: ResolvedConfig, slot: number, log: Logger, 
 
   let connections = 0;
   let draining = false;
-  // One bound on ingest work per event-loop turn for push and stream alike (turn-budget.ts).
-  const turns = new TurnBudget({ budgetMs: TURN_BUDGET_MS });
+  // One bound on ingest work per event-loop turn for push and stream alike (turn-budget.ts), when set.
+  const turns = cfg.ingest.turnBudgetMs > 0 ? new TurnBudget({ budgetMs: cfg.ingest.turnBudgetMs }) : undefined;
   const push = createPushHandler({ cfg: cfg.ingest, maxAgeMs: cfg.retention.coarseSpanMs, sink, metrics, now: Date.now, limiter, rateLimit: cfg.auth.rateLimit, onSeriesLimit, turns });
   const router = createRouter({
     push,
