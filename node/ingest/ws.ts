@@ -190,8 +190,10 @@ export class StreamServer {
   #onMessageInTurn(turns: TurnBudget, conn: StreamConnection, data: RawData, isBinary: boolean, keyId: string): void {
     let waited = false;
     const ranNow = turns.run(() => {
-      if (waited) conn.releaseTurn();
       this.#onMessage(conn, data, isBinary, keyId);
+      // After the message is admitted: releasing may find the socket closed and nothing else
+      // waiting, and finish the connection (stream-conn.ts #checkIdle).
+      if (waited) conn.releaseTurn();
     });
     if (ranNow) return;
     waited = true;
