@@ -12,6 +12,7 @@ import type { Principal } from '../http/auth.js';
 import type { SampleBatch } from '../protocol/samples.js';
 import { decodeBody, readBody } from './body.js';
 import type { TurnBudget } from './turn-budget.js';
+import { SampleScanner } from './fast-scan.js';
 import { parseJson, parseNdjson, type ParseLimits } from './parse.js';
 import type { RateLimiter } from './rate-limit.js';
 
@@ -73,6 +74,7 @@ export function createPushHandler(deps: PushDeps): PushHandler {
   };
   const m = deps.metrics;
   const limiter = deps.limiter;
+  const scanner = new SampleScanner();
   return async (req, res, legacy, principal) => {
     const started = performance.now();
     let samples = 0;
@@ -91,8 +93,11 @@ export function createPushHandler(deps: PushDeps): PushHandler {
       const body = await decodeBody(raw, req.headers['content-encoding'] as string | undefined, deps.cfg.maxBodyBytes);
       if (body.length === 0) throw new FleetPulseError(ErrorCode.INVALID_SAMPLE, 'empty body: send a sample, an array of samples, or {"samples":[…]}');
       const now = deps.now();
-      const text = body.toString('utf8');
-      const parse = (): SampleBatch => (kind === 'json' ? parseJson(text, limits, now) : parseNdjson(text, limits, now));
+      const parse = (): SampleBatch => {
+        if (kind === 'ndjson') return parseNdjson(body.toString('utf8'), limits, now);
+        // The common shapes straight from the bytes; anything else (and every error) via parse.ts.
+        return scanner.scan(body, limits, now)?.batch ?? parseJson(body.toString('utf8'), limits, now);
+      };
       batch = deps.turns === undefined ? parse() : await inTurn(deps.turns, parse, () => m.ingestDeferred.inc({ transport: 'http' }));
       samples = batch.length;
       m.ingestRequestSamples.observe({ transport: 'http' }, samples);

@@ -8,6 +8,7 @@
  */
 import { ErrorCode, FleetPulseError } from '../errors.js';
 import { emptyBatch, pushSample, SampleKind, TAG_SEPARATOR, type SampleBatch } from '../protocol/samples.js';
+import { FORBIDDEN_NAMES, isMetricName, MAX_TAG_VALUE, MAX_UNIT, SOURCE_RE, TAG_KEY_RE } from '../protocol/names.js';
 
 export interface ParseLimits {
   /** Most samples per request/message. */
@@ -19,15 +20,6 @@ export interface ParseLimits {
   /** Oldest accepted `now - ts`, ms (the retention). */
   maxAgeMs: number;
 }
-
-export const SOURCE_RE = /^[A-Za-z0-9._:-]{1,128}$/;
-const METRIC_RE = /^[A-Za-z_][A-Za-z0-9_.:-]{0,127}$/;
-const TAG_KEY_RE = /^[A-Za-z_][A-Za-z0-9_.:-]{0,63}$/;
-const MAX_UNIT = 16;
-const MAX_TAG_VALUE = 64;
-
-/** Keys that could reach an object's prototype if copied; rejected as names anywhere. */
-const FORBIDDEN_NAMES = new Set(['__proto__', 'constructor', 'prototype']);
 
 /** Parse a JSON text (body or WebSocket frame) into a validated batch. */
 export function parseJson(text: string, limits: ParseLimits, now: number): SampleBatch {
@@ -97,7 +89,7 @@ function addOne(batch: SampleBatch, s: Record<string, unknown>, index: number, l
     let n = 0;
     for (const name in metrics) {
       if (!Object.hasOwn(metrics, name)) continue;
-      if (!METRIC_RE.test(name) || FORBIDDEN_NAMES.has(name)) throw invalid(index, `metrics.${name.slice(0, 40)}`, 'metric name must be 1-128 chars of [A-Za-z0-9_.:-], starting with a letter or _');
+      if (!isMetricName(name)) throw invalid(index, `metrics.${name.slice(0, 40)}`, 'metric name must be 1-128 chars of [A-Za-z0-9_.:-], starting with a letter or _');
       const v = metrics[name];
       if (typeof v !== 'number' || !Number.isFinite(v)) throw invalid(index, `metrics.${name}`, 'value must be a finite number');
       pushSample(batch, name, source, v, ts, unit, kind, tags);
@@ -106,7 +98,7 @@ function addOne(batch: SampleBatch, s: Record<string, unknown>, index: number, l
     if (n === 0) throw invalid(index, 'metrics', 'must hold at least one metric');
   } else {
     const metric = s.metric ?? s.metric_type;
-    if (typeof metric !== 'string' || !METRIC_RE.test(metric) || FORBIDDEN_NAMES.has(metric)) {
+    if (typeof metric !== 'string' || !isMetricName(metric)) {
       throw invalid(index, 'metric', 'metric must be 1-128 chars of [A-Za-z0-9_.:-], starting with a letter or _');
     }
     const v = s.value;

@@ -8,6 +8,7 @@
  */
 import { ErrorCode, FleetPulseError, toFleetPulseError } from '../errors.js';
 import { emptyBatch, type SampleBatch } from '../protocol/samples.js';
+import type { SampleScanner } from './fast-scan.js';
 import { addPayload, type ParseLimits } from './parse.js';
 
 export interface DecodedMessage {
@@ -22,6 +23,16 @@ export interface DecodedMessage {
 
 /** Fields of the original project's message that are not metrics. */
 const LEGACY_RESERVED = new Set(['seq', 'sent_at', 'ts', 'server_id', 'server_name', 'host', 'source', 'tags', 'unit']);
+
+/**
+ * Decode a frame: its common shapes straight from the bytes (fast-scan.ts), anything else — and
+ * every error — from its text.
+ */
+export function decodeStreamFrame(buf: Buffer, scanner: SampleScanner, limits: ParseLimits, now: number): DecodedMessage {
+  const fast = scanner.scan(buf, limits, now);
+  if (fast !== undefined) return { seq: fast.seq, batch: fast.batch, error: undefined, legacy: undefined };
+  return decodeStreamMessage(buf.toString('utf8'), limits, now);
+}
 
 /** Decode a frame's text. `now` is server time (ms) for defaults and range checks. */
 export function decodeStreamMessage(text: string, limits: ParseLimits, now: number): DecodedMessage {

@@ -21,7 +21,8 @@ import { Role, type AccessControl } from '../http/auth.js';
 import type { SampleBatch } from '../protocol/samples.js';
 import type { RateLimiter } from './rate-limit.js';
 import { closeReason, StreamConnection } from './stream-conn.js';
-import { decodeStreamMessage } from './stream-decode.js';
+import { SampleScanner } from './fast-scan.js';
+import { decodeStreamFrame } from './stream-decode.js';
 import type { TurnBudget } from './turn-budget.js';
 
 export const STREAM_PATH = '/api/v1/stream';
@@ -76,6 +77,8 @@ export class StreamServer {
   /** Connections whose socket closed but that still apply what they received. */
   readonly #finishing = new Set<Promise<void>>();
   readonly #limits: ParseLimits;
+  /** The frames' fast path, with its name caches (one per worker's stream server). */
+  readonly #scanner = new SampleScanner();
   readonly #ctx: StreamContext;
   readonly #heartbeat: NodeJS.Timeout;
   readonly #now: () => number;
@@ -207,7 +210,7 @@ export class StreamServer {
     const buf = Array.isArray(data) ? Buffer.concat(data) : Buffer.isBuffer(data) ? data : Buffer.from(data);
     this.#deps.metrics.ingestBodyBytes.observe({ transport: 'ws' }, buf.length);
     void isBinary; // binary frames are read as UTF-8 JSON too
-    const msg = decodeStreamMessage(buf.toString('utf8'), this.#limits, receivedAt);
+    const msg = decodeStreamFrame(buf, this.#scanner, this.#limits, receivedAt);
     if (msg.batch !== undefined) {
       this.#deps.metrics.ingestRequestSamples.observe({ transport: 'ws' }, msg.batch.length);
       // Over the key's rate: the message is kept (it was read), the connection stops reading

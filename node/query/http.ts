@@ -5,12 +5,11 @@
 import { ErrorCode, FleetPulseError } from '../errors.js';
 import { parseDurationMs, parseTimeMs, resolutionFor } from '../aggregate/window.js';
 import type { RetentionConfig } from '../config/schema.js';
+import { METRIC_RE, SOURCE_RE } from '../protocol/names.js';
 import { SummaryBy, type SeriesQuery, type StateStore, type SummaryQuery } from '../state/store.js';
 
 /** Most points one series answer may hold (like Prometheus' 11,000). */
 export const MAX_POINTS = 11_000;
-const METRIC_RE = /^[A-Za-z_][A-Za-z0-9_.:-]{0,127}$/;
-const SOURCE_RE = /^[A-Za-z0-9._:-]{1,128}$/;
 
 export interface QueryDeps {
   store: StateStore;

@@ -18,7 +18,7 @@ import net from 'node:net';
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { IPC_SOURCE, isIpc, type AdoptConnection } from '../protocol/ipc.js';
-import { SOURCE_RE } from '../ingest/parse.js';
+import { SOURCE_RE } from '../protocol/names.js';
 import type { Logger } from '../observability/logger.js';
 
 export type HandoffOutcome = 'sent' | 'failed';

@@ -1,0 +1,146 @@
+/**
+ * The ingest fast path against the general parser: whatever it accepts must be exactly the batch
+ * parse.ts builds from the same bytes (and parse.ts must accept it); whatever it does not know it
+ * leaves to parse.ts. Plus: it does take the shapes agents and benches send (a fast path that
+ * always gave up would pass the first check and be useless).
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import fc from 'fast-check';
+import { NameCache, SampleScanner } from './fast-scan.js';
+import { parseJson } from './parse.js';
+import { decodeStreamFrame, decodeStreamMessage } from './stream-decode.js';
+import { SimulatedHost, metricCatalogue } from '../agent/encode.js';
+import { arbValidSample, arbValidWide, FUZZ_NOW as NOW, FUZZ_RUNS as RUNS, fuzzLimits as limits } from '../testing/fuzz.js';
+import type { SampleBatch } from '../protocol/samples.js';
+
+/** parse.ts' answer for a text: its batch, or undefined when it rejects it. */
+function slow(text: string): SampleBatch | undefined {
+  try {
+    return parseJson(text, limits, NOW);
+  } catch {
+    return undefined;
+  }
+}
+
+/** The fast path's answer must be parse.ts' answer whenever it gives one. Returns whether it did. */
+function agrees(scanner: SampleScanner, bytes: Buffer): boolean {
+  const fast = scanner.scan(bytes, limits, NOW);
+  if (fast === undefined) return false;
+  const expected = slow(bytes.toString('utf8'));
+  assert.ok(expected !== undefined, `the fast path accepted what parse.ts rejects: ${bytes.toString('utf8').slice(0, 200)}`);
+  assert.deepStrictEqual(fast.batch, expected, bytes.toString('utf8').slice(0, 200));
+  return true;
+}
+
+const scanner = new SampleScanner();
+
+test('fast path: the shapes agents and benches send are read without parse.ts, and equal its answer', () => {
+  const ts = NOW - 1000;
+  const shapes = [
+    // bench/state and bench/peer bodies
+    JSON.stringify([{ source: 'st-00001', metric: 'm0', value: 12.34, unit: '%' }, { source: 'st-00001', metric: 'm1', value: 0.5, unit: '%' }]),
+    JSON.stringify([{ source: 'peer-1', metric: 'cpu', value: 99.99, unit: '%', ts }]),
+    // the wide form, as node/agent encodes it (one object per unit/kind group)
+    `[${(() => {
+      const out: string[] = [];
+      new SimulatedHost('web-0001', 0, metricCatalogue(12), 86_400_000).tick(ts, out);
+      return out.join(',');
+    })()}]`,
+    // the wrapper, with a stream seq, and pretty-printed
+    JSON.stringify({ seq: 7, samples: [{ source: 'a', metric: 'b', value: -0, kind: 'counter', ts: null, unit: null, tags: {} }] }),
+    JSON.stringify({ samples: [{ metric: 'b', value: 1e-7, source: 'a' }] }, null, 2),
+    // one sample
+    JSON.stringify({ source: 'h1', metric: 'temp', value: -273.15, ts, kind: 'gauge' }),
+    JSON.stringify({ seq: 3, source: 'h1', metrics: { a: 1, b: 2.5, c: -3 }, ts }),
+    // numbers: long, exponents, integers past 2^53
+    JSON.stringify([{ source: 'n', metric: 'x', value: 0.1 + 0.2 }, { source: 'n', metric: 'y', value: 1.7976931348623157e308 }, { source: 'n', metric: 'z', value: 5e-324 }, { source: 'n', metric: 'w', value: 123456789012345680000 }]),
+    '[{"source":"n","metric":"x","value":1E5},{"source":"n","metric":"x","value":-0.0},{"source":"n","metric":"x","value":12345678901234567890.123}]',
+  ];
+  for (const text of shapes) assert.ok(agrees(scanner, Buffer.from(text)), `not taken by the fast path: ${text.slice(0, 120)}`);
+});
+
+test('fast path: what it does not know goes to parse.ts (and errors stay parse.ts\' errors)', () => {
+  const ts = NOW - 1000;
+  const others = [
+    '[]', '{}', '[[]]', 'null', '1', '"x"', '', '  ', '[{}]', '{"seq":1}', '{"samples":[]}',
+    '[{"source":"a","metric":"b","value":1}', // truncated
+    '[{"source":"a","metric":"b","value":1},]', // trailing comma
+    '[{"source":"a","metric":"b","value":1}] x', // trailing garbage
+    '[{"source":"a","metric":"b","value":01}]', '[{"source":"a","metric":"b","value":1.}]', '[{"source":"a","metric":"b","value":.5}]', '[{"source":"a","metric":"b","value":+1}]',
+    '[{"source":"a","metric":"b","value":1e400}]', // Infinity
+    '[{"source":"a\\u0062","metric":"b","value":1}]', // an escape
+    '[{"source":"a","metric":"b","value":1,"unit":"µs"}]', // non-ASCII
+    '[{"source":"a","metric":"b","value":1,"tags":{"k":"v"}}]', // tags
+    '[{"server_name":"a","metric_type":"b","value":1}]', // the original project's aliases
+    '[{"source":"a","metric":"b","value":1,"sent_at":1}]',
+    '[{"source":"a","metric":"b","value":1,"extra":true}]', // unknown key (parse.ts ignores it)
+    '[{"source":"a","source":"c","metric":"b","value":1}]', // duplicate key (JSON.parse: last wins)
+    '[{"source":"a","metrics":{"x":1,"x":2}}]',
+    '[{"source":"a","metric":"b","value":"1"}]', '[{"source":"a","metric":"b","value":null}]', '[{"source":null,"metric":"b","value":1}]',
+    '[{"source":"a","metric":"9b","value":1}]', '[{"source":"a b","metric":"b","value":1}]', '[{"source":"a","metric":"__proto__","value":1}]',
+    '[{"source":"a","metrics":{"constructor":1}}]', '[{"source":"a","metrics":{}}]', '[{"source":"a","metrics":null}]',
+    `[{"source":"a","metric":"b","value":1,"ts":${NOW + 3600_000}}]`, '[{"source":"a","metric":"b","value":1,"ts":1.5}]', '[{"source":"a","metric":"b","value":1,"ts":1}]',
+    '[{"source":"a","metric":"b","value":1,"kind":"histogram"}]', `[{"source":"a","metric":"b","value":1,"unit":"${'u'.repeat(17)}"}]`,
+    `[{"source":"a","metric":"b","value":1,"metrics":{"c":2},"ts":${ts}}]`, // both forms
+    '{"samples":[{"source":"a","metric":"b","value":1}],"source":"x"}', '{"seq":0,"samples":[{"source":"a","metric":"b","value":1}]}', '{"seq":"1","samples":[{"source":"a","metric":"b","value":1}]}',
+    JSON.stringify(Array.from({ length: limits.maxSamples + 1 }, () => ({ source: 'a', metric: 'b', value: 1 }))), // too many
+    '\uFEFF[{"source":"a","metric":"b","value":1}]', // a BOM
+  ];
+  for (const text of others) assert.equal(scanner.scan(Buffer.from(text), limits, NOW), undefined, text.slice(0, 120));
+});
+
+test('fast path: stream frames decode as decodeStreamMessage() does, seq included', () => {
+  for (const text of [
+    JSON.stringify({ seq: 42, samples: [{ source: 'a', metric: 'b', value: 1 }] }),
+    JSON.stringify({ seq: 5, source: 'a', metrics: { x: 1 } }),
+    JSON.stringify({ seq: 0, samples: [{ source: 'a', metric: 'b', value: 1 }] }),
+    JSON.stringify({ seq: 9, server_name: 'legacy', cpu_usage: 1, memory_usage: 2, sent_at: NOW }),
+    'not json',
+  ]) {
+    const fast = decodeStreamFrame(Buffer.from(text), scanner, limits, NOW);
+    assert.deepStrictEqual(fast, decodeStreamMessage(text, limits, NOW), text);
+  }
+});
+
+test('name cache: names that collide in one slot are told apart by their bytes', () => {
+  const cache = new NameCache(1, () => true); // two slots: nearly everything collides
+  const names = Array.from({ length: 200 }, (_, i) => `host-${i}`);
+  for (let round = 0; round < 3; round++) {
+    for (const n of names) {
+      const b = Buffer.from(`"${n}"`);
+      assert.equal(cache.get(b, 1, b.length - 1), n);
+    }
+  }
+  const invalid = new NameCache(4, (s) => s !== 'bad');
+  const b = Buffer.from('bad');
+  assert.equal(invalid.get(b, 0, 3), undefined);
+  assert.equal(invalid.get(b, 0, 3), undefined, 'an invalid name never enters the cache');
+});
+
+test('property: valid payloads (arrays, wrappers, wide forms) read by the fast path equal parse.ts', () => {
+  let taken = 0;
+  const arbPayload = fc.oneof(
+    fc.array(arbValidSample, { minLength: 1, maxLength: 20 }),
+    fc.array(arbValidWide, { minLength: 1, maxLength: 5 }),
+    fc.record({ seq: fc.integer({ min: 1 }), samples: fc.array(arbValidSample, { minLength: 1, maxLength: 10 }) }),
+    arbValidSample,
+  );
+  fc.assert(fc.property(arbPayload, fc.boolean(), (doc, pretty) => {
+    if (agrees(scanner, Buffer.from(JSON.stringify(doc, null, pretty ? 1 : undefined)))) taken++;
+  }), { numRuns: RUNS });
+  assert.ok(taken > RUNS / 20, `the fast path took only ${taken} of ${RUNS} valid payloads`);
+});
+
+test('property: mutated payloads — the fast path agrees with parse.ts or leaves them to it', () => {
+  const base = JSON.stringify([{ source: 'web-01', metric: 'cpu', value: 12.5, unit: '%', ts: NOW - 5000 }, { source: 'web-01', ts: NOW, metrics: { mem: 1, disk: 2e3 } }]);
+  const alphabet = '{}[]:,"0123456789.-eE abcnlu\\\n'.split('');
+  fc.assert(fc.property(fc.array(fc.tuple(fc.nat(base.length), fc.nat(2), fc.constantFrom(...alphabet)), { minLength: 1, maxLength: 4 }), (edits) => {
+    let text = base;
+    for (const [at, op, ch] of edits) {
+      const i = at % (text.length + 1);
+      text = op === 0 ? text.slice(0, i) + ch + text.slice(i) : op === 1 ? text.slice(0, i) + text.slice(i + 1) : text.slice(0, i) + ch + text.slice(i + 1);
+    }
+    agrees(scanner, Buffer.from(text));
+  }), { numRuns: RUNS });
+});

@@ -1,0 +1,506 @@
+/**
+ * The ingest fast path (hot, pure but for its name caches): the common payload shapes read
+ * straight from the body's bytes into a SampleBatch — no JSON.parse object tree, no per-sample
+ * strings. JSON.parse plus validation was a third of a memory-mode worker's CPU on push batch
+ * 1000 (profiled); most of it went to building 1,000 objects and 3,000 strings per request that
+ * were dropped right after.
+ *
+ * It is a fast path, not a second parser: it handles exactly what it recognises and answers
+ * `undefined` for anything else — escapes, non-ASCII, aliases of the original project, tags,
+ * unknown or duplicate keys, nulls where a value is required, any value out of range, malformed
+ * JSON — and the caller then runs the general path (parse.ts) on the same bytes, which gives the
+ * answer or the coded error. So it never accepts what parse.ts rejects, and what it accepts is the
+ * batch parse.ts would build, sample for sample (a differential test and fuzz check both).
+ *
+ * Recognised: an array of samples, `{"samples":[…]}` (with an optional `seq`), or one sample
+ * object (optionally with `seq`); a sample is `{source, metric, value, ts?, unit?, kind?}` or the
+ * wide form `{source, ts?, unit?, kind?, metrics:{name: number, …}}`, keys in any order, `tags`
+ * only when empty.
+ *
+ * Names (sources, metrics, units) come from small caches keyed by their bytes: a name seen before
+ * is found without building a string, and was validated when it entered the cache.
+ */
+import { emptyBatch, pushSample, SampleKind, type SampleBatch } from '../protocol/samples.js';
+import { isMetricName, MAX_UNIT, SOURCE_RE } from '../protocol/names.js';
+import type { ParseLimits } from './parse.js';
+
+export interface Scanned {
+  batch: SampleBatch;
+  /** The payload's `seq` (a positive safe integer), when it has one. */
+  seq: number | undefined;
+}
+
+const EMPTY = Buffer.alloc(0);
+
+/** Byte classes. */
+const QUOTE = 0x22;
+const BACKSLASH = 0x5c;
+const COMMA = 0x2c;
+const COLON = 0x3a;
+const LBRACE = 0x7b;
+const RBRACE = 0x7d;
+const LBRACKET = 0x5b;
+const RBRACKET = 0x5d;
+const MINUS = 0x2d;
+const DOT = 0x2e;
+const ZERO = 0x30;
+const NINE = 0x39;
+
+/** Exact powers of ten (every one up to 1e22 is a double exactly). */
+const POW10 = Array.from({ length: 23 }, (_, i) => 10 ** i);
+/** Significant digits up to which a decimal's digits, as an integer, stay exact (< 2^53). */
+const EXACT_DIGITS = 15;
+
+/** Metrics of one wide-form object this path reads (more go to parse.ts). */
+const MAX_WIDE = 64;
+
+const FNV_BASIS = 0x811c9dc5 | 0;
+const FNV_PRIME = 0x01000193;
+
+/** Thrown inside the scanner to give up (caught in scan()): cheaper than threading a result through. */
+const GIVE_UP = Symbol('give up');
+
+/** The first position at or after p that is not JSON whitespace (b.length at the end). */
+function skipSpace(b: Buffer, p: number): number {
+  const n = b.length;
+  while (p < n) {
+    const c = b[p]!;
+    if (c !== 0x20 && c !== 0x0a && c !== 0x0d && c !== 0x09) return p;
+    p++;
+  }
+  return n;
+}
+
+/**
+ * Names by their bytes: a direct-mapped table (a colliding name replaces the one in its slot).
+ * Only names that passed `valid` enter it, so a hit is a valid name.
+ */
+export class NameCache {
+  readonly #mask: number;
+  readonly #hashes: Int32Array;
+  readonly #names: Array<string | undefined>;
+  readonly #valid: (name: string) => boolean;
+
+  constructor(slotsLog2: number, valid: (name: string) => boolean) {
+    this.#mask = (1 << slotsLog2) - 1;
+    this.#hashes = new Int32Array(1 << slotsLog2);
+    this.#names = new Array<string | undefined>(1 << slotsLog2).fill(undefined);
+    this.#valid = valid;
+  }
+
+  /** FNV-1a of buf[start, end): the hash get() wants (scan() computes it while it looks for the closing quote). */
+  static hash(buf: Buffer, start: number, end: number): number {
+    let h = FNV_BASIS;
+    for (let i = start; i < end; i++) h = Math.imul(h ^ buf[i]!, FNV_PRIME);
+    return h;
+  }
+
+  /** The name in buf[start, end) with hash h (printable ASCII, no quote or backslash), or undefined when invalid. */
+  get(buf: Buffer, start: number, end: number, h: number = NameCache.hash(buf, start, end)): string | undefined {
+    const slot = h & this.#mask;
+    const cached = this.#names[slot];
+    if (cached !== undefined && this.#hashes[slot] === h && cached.length === end - start) {
+      let i = 0;
+      while (i < cached.length && cached.charCodeAt(i) === buf[start + i]) i++;
+      if (i === cached.length) return cached;
+    }
+    const name = buf.toString('latin1', start, end);
+    if (!this.#valid(name)) return undefined;
+    this.#hashes[slot] = h;
+    this.#names[slot] = name;
+    return name;
+  }
+}
+
+/** Key ids of a sample object (a bit each, to refuse duplicates). */
+const K_SOURCE = 1;
+const K_METRIC = 2;
+const K_VALUE = 4;
+const K_TS = 8;
+const K_UNIT = 16;
+const K_KIND = 32;
+const K_METRICS = 64;
+const K_TAGS = 128;
+const K_SEQ = 256;
+const K_SAMPLES = 512;
+
+const word = (w: string): Buffer => Buffer.from(w, 'latin1');
+const W_SOURCE = word('source');
+const W_METRIC = word('metric');
+const W_METRICS = word('metrics');
+const W_SAMPLES = word('samples');
+const W_VALUE = word('value');
+const W_TS = word('ts');
+const W_UNIT = word('unit');
+const W_KIND = word('kind');
+const W_TAGS = word('tags');
+const W_SEQ = word('seq');
+const GAUGE = word('gauge');
+const COUNTER = word('counter');
+
+/** buf[start, end) is `w`. */
+function is(b: Buffer, start: number, end: number, w: Buffer): boolean {
+  if (end - start !== w.length) return false;
+  for (let i = 0; i < w.length; i++) if (b[start + i] !== w[i]) return false;
+  return true;
+}
+
+/** `w` and a closing quote are at `start`. */
+function quoted(b: Buffer, start: number, w: Buffer): boolean {
+  const n = w.length;
+  if (start + n >= b.length || b[start + n] !== QUOTE) return false;
+  for (let i = 0; i < n; i++) if (b[start + i] !== w[i]) return false;
+  return true;
+}
+
+/**
+ * The id of the key whose text starts at `start` (after its opening quote), or 0 when it is not
+ * one of ours — then the payload goes to parse.ts anyway, so keys are matched, never scanned.
+ */
+function keyId(b: Buffer, start: number): number {
+  switch (b[start]) {
+    case 0x73: // s
+      return quoted(b, start, W_SOURCE) ? K_SOURCE : quoted(b, start, W_SAMPLES) ? K_SAMPLES : quoted(b, start, W_SEQ) ? K_SEQ : 0;
+    case 0x6d: // m
+      return quoted(b, start, W_METRIC) ? K_METRIC : quoted(b, start, W_METRICS) ? K_METRICS : 0;
+    case 0x76: // v
+      return quoted(b, start, W_VALUE) ? K_VALUE : 0;
+    case 0x74: // t
+      return quoted(b, start, W_TS) ? K_TS : quoted(b, start, W_TAGS) ? K_TAGS : 0;
+    case 0x75: // u
+      return quoted(b, start, W_UNIT) ? K_UNIT : 0;
+    case 0x6b: // k
+      return quoted(b, start, W_KIND) ? K_KIND : 0;
+    default:
+      return 0;
+  }
+}
+
+/** Length of a key's text, by id. */
+function keyLength(id: number): number {
+  switch (id) {
+    case K_TS: return 2;
+    case K_SEQ: return 3;
+    case K_UNIT: case K_KIND: case K_TAGS: return 4;
+    case K_VALUE: return 5;
+    case K_SOURCE: case K_METRIC: return 6;
+    default: return 7; // metrics, samples
+  }
+}
+
+export class SampleScanner {
+  readonly #sources = new NameCache(16, (s) => SOURCE_RE.test(s));
+  readonly #metrics = new NameCache(12, isMetricName);
+  readonly #units = new NameCache(8, (s) => s.length <= MAX_UNIT);
+  #limits: ParseLimits | undefined;
+  #now = 0;
+  #batch: SampleBatch = emptyBatch();
+  /** Second results: the end of the last string or number read, and the last string's hash. */
+  #end = 0;
+  #hash = 0;
+  /** The wide form's metrics of the object being read (names and values, reused). */
+  readonly #wideNames: string[] = [];
+  readonly #wideValues: number[] = [];
+
+  /** The payload in `buf` as a batch, or undefined: not a shape this path knows (use parse.ts). */
+  scan(buf: Buffer, limits: ParseLimits, now: number): Scanned | undefined {
+    this.#limits = limits;
+    this.#now = now;
+    this.#batch = emptyBatch();
+    try {
+      let seq: number | undefined;
+      let p = skipSpace(buf, 0);
+      if (buf[p] === LBRACKET) p = this.#array(buf, p);
+      else if (buf[p] === LBRACE) {
+        seq = this.#top(buf, p);
+        p = this.#end;
+      } else throw GIVE_UP;
+      if (skipSpace(buf, p) !== buf.length) throw GIVE_UP; // anything after the value
+      return { batch: this.#batch, seq };
+    } catch (err) {
+      if (err === GIVE_UP) return undefined;
+      throw err;
+    } finally {
+      this.#batch = emptyBatch();
+    }
+  }
+
+  /** `[` sample, … `]` at p; returns the position after it. */
+  #array(b: Buffer, p: number): number {
+    p = skipSpace(b, p + 1);
+    if (b[p] === RBRACKET) throw GIVE_UP; // no samples: parse.ts says so
+    for (;;) {
+      if (b[p] !== LBRACE) throw GIVE_UP;
+      this.#object(b, p, false);
+      if (this.#after(b, this.#end, RBRACKET)) return this.#end;
+      p = this.#end;
+    }
+  }
+
+  /**
+   * A top-level object at p: `{"samples":[…]}` (with `seq`), or one sample (with `seq`). Returns
+   * its seq; #end is the position after it.
+   */
+  #top(b: Buffer, start: number): number | undefined {
+    let p = skipSpace(b, start + 1);
+    let seq: number | undefined;
+    let seen = 0;
+    for (;;) {
+      const key = this.#key(b, p);
+      p = this.#end;
+      if ((key !== K_SAMPLES && key !== K_SEQ) || (seen & key) !== 0) {
+        // One sample (with or without seq): read it again as a sample object.
+        if ((seen & K_SAMPLES) !== 0) throw GIVE_UP;
+        return this.#object(b, start, true);
+      }
+      seen |= key;
+      if (key === K_SEQ) {
+        seq = this.#seq(b, p);
+        p = this.#end;
+      } else {
+        if (b[p] !== LBRACKET) throw GIVE_UP;
+        p = this.#array(b, p);
+      }
+      if (this.#after(b, p, RBRACE)) break;
+      p = this.#end;
+    }
+    if ((seen & K_SAMPLES) === 0) throw GIVE_UP; // only a seq
+    return seq;
+  }
+
+  /**
+   * After a member ending at p: `,` (another member follows: false) or `close` (the object or
+   * array ends: true); #end is past it and any space.
+   */
+  #after(b: Buffer, p: number, close: number): boolean {
+    p = skipSpace(b, p);
+    const c = b[p];
+    this.#end = skipSpace(b, p + 1);
+    if (c === close) return true;
+    if (c !== COMMA) throw GIVE_UP;
+    return false;
+  }
+
+  /** A `seq` value at p: a positive safe integer. */
+  #seq(b: Buffer, p: number): number {
+    const v = this.#number(b, p);
+    if (!Number.isSafeInteger(v) || v < 1) throw GIVE_UP;
+    return v;
+  }
+
+  /** `"key":` at p → its id (throws for a key this path does not know); #end is at its value. */
+  #key(b: Buffer, p: number): number {
+    if (b[p] !== QUOTE) throw GIVE_UP;
+    const id = keyId(b, p + 1);
+    if (id === 0) throw GIVE_UP;
+    p += keyLength(id) + 2;
+    if (b[p] !== COLON) {
+      p = skipSpace(b, p);
+      if (b[p] !== COLON) throw GIVE_UP;
+    }
+    this.#end = skipSpace(b, p + 1);
+    return id;
+  }
+
+  /**
+   * The closing quote of a string starting at `start` (printable ASCII, no escapes); its FNV-1a
+   * hash in #hash, as NameCache.get() wants it.
+   */
+  #stringEnd(b: Buffer, start: number): number {
+    const n = b.length;
+    let h = FNV_BASIS;
+    for (let i = start; i < n; i++) {
+      const c = b[i]!;
+      if (c === QUOTE) {
+        this.#hash = h;
+        return i;
+      }
+      if (c === BACKSLASH || c < 0x20 || c > 0x7e) throw GIVE_UP;
+      h = Math.imul(h ^ c, FNV_PRIME);
+    }
+    throw GIVE_UP;
+  }
+
+  /** A name (string) value at p from `cache`; #end is after it. */
+  #name(b: Buffer, p: number, cache: NameCache): string {
+    if (b[p] !== QUOTE) throw GIVE_UP;
+    const end = this.#stringEnd(b, p + 1);
+    this.#end = end + 1;
+    const name = cache.get(b, p + 1, end, this.#hash);
+    if (name === undefined) throw GIVE_UP;
+    return name;
+  }
+
+  /** `null` at p (then #end is after it), or not. */
+  #null(b: Buffer, p: number): boolean {
+    if (b[p] === 0x6e && b[p + 1] === 0x75 && b[p + 2] === 0x6c && b[p + 3] === 0x6c) {
+      this.#end = p + 4;
+      return true;
+    }
+    return false;
+  }
+
+  /**
+   * A JSON number at p, as JSON.parse reads it (#end after it): up to EXACT_DIGITS significant
+   * digits without an exponent by one exact division (correctly rounded, as the digits and the
+   * power of ten are exact doubles); anything longer by Number() of its text (correctly rounded too).
+   */
+  #number(b: Buffer, p: number): number {
+    const n = b.length;
+    const start = p;
+    const neg = p < n && b[p] === MINUS;
+    if (neg) p++;
+    let c = p < n ? b[p]! : -1;
+    if (c < ZERO || c > NINE) throw GIVE_UP;
+    let m = 0;
+    let digits = 0;
+    let frac = 0;
+    if (c === ZERO) {
+      c = ++p < n ? b[p]! : -1;
+      if (c >= ZERO && c <= NINE) throw GIVE_UP; // a leading zero
+    } else {
+      while (c >= ZERO && c <= NINE) {
+        m = m * 10 + (c - ZERO);
+        digits++;
+        c = ++p < n ? b[p]! : -1;
+      }
+    }
+    if (c === DOT) {
+      c = ++p < n ? b[p]! : -1;
+      if (c < ZERO || c > NINE) throw GIVE_UP;
+      while (c >= ZERO && c <= NINE) {
+        m = m * 10 + (c - ZERO);
+        frac++;
+        c = ++p < n ? b[p]! : -1;
+      }
+    }
+    let slow = digits + frac > EXACT_DIGITS;
+    if (c === 0x65 || c === 0x45) {
+      c = ++p < n ? b[p]! : -1;
+      if (c === 0x2b || c === MINUS) c = ++p < n ? b[p]! : -1;
+      if (c < ZERO || c > NINE) throw GIVE_UP;
+      while (c >= ZERO && c <= NINE) c = ++p < n ? b[p]! : -1;
+      slow = true;
+    }
+    this.#end = p;
+    if (slow) return Number(b.toString('latin1', start, p));
+    const v = frac === 0 ? m : m / POW10[frac]!;
+    return neg ? -v : v;
+  }
+
+  /** A finite number value at p (#end after it). */
+  #finite(b: Buffer, p: number): number {
+    const v = this.#number(b, p);
+    if (!Number.isFinite(v)) throw GIVE_UP;
+    return v;
+  }
+
+  /** The wide form's `{"name": number, …}` at p into #wideNames/#wideValues (#end after it). */
+  #metricsObject(b: Buffer, p: number): void {
+    const names = this.#wideNames;
+    const values = this.#wideValues;
+    names.length = 0;
+    values.length = 0;
+    if (b[p] !== LBRACE) throw GIVE_UP;
+    p = skipSpace(b, p + 1);
+    if (b[p] === RBRACE) throw GIVE_UP; // at least one metric
+    for (;;) {
+      const name = this.#name(b, p, this.#metrics);
+      // A duplicate: JSON.parse keeps the last value at the first one's place; leave that to
+      // parse.ts — as any object of more than MAX_WIDE metrics (the check is a scan).
+      if (names.includes(name) || names.length >= MAX_WIDE) throw GIVE_UP;
+      p = skipSpace(b, this.#end);
+      if (b[p] !== COLON) throw GIVE_UP;
+      names.push(name);
+      values.push(this.#finite(b, skipSpace(b, p + 1)));
+      if (this.#after(b, this.#end, RBRACE)) break;
+      p = this.#end;
+    }
+  }
+
+  /** One sample object at p into the batch (#end after it); `seqAllowed` at the top level. Returns its seq. */
+  #object(b: Buffer, p: number, seqAllowed: boolean): number | undefined {
+    p = skipSpace(b, p + 1);
+    let seen = 0;
+    let source: string | undefined;
+    let metric: string | undefined;
+    let value = 0;
+    let ts = this.#now;
+    let unit = '';
+    let kind: SampleKind = SampleKind.Gauge;
+    let seq: number | undefined;
+    for (;;) {
+      const key = this.#key(b, p);
+      if ((seen & key) !== 0 || key === K_SAMPLES || (key === K_SEQ && !seqAllowed)) throw GIVE_UP;
+      seen |= key;
+      p = this.#end;
+      switch (key) {
+        case K_SOURCE:
+          source = this.#name(b, p, this.#sources);
+          break;
+        case K_METRIC:
+          metric = this.#name(b, p, this.#metrics);
+          break;
+        case K_VALUE:
+          value = this.#finite(b, p);
+          break;
+        case K_TS:
+          if (!this.#null(b, p)) ts = this.#ts(b, p);
+          break;
+        case K_UNIT:
+          if (!this.#null(b, p)) unit = this.#name(b, p, this.#units);
+          break;
+        case K_KIND:
+          if (!this.#null(b, p)) kind = this.#kind(b, p);
+          break;
+        case K_METRICS:
+          this.#metricsObject(b, p);
+          break;
+        case K_TAGS: {
+          // Only `{}` (no tags); anything else needs parse.ts' canonical tags.
+          if (b[p] !== LBRACE) throw GIVE_UP;
+          const q = skipSpace(b, p + 1);
+          if (b[q] !== RBRACE) throw GIVE_UP;
+          this.#end = q + 1;
+          break;
+        }
+        case K_SEQ:
+          seq = this.#seq(b, p);
+          break;
+      }
+      if (this.#after(b, this.#end, RBRACE)) break;
+      p = this.#end;
+    }
+    if (source === undefined) throw GIVE_UP;
+    const batch = this.#batch;
+    if ((seen & K_METRICS) !== 0) {
+      if ((seen & (K_METRIC | K_VALUE)) !== 0) throw GIVE_UP; // both forms at once: leave it to parse.ts
+      const names = this.#wideNames;
+      const values = this.#wideValues;
+      for (let i = 0; i < names.length; i++) pushSample(batch, names[i]!, source, values[i]!, ts, unit, kind, '');
+    } else {
+      if (metric === undefined || (seen & K_VALUE) === 0) throw GIVE_UP;
+      pushSample(batch, metric, source, value, ts, unit, kind, '');
+    }
+    if (batch.length > this.#limits!.maxSamples) throw GIVE_UP;
+    return seq;
+  }
+
+  /** `ts` at p: integer ms since the epoch within the accepted range. */
+  #ts(b: Buffer, p: number): number {
+    const v = this.#number(b, p);
+    const l = this.#limits!;
+    if (!Number.isSafeInteger(v) || v > this.#now + l.maxFutureMs || v < this.#now - l.maxAgeMs) throw GIVE_UP;
+    return v;
+  }
+
+  /** `"gauge"` or `"counter"` at p. */
+  #kind(b: Buffer, p: number): SampleKind {
+    if (b[p] !== QUOTE) throw GIVE_UP;
+    const end = this.#stringEnd(b, p + 1);
+    this.#end = end + 1;
+    if (is(b, p + 1, end, GAUGE)) return SampleKind.Gauge;
+    if (is(b, p + 1, end, COUNTER)) return SampleKind.Counter;
+    throw GIVE_UP;
+  }
+}
