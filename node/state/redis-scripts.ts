@@ -74,23 +74,45 @@ end
  * source: <B refresh, then three lists — info field/values, data field/values, data fields to
  * delete — each <I4 count and count × (<I4 length, bytes). refresh: join the writer set and push
  * the three TTLs out. (One blob rather than thousands of arguments: ioredis spreads arguments into
- * function calls, and a big tick overflowed.)
+ * function calls, and a big tick overflowed.) Lists are cut with struct's `c0` (one unpack per
+ * list, no string.sub per item) and the usual data list — `HB` and `L` — without a table: Redis
+ * spent ~1.2 µs less per source (5.7 → 4.5 µs, 100 sources of 10 series per call; measured).
  */
 export const PUT_LUA = `
 local sunpack = struct.unpack
 local blob = ARGV[3]
 local p = 1
+-- Unpack formats of n items: 'I4c0' is a length, then that many bytes as a string.
+local formats = {}
+local function format(n)
+  local f = formats[n]
+  if f == nil then
+    f = '<' .. string.rep('I4c0', n)
+    formats[n] = f
+  end
+  return f
+end
+-- n items at p, p moved past them; at most 1000 per unpack (a C function's results must fit Lua's stack).
+local function items(n)
+  local out = { sunpack(format(math.min(n, 1000)), blob, p) }
+  local m = #out - 1
+  p = out[m + 1]
+  out[m + 1] = nil
+  while m < n do
+    local k = math.min(n - m, 1000)
+    local part = { sunpack(format(k), blob, p) }
+    p = part[k + 1]
+    for i = 1, k do out[m + i] = part[i] end
+    m = m + k
+  end
+  return out
+end
+-- A list at p: its items (nil when empty), p moved past it.
 local function list()
   local n
   n, p = sunpack('<I4', blob, p)
-  local out = {}
-  for i = 1, n do
-    local len
-    len, p = sunpack('<I4', blob, p)
-    out[i] = string.sub(blob, p, p + len - 1)
-    p = p + len
-  end
-  return out
+  if n == 0 then return nil end
+  return items(n)
 end
 local function call(cmd, key, args)
   local i = 1
@@ -104,13 +126,24 @@ local w, ttl = ARGV[1], ARGV[2]
 local tail = #w + 2
 for k = 1, #KEYS do
   local data = KEYS[k]
-  local base = string.sub(data, 1, #data - tail)
   local refresh = string.byte(blob, p)
   p = p + 1
   local info = list()
-  if #info > 0 then call('HSET', base .. 'i:' .. w, info) end
-  call('HSET', data, list())
-  call('HDEL', data, list())
+  local base
+  if info ~= nil or refresh == 1 then base = string.sub(data, 1, #data - tail) end
+  if info ~= nil then call('HSET', base .. 'i:' .. w, info) end
+  local n
+  n, p = sunpack('<I4', blob, p)
+  if n == 4 then
+    -- The usual tick of a source: HB and L only, without a table.
+    local f1, v1, f2, v2
+    f1, v1, f2, v2, p = sunpack('<I4c0I4c0I4c0I4c0', blob, p)
+    redis.call('HSET', data, f1, v1, f2, v2)
+  else
+    call('HSET', data, items(n))
+  end
+  local dels = list()
+  if dels ~= nil then call('HDEL', data, dels) end
   if refresh == 1 then
     redis.call('SADD', base .. 'w', w)
     redis.call('PEXPIRE', base .. 'w', ttl)
