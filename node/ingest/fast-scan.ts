@@ -30,8 +30,6 @@ export interface Scanned {
   seq: number | undefined;
 }
 
-const EMPTY = Buffer.alloc(0);
-
 /** Byte classes. */
 const QUOTE = 0x22;
 const BACKSLASH = 0x5c;
