@@ -1,7 +1,8 @@
 /**
  * bench/fuzz: the decoders' property tests at bench strength — every property of
  * node/ingest/parse.fuzz.test.ts (JSON, NDJSON, wide form, gzip) and
- * node/ingest/stream-decode.fuzz.test.ts (stream frames) with FLEETPULSE_FUZZ_RUNS = 100,000
+ * node/ingest/stream-decode.fuzz.test.ts (stream frames) and node/ingest/fast-scan.fuzz.test.ts (the
+ * fast path against parse.ts) with FLEETPULSE_FUZZ_RUNS = 100,000
  * cases each (2,000 with --quick), in a child `node --test` so a hang or crash is the child's,
  * bounded by the scenario's time limit. CI runs the same tests at 3,000 cases.
  *
@@ -12,12 +13,13 @@ import { spawnProcess } from '../../node/testing/process.js';
 import { FUZZ_RUNS_ENV } from '../../node/testing/fuzz.js';
 import type { Scenario } from '../lib/scenario.js';
 
-const FILES = ['parse.fuzz.test.js', 'stream-decode.fuzz.test.js'].map((f) => fileURLToPath(new URL(`../../node/ingest/${f}`, import.meta.url)));
+const FILES = ['parse.fuzz.test.js', 'stream-decode.fuzz.test.js', 'fast-scan.fuzz.test.js'].map((f) => fileURLToPath(new URL(`../../node/ingest/${f}`, import.meta.url)));
 const CI_RUNS = 3000;
 
 /** Which decoder a property exercises, from its test name (kept in step with the test files). */
 function decoderOf(name: string): string {
   if (name.startsWith('stream frames')) return 'stream frames';
+  if (name.startsWith('fast path')) return 'fast path vs JSON';
   if (name.startsWith('gzip')) return 'gzip';
   if (/NDJSON/.test(name)) return 'NDJSON + JSON';
   if (name.startsWith('wide form')) return 'wide (JSON)';

@@ -2,36 +2,14 @@
  * The ingest fast path against the general parser: whatever it accepts must be exactly the batch
  * parse.ts builds from the same bytes (and parse.ts must accept it); whatever it does not know it
  * leaves to parse.ts. Plus: it does take the shapes agents and benches send (a fast path that
- * always gave up would pass the first check and be useless).
+ * always gave up would pass the first check and be useless). Random payloads: fast-scan.fuzz.test.ts.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import fc from 'fast-check';
 import { NameCache, SampleScanner } from './fast-scan.js';
-import { parseJson } from './parse.js';
 import { decodeStreamFrame, decodeStreamMessage } from './stream-decode.js';
 import { SimulatedHost, metricCatalogue } from '../agent/encode.js';
-import { arbValidSample, arbValidWide, FUZZ_NOW as NOW, FUZZ_RUNS as RUNS, fuzzLimits as limits } from '../testing/fuzz.js';
-import type { SampleBatch } from '../protocol/samples.js';
-
-/** parse.ts' answer for a text: its batch, or undefined when it rejects it. */
-function slow(text: string): SampleBatch | undefined {
-  try {
-    return parseJson(text, limits, NOW);
-  } catch {
-    return undefined;
-  }
-}
-
-/** The fast path's answer must be parse.ts' answer whenever it gives one. Returns whether it did. */
-function agrees(scanner: SampleScanner, bytes: Buffer): boolean {
-  const fast = scanner.scan(bytes, limits, NOW);
-  if (fast === undefined) return false;
-  const expected = slow(bytes.toString('utf8'));
-  assert.ok(expected !== undefined, `the fast path accepted what parse.ts rejects: ${bytes.toString('utf8').slice(0, 200)}`);
-  assert.deepStrictEqual(fast.batch, expected, bytes.toString('utf8').slice(0, 200));
-  return true;
-}
+import { fastPathAgrees as agrees, FUZZ_NOW as NOW, fuzzLimits as limits } from '../testing/fuzz.js';
 
 const scanner = new SampleScanner();
 
@@ -116,31 +94,4 @@ test('name cache: names that collide in one slot are told apart by their bytes',
   const b = Buffer.from('bad');
   assert.equal(invalid.get(b, 0, 3), undefined);
   assert.equal(invalid.get(b, 0, 3), undefined, 'an invalid name never enters the cache');
-});
-
-test('property: valid payloads (arrays, wrappers, wide forms) read by the fast path equal parse.ts', () => {
-  let taken = 0;
-  const arbPayload = fc.oneof(
-    fc.array(arbValidSample, { minLength: 1, maxLength: 20 }),
-    fc.array(arbValidWide, { minLength: 1, maxLength: 5 }),
-    fc.record({ seq: fc.integer({ min: 1 }), samples: fc.array(arbValidSample, { minLength: 1, maxLength: 10 }) }),
-    arbValidSample,
-  );
-  fc.assert(fc.property(arbPayload, fc.boolean(), (doc, pretty) => {
-    if (agrees(scanner, Buffer.from(JSON.stringify(doc, null, pretty ? 1 : undefined)))) taken++;
-  }), { numRuns: RUNS });
-  assert.ok(taken > RUNS / 20, `the fast path took only ${taken} of ${RUNS} valid payloads`);
-});
-
-test('property: mutated payloads — the fast path agrees with parse.ts or leaves them to it', () => {
-  const base = JSON.stringify([{ source: 'web-01', metric: 'cpu', value: 12.5, unit: '%', ts: NOW - 5000 }, { source: 'web-01', ts: NOW, metrics: { mem: 1, disk: 2e3 } }]);
-  const alphabet = '{}[]:,"0123456789.-eE abcnlu\\\n'.split('');
-  fc.assert(fc.property(fc.array(fc.tuple(fc.nat(base.length), fc.nat(2), fc.constantFrom(...alphabet)), { minLength: 1, maxLength: 4 }), (edits) => {
-    let text = base;
-    for (const [at, op, ch] of edits) {
-      const i = at % (text.length + 1);
-      text = op === 0 ? text.slice(0, i) + ch + text.slice(i) : op === 1 ? text.slice(0, i) + text.slice(i + 1) : text.slice(0, i) + ch + text.slice(i + 1);
-    }
-    agrees(scanner, Buffer.from(text));
-  }), { numRuns: RUNS });
 });

@@ -5,7 +5,8 @@
  */
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import type { ParseLimits } from '../ingest/parse.js';
+import { parseJson, type ParseLimits } from '../ingest/parse.js';
+import type { SampleScanner } from '../ingest/fast-scan.js';
 import type { SampleBatch } from '../protocol/samples.js';
 import { FleetPulseError } from '../errors.js';
 
@@ -72,3 +73,21 @@ export const arbValidWide = fc.record(
   },
   { requiredKeys: ['source', 'metrics'] },
 );
+
+/**
+ * The ingest fast path's answer for `bytes` must be parse.ts' answer whenever it gives one (and
+ * parse.ts must accept what it accepts). Returns whether it answered.
+ */
+export function fastPathAgrees(scanner: SampleScanner, bytes: Buffer): boolean {
+  const fast = scanner.scan(bytes, fuzzLimits, FUZZ_NOW);
+  if (fast === undefined) return false;
+  const text = bytes.toString('utf8');
+  let expected: SampleBatch;
+  try {
+    expected = parseJson(text, fuzzLimits, FUZZ_NOW);
+  } catch (err) {
+    assert.fail(`the fast path accepted what parse.ts rejects (${(err as Error).message}): ${text.slice(0, 200)}`);
+  }
+  assert.deepStrictEqual(fast.batch, expected, text.slice(0, 200));
+  return true;
+}
