@@ -1,10 +1,11 @@
 /**
  * DeltaBuilder's bucket lists: one entry per bucket whatever the arrival order, also past the
- * length where lookups switch from a scan to a map (checked against a plain per-bucket fold).
+ * length where lookups switch from a scan to a map and past the size its records started with
+ * (checked against a plain per-bucket fold).
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { DeltaBuilder, type BucketDelta } from './delta.js';
+import { bucketsOf, DeltaBuilder, type BucketDelta } from './delta.js';
 import { emptyBatch, pushSample, SampleKind } from '../protocol/samples.js';
 
 const R = { fineStepMs: 1000, fineSpanMs: 600_000, coarseStepMs: 60_000, coarseSpanMs: 21_600_000 };
@@ -54,8 +55,8 @@ test('bucket lists: one entry per bucket in first-arrival order, over few and ma
       builder.add(b, T);
     }
     const sd = builder.take().sources.get('a')!.series.get('cpu\u0000')!;
-    assert.deepEqual(sd.fine, reference(order, 1000, 1), `${buckets} fine buckets`);
-    assert.deepEqual(sd.coarse, reference(order, 60_000, 1), `${buckets} s in coarse buckets`);
+    assert.deepEqual(bucketsOf(sd, 'fine'), reference(order, 1000, 1), `${buckets} fine buckets`);
+    assert.deepEqual(bucketsOf(sd, 'coarse'), reference(order, 60_000, 1), `${buckets} s in coarse buckets`);
   }
 });
 

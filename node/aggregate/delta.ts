@@ -27,6 +27,53 @@ export interface BucketDelta {
   off: number;
 }
 
+/**
+ * A tick's bucket deltas as records of one Float64Array, not objects: as objects (with their
+ * double fields boxed) they were ~290 of the ~535 bytes the Redis write path allocated per sample,
+ * all held across the Redis round trip — long enough to be promoted, and a leading share of the
+ * worker's garbage collection (profiled). A record is REC numbers: bucket, count, sum, min, max,
+ * last, offset of last, and the next record of the same series and ring (-1: none).
+ */
+export class BucketArena {
+  data: Float64Array;
+  used = 0;
+
+  constructor(records: number) {
+    this.data = new Float64Array(Math.max(16, records) * REC);
+  }
+
+  /** A new record of bucket b holding one sample; returns its index. */
+  add(b: number, off: number, v: number): number {
+    if (this.used + REC > this.data.length) {
+      const grown = new Float64Array(this.data.length * 2);
+      grown.set(this.data);
+      this.data = grown;
+    }
+    const r = this.used;
+    const d = this.data;
+    d[r] = b;
+    d[r + COUNT] = 1;
+    d[r + SUM] = v;
+    d[r + MIN] = v;
+    d[r + MAX] = v;
+    d[r + LAST] = v;
+    d[r + OFF] = off;
+    d[r + NEXT] = -1;
+    this.used = r + REC;
+    return r;
+  }
+}
+
+/** Numbers per record, and each field's place in it (the bucket index is at 0). */
+export const REC = 8;
+export const COUNT = 1;
+export const SUM = 2;
+export const MIN = 3;
+export const MAX = 4;
+export const LAST = 5;
+export const OFF = 6;
+export const NEXT = 7;
+
 export interface SeriesDelta {
   metric: string;
   /** Canonical tags ('' when none). */
@@ -35,12 +82,39 @@ export interface SeriesDelta {
   counter: boolean;
   /** Receive time of the newest apply that touched the series. */
   receivedAt: number;
+  /** Where the records are. */
+  buckets: BucketArena;
   /**
-   * The buckets touched, in order of first arrival (usually one each: a tick is short). Arrays,
-   * not maps: two maps per series per tick were a leading share of the write path's garbage.
+   * Each ring's buckets touched (usually one each: a tick is short): the first record, linked in
+   * order of first arrival, the last one (samples mostly come in time order: looked at first),
+   * and how many.
    */
-  fine: BucketDelta[];
-  coarse: BucketDelta[];
+  fine: number;
+  fineLast: number;
+  fineCount: number;
+  coarse: number;
+  coarseLast: number;
+  coarseCount: number;
+}
+
+export type Ring = 'fine' | 'coarse';
+
+/** The records of a ring of a series in ascending bucket order (a new array: for lists of several). */
+export function orderedRecords(sd: SeriesDelta, ring: Ring): number[] {
+  const d = sd.buckets.data;
+  const out: number[] = [];
+  for (let r = ring === 'fine' ? sd.fine : sd.coarse; r !== -1; r = d[r + NEXT]!) out.push(r);
+  return out.length <= 1 ? out : out.sort((x, y) => d[x]! - d[y]!);
+}
+
+/** A ring's buckets as objects, in order of first arrival (tests, debugging). */
+export function bucketsOf(sd: SeriesDelta, ring: Ring): BucketDelta[] {
+  const d = sd.buckets.data;
+  const out: BucketDelta[] = [];
+  for (let r = ring === 'fine' ? sd.fine : sd.coarse; r !== -1; r = d[r + NEXT]!) {
+    out.push({ b: d[r]!, count: d[r + COUNT]!, sum: d[r + SUM]!, min: d[r + MIN]!, max: d[r + MAX]!, last: d[r + LAST]!, off: d[r + OFF]! });
+  }
+  return out;
 }
 
 export interface SourceDelta {
@@ -84,18 +158,22 @@ export class DeltaBuilder {
   readonly #fineStep: number;
   readonly #coarseStep: number;
   readonly #coarseOffUnit: number;
-  #delta: TickDelta = { sources: new Map(), meta: new Map(), samples: 0 };
+  #arena: BucketArena;
+  #delta: TickDelta;
   /** add() calls in this delta. */
   #adds = 0;
-  /** Lookup maps of bucket lists grown past SCAN_MAX (a tick spread over many buckets). */
+  /** Bucket lookups by record of lists grown past SCAN_MAX (a tick spread over many buckets), keyed by their first record. */
   #lookup: Lookup = new Map();
   /** The field of an untagged metric, built once per builder rather than per sample. */
   readonly #fields = new Map<string, string>();
 
-  constructor(r: RetentionConfig) {
+  /** `samples`: about how many this delta will hold (sizes its records; it grows past that). */
+  constructor(r: RetentionConfig, samples = 0) {
     this.#fineStep = r.fineStepMs;
     this.#coarseStep = r.coarseStepMs;
     this.#coarseOffUnit = Math.ceil(r.coarseStepMs / 65535);
+    this.#arena = new BucketArena(2 * samples);
+    this.#delta = { sources: new Map(), meta: new Map(), samples: 0 };
   }
 
   get samples(): number {
@@ -105,6 +183,7 @@ export class DeltaBuilder {
   /** Fold one applied batch in (arrival order matters for `last` ties and the source interval). */
   add(batch: SampleBatch, receivedAt: number): void {
     const d = this.#delta;
+    const arena = this.#arena;
     let src: SourceDelta | undefined;
     for (let i = 0; i < batch.length; i++) {
       const source = batch.source[i]!;
@@ -129,16 +208,17 @@ export class DeltaBuilder {
       const coarseOff = Math.floor((ts - cb * this.#coarseStep) / this.#coarseOffUnit);
       let s = src.series.get(field);
       if (s === undefined) {
-        // The usual case, a series' first sample of the tick: one-element array literals, not
-        // empty arrays grown by push (which reserves 17 slots each: most of this path's garbage).
-        s = { metric, tags, counter: kind === SampleKind.Counter, receivedAt, fine: [bucketOf(fb, fineOff, v)], coarse: [bucketOf(cb, coarseOff, v)] };
+        // The usual case, a series' first sample of the tick.
+        const f = arena.add(fb, fineOff, v);
+        const c = arena.add(cb, coarseOff, v);
+        s = { metric, tags, counter: kind === SampleKind.Counter, receivedAt, buckets: arena, fine: f, fineLast: f, fineCount: 1, coarse: c, coarseLast: c, coarseCount: 1 };
         src.series.set(field, s);
         continue;
       }
       s.counter = kind === SampleKind.Counter;
       if (receivedAt > s.receivedAt) s.receivedAt = receivedAt;
-      fold(s.fine, fb, fineOff, v, this.#lookup);
-      fold(s.coarse, cb, coarseOff, v, this.#lookup);
+      this.#fold(s, true, fb, fineOff, v);
+      this.#fold(s, false, cb, coarseOff, v);
     }
     d.samples += batch.length;
     this.#adds++;
@@ -160,10 +240,58 @@ export class DeltaBuilder {
     return f;
   }
 
+  /** Fold a sample into bucket b of a ring of s (a new record when the tick has none of b yet). */
+  #fold(s: SeriesDelta, fine: boolean, b: number, off: number, v: number): void {
+    const a = this.#arena;
+    const first = fine ? s.fine : s.coarse;
+    const last = fine ? s.fineLast : s.coarseLast;
+    const n = fine ? s.fineCount : s.coarseCount;
+    let r = a.data[last] === b ? last : this.#find(first, n, b);
+    if (r === -1) {
+      r = a.add(b, off, v);
+      a.data[last + NEXT] = r;
+      if (fine) {
+        s.fineLast = r;
+        s.fineCount = n + 1;
+      } else {
+        s.coarseLast = r;
+        s.coarseCount = n + 1;
+      }
+      this.#lookup.get(first)?.set(b, r);
+      return;
+    }
+    const d = a.data;
+    d[r + COUNT] = d[r + COUNT]! + 1;
+    d[r + SUM] = d[r + SUM]! + v;
+    if (v < d[r + MIN]!) d[r + MIN] = v;
+    if (v > d[r + MAX]!) d[r + MAX] = v;
+    if (off >= d[r + OFF]!) {
+      d[r + LAST] = v;
+      d[r + OFF] = off;
+    }
+  }
+
+  /** The record of bucket b in the list starting at `first` (n records), or -1. */
+  #find(first: number, n: number, b: number): number {
+    const d = this.#arena.data;
+    if (n <= SCAN_MAX) {
+      for (let r = first; r !== -1; r = d[r + NEXT]!) if (d[r] === b) return r;
+      return -1;
+    }
+    let m = this.#lookup.get(first);
+    if (m === undefined) {
+      m = new Map();
+      for (let r = first; r !== -1; r = d[r + NEXT]!) m.set(d[r]!, r);
+      this.#lookup.set(first, m);
+    }
+    return m.get(b) ?? -1;
+  }
+
   /** The delta so far; the builder starts over empty. */
   take(): TickDelta {
     const d = this.#delta;
     this.#delta = { sources: new Map(), meta: new Map(), samples: 0 };
+    this.#arena = new BucketArena(0);
     this.#lookup = new Map();
     this.#adds = 0;
     return d;
@@ -172,45 +300,5 @@ export class DeltaBuilder {
 
 /** Bucket lists longer than this are searched through a map (built on first need), not scanned. */
 const SCAN_MAX = 8;
-type Lookup = Map<BucketDelta[], Map<number, BucketDelta>>;
-
-/** Bucket b of a list: the last one first (samples mostly come in time order). */
-function find(list: BucketDelta[], b: number, lookup: Lookup): BucketDelta | undefined {
-  const n = list.length;
-  if (n === 0) return undefined;
-  if (list[n - 1]!.b === b) return list[n - 1];
-  if (n <= SCAN_MAX) {
-    for (let i = n - 2; i >= 0; i--) if (list[i]!.b === b) return list[i];
-    return undefined;
-  }
-  let m = lookup.get(list);
-  if (m === undefined) {
-    m = new Map();
-    for (const x of list) m.set(x.b, x);
-    lookup.set(list, m);
-  }
-  return m.get(b);
-}
-
-/** Bucket b holding one sample. */
-function bucketOf(b: number, off: number, v: number): BucketDelta {
-  return { b, count: 1, sum: v, min: v, max: v, last: v, off };
-}
-
-function fold(list: BucketDelta[], b: number, off: number, v: number, lookup: Lookup): void {
-  const cur = find(list, b, lookup);
-  if (cur === undefined) {
-    const x = bucketOf(b, off, v);
-    list.push(x);
-    if (list.length > SCAN_MAX + 1) lookup.get(list)?.set(b, x);
-    return;
-  }
-  cur.count++;
-  cur.sum += v;
-  if (v < cur.min) cur.min = v;
-  if (v > cur.max) cur.max = v;
-  if (off >= cur.off) {
-    cur.last = v;
-    cur.off = off;
-  }
-}
+/** First record of a list → bucket → record. */
+type Lookup = Map<number, Map<number, number>>;

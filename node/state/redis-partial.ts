@@ -21,7 +21,7 @@
  * recently — and reads its own partial back from Redis for anything else (a late sample, an
  * evicted source). Ring semantics are those of the memory rings (rings.ts).
  */
-import type { BucketDelta, SeriesDelta } from '../aggregate/delta.js';
+import { COUNT, LAST, MAX, MIN, OFF, orderedRecords, SUM, type BucketDelta, type Ring, type SeriesDelta } from '../aggregate/delta.js';
 import type { BucketUpdate } from './store.js';
 
 /** Bytes per slot: fine chunk, fine overflow chunk, coarse chunk (one bucket each). */
@@ -80,25 +80,25 @@ export interface SeriesState {
 /** A ring's head bucket (a bucket's worth: count, sum, min, max, last, offset of last). */
 export type HeadBucket = Omit<BucketDelta, 'b'>;
 
-/** A bucket starts over with a delta (a head that moved on, an empty slot). */
-function startHead(h: HeadBucket, d: BucketDelta): void {
-  h.count = d.count;
-  h.sum = d.sum;
-  h.min = d.min;
-  h.max = d.max;
-  h.last = d.last;
-  h.off = d.off;
+/** A bucket starts over with a delta (record r of d: a head that moved on, an empty slot). */
+function startHead(h: HeadBucket, d: Float64Array, r: number): void {
+  h.count = d[r + COUNT]!;
+  h.sum = d[r + SUM]!;
+  h.min = d[r + MIN]!;
+  h.max = d[r + MAX]!;
+  h.last = d[r + LAST]!;
+  h.off = d[r + OFF]!;
 }
 
-/** A delta merged into a bucket (it arrived after everything in it: `last` ties go to it). */
-function addToHead(h: HeadBucket, d: BucketDelta): void {
-  h.count += d.count;
-  h.sum += d.sum;
-  if (d.min < h.min) h.min = d.min;
-  if (d.max > h.max) h.max = d.max;
-  if (d.off >= h.off) {
-    h.last = d.last;
-    h.off = d.off;
+/** A delta (record r of d) merged into a bucket (it arrived after everything in it: `last` ties go to it). */
+function addToHead(h: HeadBucket, d: Float64Array, r: number): void {
+  h.count += d[r + COUNT]!;
+  h.sum += d[r + SUM]!;
+  if (d[r + MIN]! < h.min) h.min = d[r + MIN]!;
+  if (d[r + MAX]! > h.max) h.max = d[r + MAX]!;
+  if (d[r + OFF]! >= h.off) {
+    h.last = d[r + LAST]!;
+    h.off = d[r + OFF]!;
   }
 }
 
@@ -145,24 +145,29 @@ export class PartialSource {
     // Chunks past the head's are past anything written: nothing of them is in Redis.
     const top = Math.floor(s.fh / shape.ch);
     let fh = s.fh;
-    for (const x of inOrder(d.fine)) {
-      if (x.b === fh) continue;
+    const data = d.buckets.data;
+    const fines = inOrder(d, 'fine');
+    for (let i = 0; i < d.fineCount; i++) {
+      const xb = data[fines === ONE ? d.fine : fines[i]!]!;
+      if (xb === fh) continue;
       // Moving the head writes the old head bucket into its chunk; a late sample writes one.
-      const b = x.b > fh ? fh : x.b;
-      if (x.b > fh) fh = x.b;
-      else if (x.b <= fh - shape.fineN) continue; // older than the fine ring: the coarse ring takes it
+      const b = xb > fh ? fh : xb;
+      if (xb > fh) fh = xb;
+      else if (xb <= fh - shape.fineN) continue; // older than the fine ring: the coarse ring takes it
       const c = Math.floor(b / shape.ch);
       if (c > top) continue;
       out = need(s, c, FINE, out);
     }
     if (s.ch !== undefined) {
       let ch = s.ch;
-      for (const x of inOrder(d.coarse)) {
+      const coarses = inOrder(d, 'coarse');
+      for (let i = 0; i < d.coarseCount; i++) {
+        const xb = data[coarses === ONE ? d.coarse : coarses[i]!]!;
         // Moving the head writes the old head bucket into its chunk; a late sample writes one.
-        if (x.b > ch) {
+        if (xb > ch) {
           out = need(s, Math.floor(ch / shape.ch), COARSE, out);
-          ch = x.b;
-        } else if (x.b < ch && x.b > ch - shape.coarseN) out = need(s, Math.floor(x.b / shape.ch), COARSE, out);
+          ch = xb;
+        } else if (xb < ch && xb > ch - shape.coarseN) out = need(s, Math.floor(xb / shape.ch), COARSE, out);
       }
     }
     return out === undefined ? NONE : [...new Set(out)];
@@ -211,8 +216,11 @@ export class PartialSource {
     s.metric = d.metric;
     s.tags = d.tags;
     if (d.receivedAt > s.receivedAt) s.receivedAt = d.receivedAt;
-    for (const x of inOrder(d.fine)) this.#fine(s, x, shape);
-    for (const x of inOrder(d.coarse)) this.#coarse(s, x, shape);
+    const data = d.buckets.data;
+    const fines = inOrder(d, 'fine');
+    for (let i = 0; i < d.fineCount; i++) this.#fine(s, data, fines === ONE ? d.fine : fines[i]!, shape);
+    const coarses = inOrder(d, 'coarse');
+    for (let i = 0; i < d.coarseCount; i++) this.#coarse(s, data, coarses === ONE ? d.coarse : coarses[i]!, shape);
     if (!s.inTouched) {
       s.inTouched = true;
       this.touched.push(s);
@@ -268,8 +276,9 @@ export class PartialSource {
     }
   }
 
-  #fine(s: SeriesState, d: BucketDelta, shape: RingShape): void {
-    const b = d.b;
+  /** Merge record r of d (a fine bucket delta). */
+  #fine(s: SeriesState, d: Float64Array, r: number, shape: RingShape): void {
+    const b = d[r]!;
     if (s.fh === undefined || b > s.fh) {
       const c = Math.floor(b / shape.ch);
       if (s.fh !== undefined) {
@@ -285,12 +294,12 @@ export class PartialSource {
         if (!s.chunks.has(c * 3 + OVER)) s.chunks.set(c * 3 + OVER, null);
       }
       s.fh = b;
-      startHead(s.fine, d);
-    } else if (b === s.fh) addToHead(s.fine, d);
+      startHead(s.fine, d, r);
+    } else if (b === s.fh) addToHead(s.fine, d, r);
     else if (b > s.fh - shape.fineN) {
       // A late sample for an older fine bucket.
       const c = Math.floor(b / shape.ch);
-      this.#fineInto(s, c, b - c * shape.ch, d.count, d.sum, d.min, d.max, d.last, d.off, shape);
+      this.#fineInto(s, c, b - c * shape.ch, d[r + COUNT]!, d[r + SUM]!, d[r + MIN]!, d[r + MAX]!, d[r + LAST]!, d[r + OFF]!, shape);
     }
     // else older than the fine ring: the coarse ring takes it
   }
@@ -338,8 +347,9 @@ export class PartialSource {
     F.writeDoubleLE(last, at * FS + 2);
   }
 
-  #coarse(s: SeriesState, d: BucketDelta, shape: RingShape): void {
-    const b = d.b;
+  /** Merge record r of d (a coarse bucket delta). */
+  #coarse(s: SeriesState, d: Float64Array, r: number, shape: RingShape): void {
+    const b = d[r]!;
     if (s.ch === undefined || b > s.ch) {
       if (s.ch !== undefined) {
         // The head moves on: its bucket goes into its chunk (its slot there is empty).
@@ -352,16 +362,16 @@ export class PartialSource {
       const c = Math.floor(b / shape.ch);
       if ((s.ch === undefined || c > Math.floor(s.ch / shape.ch)) && !s.chunks.has(c * 3 + COARSE)) s.chunks.set(c * 3 + COARSE, null);
       s.ch = b;
-      startHead(s.coarse, d);
-    } else if (b === s.ch) addToHead(s.coarse, d);
+      startHead(s.coarse, d, r);
+    } else if (b === s.ch) addToHead(s.coarse, d, r);
     else if (b > s.ch - shape.coarseN) {
       // A late sample for an older coarse bucket.
       const c = Math.floor(b / shape.ch);
       const C = this.#chunk(s, c, COARSE, shape.ch * CS);
       const o = (b - c * shape.ch) * CS;
       const h = readBucket(C, o);
-      if (h.count === 0) startHead(h, d);
-      else addToHead(h, d);
+      if (h.count === 0) startHead(h, d, r);
+      else addToHead(h, d, r);
       writeCoarse(C, o, h.count, h.sum, h.min, h.max, h.last, h.off);
     }
   }
@@ -508,9 +518,12 @@ function need(s: SeriesState, c: number, kind: number, out: string[] | undefined
 }
 const FINE_KINDS = [FINE, OVER] as const;
 const COARSE_KINDS = [COARSE] as const;
-const byBucket = (a: BucketDelta, b: BucketDelta): number => a.b - b.b;
-/** A delta's buckets in ascending order (copied only when there are several). */
-const inOrder = (l: readonly BucketDelta[]): readonly BucketDelta[] => (l.length <= 1 ? l : [...l].sort(byBucket));
+/**
+ * The records of a ring of a series delta in ascending bucket order — or ONE when it has just one
+ * (the usual case: then it is d.fine / d.coarse, and no array is built per series per tick).
+ */
+const ONE: readonly number[] = [];
+const inOrder = (d: SeriesDelta, ring: Ring): readonly number[] => ((ring === 'fine' ? d.fineCount : d.coarseCount) === 1 ? ONE : orderedRecords(d, ring));
 
 /** A head bucket into `HB`, laid out as writeCoarse() does, through a DataView. */
 function putBucket(v: DataView, o: number, h: HeadBucket): void {

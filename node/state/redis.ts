@@ -170,7 +170,9 @@ export class RedisStateStore implements StateStore, CommitWriter {
       const client = this.#client();
       const now = this.#now();
       const build = (): TickDelta => {
-        const builder = new DeltaBuilder(this.#o.retention);
+        let samples = 0;
+        for (const e of entries) samples += e.batch.length;
+        const builder = new DeltaBuilder(this.#o.retention, samples);
         entries.forEach((e, i) => {
           if (results[i] === null) builder.add(e.batch, e.receivedAt);
         });
