@@ -470,26 +470,27 @@ export class PartialSource {
    * The data fields to write for the series touched since the last flush (then clears that): the
    * chunks that changed (the heads travel in `HB`), a fine chunk with its overflow when it has one.
    */
-  takeWrites(): Array<string | Buffer> {
-    const out: Array<string | Buffer> = [];
+  takeWrites(): ReadonlyArray<string | Buffer> {
+    let out: Array<string | Buffer> | undefined;
     for (const s of this.touched) {
       for (const k of s.dirty) {
         const kind = k % 3;
         const c = (k - kind) / 3;
         if (kind === COARSE) {
           const C = s.chunks.get(k);
-          if (C) out.push(`${s.sid}C${c}`, C);
+          if (C) (out ??= []).push(`${s.sid}C${c}`, C);
           continue;
         }
         // A fine chunk once, whether it or its overflow (or both) changed.
         if (kind === OVER && s.dirty.includes(c * 3 + FINE)) continue;
         const F = s.chunks.get(c * 3 + FINE);
         const X = s.chunks.get(c * 3 + OVER);
-        if (F) out.push(`${s.sid}F${c}`, X ? Buffer.concat([F, X]) : F);
+        if (F) (out ??= []).push(`${s.sid}F${c}`, X ? Buffer.concat([F, X]) : F);
       }
-      s.dirty.length = 0;
+      if (s.dirty.length > 0) s.dirty.length = 0;
     }
-    return out;
+    // Most ticks of a source write no chunk: no array for them.
+    return out ?? NO_WRITES;
   }
 
   /**
@@ -517,7 +518,7 @@ export class PartialSource {
     for (const s of this.touched) s.inTouched = false;
     this.touched.length = 0;
     this.dels.length = 0;
-    this.newIndex.clear();
+    if (this.newIndex.size > 0) this.newIndex.clear(); // clear() allocates a new table
   }
 }
 
@@ -551,6 +552,7 @@ function readBucket(buf: Buffer, o: number, h: Float64Array, ho: number): Float6
 const SCRATCH = new Float64Array(6);
 
 const NONE: readonly string[] = [];
+const NO_WRITES: ReadonlyArray<string | Buffer> = [];
 const NO_SERIES: readonly SeriesState[] = [];
 
 /** Set a chunk entry of s (marking it for the next trim()). */
