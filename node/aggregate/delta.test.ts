@@ -54,9 +54,10 @@ test('bucket lists: one entry per bucket in first-arrival order, over few and ma
       for (const [ts, v] of part) pushSample(b, 'cpu', 'a', v, ts, '', SampleKind.Gauge, '');
       builder.add(b, T);
     }
-    const sd = builder.take().sources.get('a')!.series.get('cpu\u0000')!;
-    assert.deepEqual(bucketsOf(sd, 'fine'), reference(order, 1000, 1), `${buckets} fine buckets`);
-    assert.deepEqual(bucketsOf(sd, 'coarse'), reference(order, 60_000, 1), `${buckets} s in coarse buckets`);
+    const src = builder.take().sources.get('a')!;
+    const sr = src.series.get('cpu\u0000')!;
+    assert.deepEqual(bucketsOf(src.buckets, sr, 'fine'), reference(order, 1000, 1), `${buckets} fine buckets`);
+    assert.deepEqual(bucketsOf(src.buckets, sr, 'coarse'), reference(order, 60_000, 1), `${buckets} s in coarse buckets`);
   }
 });
 

@@ -28,11 +28,17 @@ export interface BucketDelta {
 }
 
 /**
- * A tick's bucket deltas as records of one Float64Array, not objects: as objects (with their
- * double fields boxed) they were ~290 of the ~535 bytes the Redis write path allocated per sample,
- * all held across the Redis round trip — long enough to be promoted, and a leading share of the
- * worker's garbage collection (profiled). A record is REC numbers: bucket, count, sum, min, max,
- * last, offset of last, and the next record of the same series and ring (-1: none).
+ * A tick's deltas as records of one Float64Array, not objects: as objects (two bucket deltas and
+ * a series delta per sample, their doubles boxed) they were most of the ~535 bytes the Redis
+ * write path allocated per sample, all held across the Redis round trip — long enough to be
+ * promoted, and a leading share of the worker's garbage collection (profiled). Records are REC
+ * numbers each, of two kinds:
+ * - a bucket delta: bucket, count, sum, min, max, last, offset of last, and the next record of the
+ *   same series and ring (-1: none);
+ * - a series delta (SeriesRef): receive time of the newest apply that touched it, counter (the
+ *   kind of its newest sample: 1, else 0), and per ring the first bucket record (lists are in order
+ *   of first arrival), the last one (samples mostly come in time order: looked at first) and how
+ *   many (usually one each: a tick is short).
  */
 export class BucketArena {
   data: Float64Array;
@@ -42,14 +48,21 @@ export class BucketArena {
     this.data = new Float64Array(Math.max(16, records) * REC);
   }
 
-  /** A new record of bucket b holding one sample; returns its index. */
-  add(b: number, off: number, v: number): number {
+  /** A new record, its REC numbers unset; returns its index (`data` may have been replaced). */
+  #record(): number {
     if (this.used + REC > this.data.length) {
       const grown = new Float64Array(this.data.length * 2);
       grown.set(this.data);
       this.data = grown;
     }
     const r = this.used;
+    this.used = r + REC;
+    return r;
+  }
+
+  /** A new bucket record of bucket b holding one sample. */
+  add(b: number, off: number, v: number): number {
+    const r = this.#record();
     const d = this.data;
     d[r] = b;
     d[r + COUNT] = 1;
@@ -59,12 +72,26 @@ export class BucketArena {
     d[r + LAST] = v;
     d[r + OFF] = off;
     d[r + NEXT] = -1;
-    this.used = r + REC;
+    return r;
+  }
+
+  /** A new series record with one bucket in each ring. */
+  series(receivedAt: number, counter: boolean, fine: number, coarse: number): SeriesRef {
+    const r = this.#record();
+    const d = this.data;
+    d[r + S_RECEIVED] = receivedAt;
+    d[r + S_COUNTER] = counter ? 1 : 0;
+    d[r + S_FINE] = fine;
+    d[r + S_FINE + S_LAST] = fine;
+    d[r + S_FINE + S_COUNT] = 1;
+    d[r + S_COARSE] = coarse;
+    d[r + S_COARSE + S_LAST] = coarse;
+    d[r + S_COARSE + S_COUNT] = 1;
     return r;
   }
 }
 
-/** Numbers per record, and each field's place in it (the bucket index is at 0). */
+/** Numbers per record, and each field's place in a bucket record (the bucket index is at 0). */
 export const REC = 8;
 export const COUNT = 1;
 export const SUM = 2;
@@ -73,49 +100,42 @@ export const MAX = 4;
 export const LAST = 5;
 export const OFF = 6;
 export const NEXT = 7;
+/** A series record: receive time, counter, then per ring (at S_FINE / S_COARSE) first, +S_LAST last, +S_COUNT count. */
+export const S_RECEIVED = 0;
+export const S_COUNTER = 1;
+export const S_FINE = 2;
+export const S_COARSE = 5;
+export const S_LAST = 1;
+export const S_COUNT = 2;
 
-export interface SeriesDelta {
-  metric: string;
-  /** Canonical tags ('' when none). */
-  tags: string;
-  /** Kind of the newest sample (the memory store keeps the last one too). */
-  counter: boolean;
-  /** Receive time of the newest apply that touched the series. */
-  receivedAt: number;
-  /** Where the records are. */
-  buckets: BucketArena;
-  /**
-   * Each ring's buckets touched (usually one each: a tick is short): the first record, linked in
-   * order of first arrival, the last one (samples mostly come in time order: looked at first),
-   * and how many.
-   */
-  fine: number;
-  fineLast: number;
-  fineCount: number;
-  coarse: number;
-  coarseLast: number;
-  coarseCount: number;
-}
+/** A series' delta in a tick: the index of its series record in the tick's BucketArena. */
+export type SeriesRef = number;
 
 export type Ring = 'fine' | 'coarse';
 
-/** The records of a ring of a series in ascending bucket order (a new array: for lists of several). */
-export function orderedRecords(sd: SeriesDelta, ring: Ring): number[] {
-  const d = sd.buckets.data;
+/** Where a ring's list starts in a series record. */
+export const ringAt = (ring: Ring): number => (ring === 'fine' ? S_FINE : S_COARSE);
+
+/** The bucket records of a ring of series `sr` in ascending bucket order (a new array). */
+export function orderedRecords(a: BucketArena, sr: SeriesRef, ring: Ring): number[] {
+  const d = a.data;
   const out: number[] = [];
-  for (let r = ring === 'fine' ? sd.fine : sd.coarse; r !== -1; r = d[r + NEXT]!) out.push(r);
+  for (let r = d[sr + ringAt(ring)]!; r !== -1; r = d[r + NEXT]!) out.push(r);
   return out.length <= 1 ? out : out.sort((x, y) => d[x]! - d[y]!);
 }
 
-/** A ring's buckets as objects, in order of first arrival (tests, debugging). */
-export function bucketsOf(sd: SeriesDelta, ring: Ring): BucketDelta[] {
-  const d = sd.buckets.data;
+/** A ring's buckets of series `sr` as objects, in order of first arrival (tests, debugging). */
+export function bucketsOf(a: BucketArena, sr: SeriesRef, ring: Ring): BucketDelta[] {
+  const d = a.data;
   const out: BucketDelta[] = [];
-  for (let r = ring === 'fine' ? sd.fine : sd.coarse; r !== -1; r = d[r + NEXT]!) {
+  for (let r = d[sr + ringAt(ring)]!; r !== -1; r = d[r + NEXT]!) {
     out.push({ b: d[r]!, count: d[r + COUNT]!, sum: d[r + SUM]!, min: d[r + MIN]!, max: d[r + MAX]!, last: d[r + LAST]!, off: d[r + OFF]! });
   }
   return out;
 }
+
+/** The metric of a series field (`<metric>NUL<tags>`). */
+export const metricOf = (field: string): string => field.slice(0, field.indexOf('\u0000'));
 
 export interface SourceDelta {
   source: string;
@@ -125,7 +145,9 @@ export interface SourceDelta {
    */
   receivedAts: number[];
   /** Keyed by seriesField(metric, tags). */
-  series: Map<string, SeriesDelta>;
+  series: Map<string, SeriesRef>;
+  /** The tick's records (every source of a tick shares one). */
+  buckets: BucketArena;
   /**
    * The first and last add() of this delta (0-based) with samples of the source. Sources come in
    * order of first appearance, so a writer can cut a tick into parts that split no add() (no
@@ -192,7 +214,7 @@ export class DeltaBuilder {
       if (src === undefined || src.source !== source) {
         src = d.sources.get(source);
         if (src === undefined) {
-          src = { source, receivedAts: [receivedAt], series: new Map(), firstAdd: this.#adds, lastAdd: this.#adds };
+          src = { source, receivedAts: [receivedAt], series: new Map(), buckets: arena, firstAdd: this.#adds, lastAdd: this.#adds };
           d.sources.set(source, src);
         } else if (src.receivedAts[src.receivedAts.length - 1] !== receivedAt) src.receivedAts.push(receivedAt);
         src.lastAdd = this.#adds;
@@ -206,19 +228,19 @@ export class DeltaBuilder {
       const fineOff = ts - fb * this.#fineStep;
       const cb = Math.floor(ts / this.#coarseStep);
       const coarseOff = Math.floor((ts - cb * this.#coarseStep) / this.#coarseOffUnit);
-      let s = src.series.get(field);
-      if (s === undefined) {
+      const sr = src.series.get(field);
+      if (sr === undefined) {
         // The usual case, a series' first sample of the tick.
         const f = arena.add(fb, fineOff, v);
         const c = arena.add(cb, coarseOff, v);
-        s = { metric, tags, counter: kind === SampleKind.Counter, receivedAt, buckets: arena, fine: f, fineLast: f, fineCount: 1, coarse: c, coarseLast: c, coarseCount: 1 };
-        src.series.set(field, s);
+        src.series.set(field, arena.series(receivedAt, kind === SampleKind.Counter, f, c));
         continue;
       }
-      s.counter = kind === SampleKind.Counter;
-      if (receivedAt > s.receivedAt) s.receivedAt = receivedAt;
-      this.#fold(s, true, fb, fineOff, v);
-      this.#fold(s, false, cb, coarseOff, v);
+      const sd = arena.data;
+      sd[sr + S_COUNTER] = kind === SampleKind.Counter ? 1 : 0;
+      if (receivedAt > sd[sr + S_RECEIVED]!) sd[sr + S_RECEIVED] = receivedAt;
+      this.#fold(sr + S_FINE, fb, fineOff, v);
+      this.#fold(sr + S_COARSE, cb, coarseOff, v);
     }
     d.samples += batch.length;
     this.#adds++;
@@ -240,23 +262,18 @@ export class DeltaBuilder {
     return f;
   }
 
-  /** Fold a sample into bucket b of a ring of s (a new record when the tick has none of b yet). */
-  #fold(s: SeriesDelta, fine: boolean, b: number, off: number, v: number): void {
+  /** Fold a sample into bucket b of the ring whose list is at `list` (series record + S_FINE / S_COARSE). */
+  #fold(list: number, b: number, off: number, v: number): void {
     const a = this.#arena;
-    const first = fine ? s.fine : s.coarse;
-    const last = fine ? s.fineLast : s.coarseLast;
-    const n = fine ? s.fineCount : s.coarseCount;
+    const first = a.data[list]!;
+    const last = a.data[list + S_LAST]!;
+    const n = a.data[list + S_COUNT]!;
     let r = a.data[last] === b ? last : this.#find(first, n, b);
     if (r === -1) {
-      r = a.add(b, off, v);
+      r = a.add(b, off, v); // may replace a.data
       a.data[last + NEXT] = r;
-      if (fine) {
-        s.fineLast = r;
-        s.fineCount = n + 1;
-      } else {
-        s.coarseLast = r;
-        s.coarseCount = n + 1;
-      }
+      a.data[list + S_LAST] = r;
+      a.data[list + S_COUNT] = n + 1;
       this.#lookup.get(first)?.set(b, r);
       return;
     }

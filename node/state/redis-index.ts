@@ -6,7 +6,7 @@
  * Redis reconnects (it may have restarted empty) and when they grow past a bound.
  */
 import { ErrorCode, FleetPulseError } from '../errors.js';
-import { seriesField, type TickDelta } from '../aggregate/delta.js';
+import { metricOf, seriesField, type TickDelta } from '../aggregate/delta.js';
 import type { CommitEntry } from '../aggregate/group-commit.js';
 import { toStateError, type AnyRedis } from './redis-client.js';
 import { INDEX_REFRESH_MS, seriesMember, type RedisKeys } from './redis-keys.js';
@@ -139,13 +139,14 @@ export class RedisIndexes {
     const byMetric = new Map<string, Set<string>>();
     for (const s of delta.sources.values()) {
       const k = this.#known.get(s.source);
-      for (const [field, sd] of s.series) {
+      for (const field of s.series.keys()) {
         const t = k?.get(field);
         if (t !== undefined && now - t < INDEX_REFRESH_MS) continue;
         due.push([s.source, field]);
         sources.add(s.source);
-        let l = byMetric.get(sd.metric);
-        if (l === undefined) byMetric.set(sd.metric, (l = new Set()));
+        const metric = metricOf(field);
+        let l = byMetric.get(metric);
+        if (l === undefined) byMetric.set(metric, (l = new Set()));
         l.add(s.source);
       }
     }

@@ -22,7 +22,8 @@ function tick(samples: readonly S[]): SourceDelta {
 
 /** Apply a tick and flush it as the writer does; returns HB and the chunk fields written (name → bytes). */
 function flushTick(p: PartialSource, samples: readonly S[]): { H: Buffer; writes: Map<string, Buffer> } {
-  for (const [field, sd] of tick(samples).series) p.apply(field, sd, shape);
+  const src = tick(samples);
+  for (const [field, sr] of src.series) p.apply(field, src.buckets, sr, shape);
   const H = Buffer.from(p.heads());
   const w = p.takeWrites();
   const writes = new Map<string, Buffer>();
@@ -101,7 +102,8 @@ test('loadHeads(): heads() afterwards gives back the HB it was loaded from, and 
   // chunk, which q has not read: q starts it from zeros, as a reader of Redis would have given it.
   const next: S[] = [{ source: 'a', metric: 'cpu', value: 7, ts: T + 9700 }];
   assert.deepEqual(flushTick(q, next), flushTick(p, next));
-  const missing = q.missing('mem\u0000', tick([{ source: 'a', metric: 'mem', value: 8, ts: T + 4000 }]).series.get('mem\u0000')!, shape);
+  const memTick = tick([{ source: 'a', metric: 'mem', value: 8, ts: T + 4000 }]);
+  const missing = q.missing('mem\u0000', memTick.buckets, memTick.series.get('mem\u0000')!, shape);
   assert.deepEqual(missing, [`2F${Math.floor((T + 3000) / 1000 / shape.ch)}`], 'the old head\'s chunk (with its overflow) is read before the head moves');
 });
 
@@ -113,10 +115,11 @@ test('loaded(): a fine field read back splits into the chunk and its overflow; a
   const q = new PartialSource('a');
   q.loadHeads(H, new Map([['cpu\u0000', 1]]));
   const late: S[] = [{ source: 'a', metric: 'cpu', value: 9, ts: T + 5 }];
-  const sd = tick(late).series.get('cpu\u0000')!;
-  assert.deepEqual(q.missing('cpu\u0000', sd, shape), [`1F${c}`]);
+  const lateTick = tick(late);
+  const sr = lateTick.series.get('cpu\u0000')!;
+  assert.deepEqual(q.missing('cpu\u0000', lateTick.buckets, sr, shape), [`1F${c}`]);
   q.loaded([`1F${c}`], [writes.get(`1F${c}`)!], shape);
-  assert.deepEqual(q.missing('cpu\u0000', sd, shape), []);
+  assert.deepEqual(q.missing('cpu\u0000', lateTick.buckets, sr, shape), []);
   const got = flushTick(q, late).writes.get(`1F${c}`)!;
   assert.deepEqual(got, flushTick(p, late).writes.get(`1F${c}`));
   const xo = shape.ch * 10; // bucket 0 of the chunk's overflow

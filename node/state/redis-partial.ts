@@ -21,7 +21,7 @@
  * recently — and reads its own partial back from Redis for anything else (a late sample, an
  * evicted source). Ring semantics are those of the memory rings (rings.ts).
  */
-import { COUNT, LAST, MAX, MIN, OFF, orderedRecords, SUM, type BucketDelta, type Ring, type SeriesDelta } from '../aggregate/delta.js';
+import { COUNT, LAST, MAX, MIN, OFF, orderedRecords, ringAt, S_COUNT, S_COUNTER, S_RECEIVED, SUM, type BucketArena, type BucketDelta, type Ring, type SeriesRef } from '../aggregate/delta.js';
 import type { BucketUpdate } from './store.js';
 
 /** Bytes per slot: fine chunk, fine overflow chunk, coarse chunk (one bucket each). */
@@ -53,7 +53,7 @@ const KIND = ['F', 'F', 'C'] as const;
 
 export interface SeriesState {
   sid: number;
-  /** `<metric>NUL<tags>`, and its parts as the last apply gave them (for live updates). */
+  /** `<metric>NUL<tags>`, and its parts (for live updates). */
   field: string;
   metric: string;
   tags: string;
@@ -156,17 +156,17 @@ export class PartialSource {
   }
 
   /** The chunk fields a delta needs that are not in memory (read them, then loaded(), before apply()). */
-  missing(field: string, d: SeriesDelta, shape: RingShape): readonly string[] {
+  missing(field: string, a: BucketArena, sr: SeriesRef, shape: RingShape): readonly string[] {
     const s = this.series.get(field);
     if (s === undefined || s.fh === undefined) return NONE; // a new series: nothing of it exists
     let out: string[] | undefined;
     // Chunks past the head's are past anything written: nothing of them is in Redis.
     const top = Math.floor(s.fh / shape.ch);
     let fh = s.fh;
-    const data = d.buckets.data;
-    const fines = inOrder(d, 'fine');
-    for (let i = 0; i < d.fineCount; i++) {
-      const xb = data[fines === ONE ? d.fine : fines[i]!]!;
+    const data = a.data;
+    const fines = inOrder(a, sr, 'fine');
+    for (let i = 0, n = data[sr + ringAt('fine') + S_COUNT]!; i < n; i++) {
+      const xb = data[fines === ONE ? data[sr + ringAt('fine')]! : fines[i]!]!;
       if (xb === fh) continue;
       // Moving the head writes the old head bucket into its chunk; a late sample writes one.
       const b = xb > fh ? fh : xb;
@@ -178,9 +178,9 @@ export class PartialSource {
     }
     if (s.ch !== undefined) {
       let ch = s.ch;
-      const coarses = inOrder(d, 'coarse');
-      for (let i = 0; i < d.coarseCount; i++) {
-        const xb = data[coarses === ONE ? d.coarse : coarses[i]!]!;
+      const coarses = inOrder(a, sr, 'coarse');
+      for (let i = 0, n = data[sr + ringAt('coarse') + S_COUNT]!; i < n; i++) {
+        const xb = data[coarses === ONE ? data[sr + ringAt('coarse')]! : coarses[i]!]!;
         // Moving the head writes the old head bucket into its chunk; a late sample writes one.
         if (xb > ch) {
           out = need(s, Math.floor(ch / shape.ch), COARSE, out);
@@ -229,17 +229,17 @@ export class PartialSource {
   }
 
   /** Merge one series' tick delta. */
-  apply(field: string, d: SeriesDelta, shape: RingShape): void {
+  apply(field: string, a: BucketArena, sr: SeriesRef, shape: RingShape): void {
     const s = this.seriesOf(field);
-    s.counter = d.counter;
-    s.metric = d.metric;
-    s.tags = d.tags;
-    if (d.receivedAt > s.receivedAt) s.receivedAt = d.receivedAt;
-    const data = d.buckets.data;
-    const fines = inOrder(d, 'fine');
-    for (let i = 0; i < d.fineCount; i++) this.#fine(s, data, fines === ONE ? d.fine : fines[i]!, shape);
-    const coarses = inOrder(d, 'coarse');
-    for (let i = 0; i < d.coarseCount; i++) this.#coarse(s, data, coarses === ONE ? d.coarse : coarses[i]!, shape);
+    const data = a.data;
+    s.counter = data[sr + S_COUNTER] === 1;
+    if (data[sr + S_RECEIVED]! > s.receivedAt) s.receivedAt = data[sr + S_RECEIVED]!;
+    const fine = sr + ringAt('fine');
+    const fines = inOrder(a, sr, 'fine');
+    for (let i = 0, n = data[fine + S_COUNT]!; i < n; i++) this.#fine(s, data, fines === ONE ? data[fine]! : fines[i]!, shape);
+    const coarse = sr + ringAt('coarse');
+    const coarses = inOrder(a, sr, 'coarse');
+    for (let i = 0, n = data[coarse + S_COUNT]!; i < n; i++) this.#coarse(s, data, coarses === ONE ? data[coarse]! : coarses[i]!, shape);
     if (!s.inTouched) {
       s.inTouched = true;
       this.touched.push(s);
@@ -571,10 +571,10 @@ const FINE_KINDS = [FINE, OVER] as const;
 const COARSE_KINDS = [COARSE] as const;
 /**
  * The records of a ring of a series delta in ascending bucket order — or ONE when it has just one
- * (the usual case: then it is d.fine / d.coarse, and no array is built per series per tick).
+ * (the usual case: then it is the ring's first record, and no array is built per series per tick).
  */
 const ONE: readonly number[] = [];
-const inOrder = (d: SeriesDelta, ring: Ring): readonly number[] => ((ring === 'fine' ? d.fineCount : d.coarseCount) === 1 ? ONE : orderedRecords(d, ring));
+const inOrder = (a: BucketArena, sr: SeriesRef, ring: Ring): readonly number[] => (a.data[sr + ringAt(ring) + S_COUNT] === 1 ? ONE : orderedRecords(a, sr, ring));
 
 /** The head bucket at h[ho…] into `HB`, laid out as writeCoarse() does, through a DataView. */
 function putBucket(v: DataView, o: number, h: Float64Array, ho: number): void {

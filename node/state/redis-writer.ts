@@ -228,8 +228,8 @@ export class PartialWriter {
   /** The chunk fields a source's deltas need that are not in memory (undefined: none). */
   #missing(s: SourceDelta, p: PartialSource): string[] | undefined {
     let need: string[] | undefined;
-    for (const [field, sd] of s.series) {
-      for (const f of p.missing(field, sd, this.#shape)) {
+    for (const [field, sr] of s.series) {
+      for (const f of p.missing(field, s.buckets, sr, this.#shape)) {
         if (need === undefined) need = [f];
         else if (!need.includes(f)) need.push(f);
       }
@@ -249,7 +249,7 @@ export class PartialWriter {
       if (gap >= MIN_INTERVAL_MS) p.iv = p.iv === 0 ? gap : 0.8 * p.iv + 0.2 * gap;
       if (r > p.ls) p.ls = r;
     }
-    for (const [field, sd] of s.series) p.apply(field, sd, this.#shape);
+    for (const [field, sr] of s.series) p.apply(field, s.buckets, sr, this.#shape);
   }
 
   /** One fp_put of a group of sources (sent before this returns a promise: in call order). */
