@@ -186,11 +186,12 @@ export class DeltaBuilder {
   #adds = 0;
   /** Bucket lookups by record of lists grown past SCAN_MAX (a tick spread over many buckets), keyed by their first record. */
   #lookup: Lookup = new Map();
-  /** The field of an untagged metric, built once per builder rather than per sample. */
-  readonly #fields = new Map<string, string>();
+  /** Fields of untagged metrics (see FieldCache). */
+  readonly #fields: FieldCache;
 
   /** `samples`: about how many this delta will hold (sizes its records; it grows past that). */
-  constructor(r: RetentionConfig, samples = 0) {
+  constructor(r: RetentionConfig, samples = 0, fields: FieldCache = new Map()) {
+    this.#fields = fields;
     this.#fineStep = r.fineStepMs;
     this.#coarseStep = r.coarseStepMs;
     this.#coarseOffUnit = Math.ceil(r.coarseStepMs / 65535);
@@ -258,7 +259,10 @@ export class DeltaBuilder {
 
   #untagged(metric: string): string {
     let f = this.#fields.get(metric);
-    if (f === undefined) this.#fields.set(metric, (f = seriesField(metric, '')));
+    if (f === undefined) {
+      if (this.#fields.size >= MAX_CACHED_FIELDS) this.#fields.clear();
+      this.#fields.set(metric, (f = seriesField(metric, '')));
+    }
     return f;
   }
 
@@ -314,6 +318,14 @@ export class DeltaBuilder {
     return d;
   }
 }
+
+/**
+ * The field of an untagged metric by its name, kept by the caller across ticks: one string object
+ * per field, so the store's lookups by field compare pointers instead of hashing and comparing a
+ * new string per series per tick.
+ */
+export type FieldCache = Map<string, string>;
+const MAX_CACHED_FIELDS = 100_000;
 
 /** Bucket lists longer than this are searched through a map (built on first need), not scanned. */
 const SCAN_MAX = 8;

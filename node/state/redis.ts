@@ -16,7 +16,7 @@
 import type { FleetPulseError } from '../errors.js';
 import type { RetentionConfig, StateConfig } from '../config/schema.js';
 import type { Logger } from '../observability/logger.js';
-import { DeltaBuilder, type TickDelta } from '../aggregate/delta.js';
+import { DeltaBuilder, type FieldCache, type TickDelta } from '../aggregate/delta.js';
 import type { CommitEntry, CommitWriter } from '../aggregate/group-commit.js';
 import type { SampleBatch } from '../protocol/samples.js';
 import { addAtStep, mergeBucket, mergeMetrics, mergeSeries, mergeSources, mergeSummary, mergeTagSet, SummaryAccumulator } from './merge.js';
@@ -87,6 +87,8 @@ export class RedisStateStore implements StateStore, CommitWriter {
    * `<metric>NUL<tags>` → bucket. By source first, as a tick's writes come and as drainUpdates()
    * reads them back, so no per-series key string is built.
    */
+  /** Series fields of untagged metrics, shared by every tick's DeltaBuilder. */
+  readonly #fields: FieldCache = new Map();
   /** Partials written since the last drainUpdates() (their `live` series are what changed). */
   #updates = new Set<PartialSource>();
 
@@ -172,7 +174,7 @@ export class RedisStateStore implements StateStore, CommitWriter {
       const build = (): TickDelta => {
         let samples = 0;
         for (const e of entries) samples += e.batch.length;
-        const builder = new DeltaBuilder(this.#o.retention, samples);
+        const builder = new DeltaBuilder(this.#o.retention, samples, this.#fields);
         entries.forEach((e, i) => {
           if (results[i] === null) builder.add(e.batch, e.receivedAt);
         });
