@@ -57,8 +57,6 @@ export interface SeriesState {
   field: string;
   metric: string;
   tags: string;
-  /** Receive time of the newest apply. */
-  receivedAt: number;
   /** Chunks in memory, by c·3 + kind. */
   chunks: Map<number, Buffer | null>;
   /**
@@ -82,11 +80,11 @@ export type HeadBucket = Omit<BucketDelta, 'b'>;
 /**
  * Head buckets live in one Float64Array per partial, HEAD_NUMBERS per series (slot sid-1): the
  * fine head bucket at FINE_HEAD, the coarse one at COARSE_HEAD, each count, sum, min, max, last,
- * offset of last (count 0 while the ring has none). As two objects per series (their doubles
+ * offset of last (count 0 while the ring has none), then the series' newest receive time. As two objects per series (their doubles
  * boxed) they were scattered over the heap, and a tick's first touch of each was a cache miss
  * (profiled); one array per source keeps a source's heads together.
  */
-const HEAD_NUMBERS = 12;
+const HEAD_NUMBERS = 13;
 const FINE_HEAD = 0;
 const COARSE_HEAD = 6;
 const H_COUNT = 0;
@@ -95,6 +93,8 @@ const H_MIN = 2;
 const H_MAX = 3;
 const H_LAST = 4;
 const H_OFF = 5;
+/** After both heads: the series' receive time of its newest apply (a number here, not a boxed field). */
+const RECEIVED = 12;
 
 /** A bucket at h[o] starts over with a delta (record r of d: a head that moved on, an empty slot). */
 function startHead(h: Float64Array, o: number, d: Float64Array, r: number): void {
@@ -233,7 +233,8 @@ export class PartialSource {
     const s = this.seriesOf(field);
     const data = a.data;
     s.counter = data[sr + S_COUNTER] === 1;
-    if (data[sr + S_RECEIVED]! > s.receivedAt) s.receivedAt = data[sr + S_RECEIVED]!;
+    const ro = (s.sid - 1) * HEAD_NUMBERS + RECEIVED;
+    if (data[sr + S_RECEIVED]! > this.#heads[ro]!) this.#heads[ro] = data[sr + S_RECEIVED]!;
     const fine = sr + ringAt('fine');
     const fines = inOrder(a, sr, 'fine');
     for (let i = 0, n = data[fine + S_COUNT]!; i < n; i++) this.#fine(s, data, fines === ONE ? data[fine]! : fines[i]!, shape);
@@ -262,7 +263,7 @@ export class PartialSource {
       const o = (s.sid - 1) * HEAD_NUMBERS + FINE_HEAD;
       if (s.fh === undefined || h[o + H_COUNT] === 0 || (wanted !== undefined && !wanted(s.metric, this.source))) continue;
       const start = s.fh * stepMs;
-      out.push({ metric: s.metric, source: this.source, tags: s.tags, start, count: h[o + H_COUNT]!, sum: h[o + H_SUM]!, min: h[o + H_MIN]!, max: h[o + H_MAX]!, last: h[o + H_LAST]!, lastTs: start + h[o + H_OFF]!, receivedAt: s.receivedAt });
+      out.push({ metric: s.metric, source: this.source, tags: s.tags, start, count: h[o + H_COUNT]!, sum: h[o + H_SUM]!, min: h[o + H_MIN]!, max: h[o + H_MAX]!, last: h[o + H_LAST]!, lastTs: start + h[o + H_OFF]!, receivedAt: h[(s.sid - 1) * HEAD_NUMBERS + RECEIVED]! });
       fields.push(s.field);
     }
     this.live.length = 0;
@@ -534,7 +535,7 @@ function grown(b: Buffer, len: number): Buffer {
 
 function newSeries(sid: number, field: string): SeriesState {
   const at = field.indexOf('\u0000');
-  return { sid, field, metric: field.slice(0, at), tags: field.slice(at + 1), receivedAt: 0, chunks: new Map(), grown: false, dirty: [], inTouched: false, inLive: false, counter: false, fh: undefined, ch: undefined };
+  return { sid, field, metric: field.slice(0, at), tags: field.slice(at + 1), chunks: new Map(), grown: false, dirty: [], inTouched: false, inLive: false, counter: false, fh: undefined, ch: undefined };
 }
 
 /** A bucket as writeCoarse() lays it out (count, sum, min, max, last, offset of last) into h[ho…]; returns h. */
