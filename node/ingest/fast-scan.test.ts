@@ -6,7 +6,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { NameCache, SampleScanner } from './fast-scan.js';
+import { nameCache, SampleScanner } from './fast-scan.js';
 import { decodeStreamFrame, decodeStreamMessage } from './stream-decode.js';
 import { SimulatedHost, metricCatalogue } from '../agent/encode.js';
 import { fastPathAgrees as agrees, FUZZ_NOW as NOW, fuzzLimits as limits } from '../testing/fuzz.js';
@@ -28,6 +28,10 @@ test('fast path: the shapes agents and benches send are read without parse.ts, a
     // the wrapper, with a stream seq, and pretty-printed
     JSON.stringify({ seq: 7, samples: [{ source: 'a', metric: 'b', value: -0, kind: 'counter', ts: null, unit: null, tags: {} }] }),
     JSON.stringify({ samples: [{ metric: 'b', value: 1e-7, source: 'a' }] }, null, 2),
+    // tags: unsorted, spaced, a duplicate key (JSON.parse: the last wins), the same object twice (the cache)
+    JSON.stringify([{ source: 'a', metric: 'b', value: 1, tags: { zone: 'eu', az: '1' } }, { source: 'a', metric: 'b', value: 2, tags: { zone: 'eu', az: '1' } }]),
+    '[{"source":"a","metric":"b","value":1,"tags": { "z" : "1" , "a" : "2" , "z" : "3" }}]',
+    JSON.stringify({ seq: 1, samples: [{ source: 'h', ts, tags: { role: 'db' }, metrics: { cpu: 1, mem: 2 } }] }),
     // one sample
     JSON.stringify({ source: 'h1', metric: 'temp', value: -273.15, ts, kind: 'gauge' }),
     JSON.stringify({ seq: 3, source: 'h1', metrics: { a: 1, b: 2.5, c: -3 }, ts }),
@@ -49,7 +53,9 @@ test('fast path: what it does not know goes to parse.ts (and errors stay parse.t
     '[{"source":"a","metric":"b","value":1e400}]', // Infinity
     '[{"source":"a\\u0062","metric":"b","value":1}]', // an escape
     '[{"source":"a","metric":"b","value":1,"unit":"µs"}]', // non-ASCII
-    '[{"source":"a","metric":"b","value":1,"tags":{"k":"v"}}]', // tags
+    '[{"source":"a","metric":"b","value":1,"tags":{"k":1}}]', '[{"source":"a","metric":"b","value":1,"tags":[]}]', '[{"source":"a","metric":"b","value":1,"tags":{"k":"v",}}]',
+    '[{"source":"a","metric":"b","value":1,"tags":{"9k":"v"}}]', '[{"source":"a","metric":"b","value":1,"tags":{"__proto__":"v"}}]', `[{"source":"a","metric":"b","value":1,"tags":{"k":"${'v'.repeat(65)}"}}]`,
+    `[{"source":"a","metric":"b","value":1,"tags":{${Array.from({ length: limits.maxTags + 1 }, (_, i) => `"k${i}":"v"`).join(',')}}}]`, // too many tags
     '[{"server_name":"a","metric_type":"b","value":1}]', // the original project's aliases
     '[{"source":"a","metric":"b","value":1,"sent_at":1}]',
     '[{"source":"a","metric":"b","value":1,"extra":true}]', // unknown key (parse.ts ignores it)
@@ -82,7 +88,7 @@ test('fast path: stream frames decode as decodeStreamMessage() does, seq include
 });
 
 test('name cache: names that collide in one slot are told apart by their bytes', () => {
-  const cache = new NameCache(1, () => true); // two slots: nearly everything collides
+  const cache = nameCache(1, () => true); // two slots: nearly everything collides
   const names = Array.from({ length: 200 }, (_, i) => `host-${i}`);
   for (let round = 0; round < 3; round++) {
     for (const n of names) {
@@ -90,7 +96,7 @@ test('name cache: names that collide in one slot are told apart by their bytes',
       assert.equal(cache.get(b, 1, b.length - 1), n);
     }
   }
-  const invalid = new NameCache(4, (s) => s !== 'bad');
+  const invalid = nameCache(4, (s) => s !== 'bad');
   const b = Buffer.from('bad');
   assert.equal(invalid.get(b, 0, 3), undefined);
   assert.equal(invalid.get(b, 0, 3), undefined, 'an invalid name never enters the cache');

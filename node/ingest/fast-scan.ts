@@ -6,7 +6,7 @@
  * were dropped right after.
  *
  * It is a fast path, not a second parser: it handles exactly what it recognises and answers
- * `undefined` for anything else — escapes, non-ASCII, aliases of the original project, tags,
+ * `undefined` for anything else — escapes, non-ASCII, aliases of the original project,
  * unknown or duplicate keys, nulls where a value is required, any value out of range, malformed
  * JSON — and the caller then runs the general path (parse.ts) on the same bytes, which gives the
  * answer or the coded error. So it never accepts what parse.ts rejects, and what it accepts is the
@@ -14,15 +14,15 @@
  *
  * Recognised: an array of samples, `{"samples":[…]}` (with an optional `seq`), or one sample
  * object (optionally with `seq`); a sample is `{source, metric, value, ts?, unit?, kind?}` or the
- * wide form `{source, ts?, unit?, kind?, metrics:{name: number, …}}`, keys in any order, `tags`
- * only when empty.
+ * wide form `{source, ts?, unit?, kind?, metrics:{name: number, …}}`, keys in any order, with
+ * `tags` of string values (a tags object's canonical form is cached by its bytes).
  *
  * Names (sources, metrics, units) come from small caches keyed by their bytes: a name seen before
  * is found without building a string, and was validated when it entered the cache.
  */
 import { emptyBatch, pushSample, SampleKind, type SampleBatch } from '../protocol/samples.js';
 import { isMetricName, MAX_UNIT, SOURCE_RE } from '../protocol/names.js';
-import type { ParseLimits } from './parse.js';
+import { readTags, type ParseLimits } from './parse.js';
 
 export interface Scanned {
   batch: SampleBatch;
@@ -70,43 +70,67 @@ function skipSpace(b: Buffer, p: number): number {
 }
 
 /**
- * Names by their bytes: a direct-mapped table (a colliding name replaces the one in its slot).
- * Only names that passed `valid` enter it, so a hit is a valid name.
+ * Values by the bytes they were read from: a direct-mapped table (a colliding entry replaces the
+ * one in its slot). `make` turns the text into the value, or undefined when it is invalid — and
+ * only valid ones enter the table, so a hit is valid.
  */
-export class NameCache {
+export class ByteCache<T> {
   readonly #mask: number;
   readonly #hashes: Int32Array;
-  readonly #names: Array<string | undefined>;
-  readonly #valid: (name: string) => boolean;
+  readonly #texts: Array<string | undefined>;
+  readonly #values: Array<T | undefined>;
+  readonly #make: (text: string) => T | undefined;
 
-  constructor(slotsLog2: number, valid: (name: string) => boolean) {
+  constructor(slotsLog2: number, make: (text: string) => T | undefined) {
     this.#mask = (1 << slotsLog2) - 1;
     this.#hashes = new Int32Array(1 << slotsLog2);
-    this.#names = new Array<string | undefined>(1 << slotsLog2).fill(undefined);
-    this.#valid = valid;
+    this.#texts = new Array<string | undefined>(1 << slotsLog2).fill(undefined);
+    this.#values = new Array<T | undefined>(1 << slotsLog2).fill(undefined);
+    this.#make = make;
   }
 
-  /** FNV-1a of buf[start, end): the hash get() wants (scan() computes it while it looks for the closing quote). */
+  /** FNV-1a of buf[start, end): the hash get() wants (scan() computes a string's while it looks for the closing quote). */
   static hash(buf: Buffer, start: number, end: number): number {
     let h = FNV_BASIS;
     for (let i = start; i < end; i++) h = Math.imul(h ^ buf[i]!, FNV_PRIME);
     return h;
   }
 
-  /** The name in buf[start, end) with hash h (printable ASCII, no quote or backslash), or undefined when invalid. */
-  get(buf: Buffer, start: number, end: number, h: number = NameCache.hash(buf, start, end)): string | undefined {
+  /** The value of buf[start, end) (printable ASCII) with hash h, or undefined when invalid. */
+  get(buf: Buffer, start: number, end: number, h: number = ByteCache.hash(buf, start, end)): T | undefined {
     const slot = h & this.#mask;
-    const cached = this.#names[slot];
+    const cached = this.#texts[slot];
     if (cached !== undefined && this.#hashes[slot] === h && cached.length === end - start) {
       let i = 0;
       while (i < cached.length && cached.charCodeAt(i) === buf[start + i]) i++;
-      if (i === cached.length) return cached;
+      if (i === cached.length) return this.#values[slot];
     }
-    const name = buf.toString('latin1', start, end);
-    if (!this.#valid(name)) return undefined;
+    const text = buf.toString('latin1', start, end);
+    const value = this.#make(text);
+    if (value === undefined) return undefined;
     this.#hashes[slot] = h;
-    this.#names[slot] = name;
-    return name;
+    this.#texts[slot] = text;
+    this.#values[slot] = value;
+    return value;
+  }
+}
+
+/** Names (the text is the value) that pass `valid`. */
+export const nameCache = (slotsLog2: number, valid: (name: string) => boolean): ByteCache<string> => new ByteCache(slotsLog2, (s) => (valid(s) ? s : undefined));
+
+/** A tags object as parse.ts canonicalises it, and how many tags it has (checked against maxTags per payload). */
+interface TagSet {
+  canonical: string;
+  count: number;
+}
+
+/** A tags object's JSON text → its tag set, by parse.ts' own rules (undefined when it rejects it). */
+function tagSet(text: string): TagSet | undefined {
+  try {
+    const t = JSON.parse(text) as Record<string, unknown>;
+    return { canonical: readTags(t, 0, Number.MAX_SAFE_INTEGER), count: Object.keys(t).length };
+  } catch {
+    return undefined;
   }
 }
 
@@ -187,9 +211,11 @@ function keyLength(id: number): number {
 }
 
 export class SampleScanner {
-  readonly #sources = new NameCache(16, (s) => SOURCE_RE.test(s));
-  readonly #metrics = new NameCache(12, isMetricName);
-  readonly #units = new NameCache(8, (s) => s.length <= MAX_UNIT);
+  readonly #sources = nameCache(16, (s) => SOURCE_RE.test(s));
+  readonly #metrics = nameCache(12, isMetricName);
+  readonly #units = nameCache(8, (s) => s.length <= MAX_UNIT);
+  /** Tags objects by their bytes (a fleet's hosts send the same few again and again). */
+  readonly #tags = new ByteCache<TagSet>(12, tagSet);
   #limits: ParseLimits | undefined;
   #now = 0;
   #batch: SampleBatch = emptyBatch();
@@ -302,7 +328,7 @@ export class SampleScanner {
 
   /**
    * The closing quote of a string starting at `start` (printable ASCII, no escapes); its FNV-1a
-   * hash in #hash, as NameCache.get() wants it.
+   * hash in #hash, as ByteCache.get() wants it.
    */
   #stringEnd(b: Buffer, start: number): number {
     const n = b.length;
@@ -320,7 +346,7 @@ export class SampleScanner {
   }
 
   /** A name (string) value at p from `cache`; #end is after it. */
-  #name(b: Buffer, p: number, cache: NameCache): string {
+  #name(b: Buffer, p: number, cache: ByteCache<string>): string {
     if (b[p] !== QUOTE) throw GIVE_UP;
     const end = this.#stringEnd(b, p + 1);
     this.#end = end + 1;
@@ -426,6 +452,7 @@ export class SampleScanner {
     let ts = this.#now;
     let unit = '';
     let kind: SampleKind = SampleKind.Gauge;
+    let tags = '';
     let seq: number | undefined;
     for (;;) {
       const key = this.#key(b, p);
@@ -454,14 +481,9 @@ export class SampleScanner {
         case K_METRICS:
           this.#metricsObject(b, p);
           break;
-        case K_TAGS: {
-          // Only `{}` (no tags); anything else needs parse.ts' canonical tags.
-          if (b[p] !== LBRACE) throw GIVE_UP;
-          const q = skipSpace(b, p + 1);
-          if (b[q] !== RBRACE) throw GIVE_UP;
-          this.#end = q + 1;
+        case K_TAGS:
+          if (!this.#null(b, p)) tags = this.#tagsObject(b, p);
           break;
-        }
         case K_SEQ:
           seq = this.#seq(b, p);
           break;
@@ -475,13 +497,41 @@ export class SampleScanner {
       if ((seen & (K_METRIC | K_VALUE)) !== 0) throw GIVE_UP; // both forms at once: leave it to parse.ts
       const names = this.#wideNames;
       const values = this.#wideValues;
-      for (let i = 0; i < names.length; i++) pushSample(batch, names[i]!, source, values[i]!, ts, unit, kind, '');
+      for (let i = 0; i < names.length; i++) pushSample(batch, names[i]!, source, values[i]!, ts, unit, kind, tags);
     } else {
       if (metric === undefined || (seen & K_VALUE) === 0) throw GIVE_UP;
-      pushSample(batch, metric, source, value, ts, unit, kind, '');
+      pushSample(batch, metric, source, value, ts, unit, kind, tags);
     }
     if (batch.length > this.#limits!.maxSamples) throw GIVE_UP;
     return seq;
+  }
+
+  /**
+   * A tags object at p (#end after it) → its canonical tags: string keys and string values only
+   * (anything else parse.ts rejects anyway), found in #tags by its bytes, made by parse.ts' rules
+   * on a miss.
+   */
+  #tagsObject(b: Buffer, p: number): string {
+    const start = p;
+    if (b[p] !== LBRACE) throw GIVE_UP;
+    p = skipSpace(b, p + 1);
+    while (b[p] !== RBRACE) {
+      // "key": "value", then a comma or the closing brace.
+      if (b[p] !== QUOTE) throw GIVE_UP;
+      p = skipSpace(b, this.#stringEnd(b, p + 1) + 1);
+      if (b[p] !== COLON) throw GIVE_UP;
+      p = skipSpace(b, p + 1);
+      if (b[p] !== QUOTE) throw GIVE_UP;
+      p = skipSpace(b, this.#stringEnd(b, p + 1) + 1);
+      if (b[p] === COMMA) {
+        p = skipSpace(b, p + 1);
+        if (b[p] === RBRACE) throw GIVE_UP; // a trailing comma
+      } else if (b[p] !== RBRACE) throw GIVE_UP;
+    }
+    this.#end = p + 1;
+    const set = this.#tags.get(b, start, p + 1);
+    if (set === undefined || set.count > this.#limits!.maxTags) throw GIVE_UP;
+    return set.canonical;
   }
 
   /** `ts` at p: integer ms since the epoch within the accepted range. */

@@ -145,7 +145,8 @@ function readKind(s: Record<string, unknown>, index: number): SampleKind {
   throw invalid(index, 'kind', 'kind must be "gauge" or "counter"');
 }
 
-function readTags(t: unknown, index: number, maxTags: number): string {
+/** Canonical tags (`k=v` sorted by key, joined by TAG_SEPARATOR) of a sample's `tags`; throws INVALID_SAMPLE. */
+export function readTags(t: unknown, index: number, maxTags: number): string {
   if (t === undefined || t === null) return '';
   if (!isObject(t)) throw invalid(index, 'tags', 'tags must be an object of string → string');
   const keys = Object.keys(t);
