@@ -195,7 +195,8 @@ export class DeltaBuilder {
     this.#fineStep = r.fineStepMs;
     this.#coarseStep = r.coarseStepMs;
     this.#coarseOffUnit = Math.ceil(r.coarseStepMs / 65535);
-    this.#arena = new BucketArena(2 * samples);
+    // A series new to the tick takes three records (itself, a fine and a coarse bucket): the usual case.
+    this.#arena = new BucketArena(3 * samples);
     this.#delta = { sources: new Map(), meta: new Map(), samples: 0 };
   }
 

@@ -52,6 +52,9 @@ const EXACT_DIGITS = 15;
 /** Metrics of one wide-form object this path reads (more go to parse.ts). */
 const MAX_WIDE = 64;
 
+/** The scanner's batch between calls: never filled (scan() starts a new one). */
+const NO_BATCH: SampleBatch = Object.freeze(emptyBatch());
+
 const FNV_BASIS = 0x811c9dc5 | 0;
 const FNV_PRIME = 0x01000193;
 
@@ -218,7 +221,8 @@ export class SampleScanner {
   readonly #tags = new ByteCache<TagSet>(12, tagSet);
   #limits: ParseLimits | undefined;
   #now = 0;
-  #batch: SampleBatch = emptyBatch();
+  /** The batch being filled (NO_BATCH between calls: the scanner keeps no payload's samples). */
+  #batch: SampleBatch = NO_BATCH;
   /** Second results: the end of the last string or number read, and the last string's hash. */
   #end = 0;
   #hash = 0;
@@ -245,7 +249,7 @@ export class SampleScanner {
       if (err === GIVE_UP) return undefined;
       throw err;
     } finally {
-      this.#batch = emptyBatch();
+      this.#batch = NO_BATCH;
     }
   }
 

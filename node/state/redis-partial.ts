@@ -166,7 +166,7 @@ export class PartialSource {
     const data = a.data;
     const fines = inOrder(a, sr, 'fine');
     for (let i = 0, n = data[sr + ringAt('fine') + S_COUNT]!; i < n; i++) {
-      const xb = data[fines === ONE ? data[sr + ringAt('fine')]! : fines[i]!]!;
+      const xb = data[nth(data, sr + ringAt('fine'), fines, i)]!;
       if (xb === fh) continue;
       // Moving the head writes the old head bucket into its chunk; a late sample writes one.
       const b = xb > fh ? fh : xb;
@@ -180,7 +180,7 @@ export class PartialSource {
       let ch = s.ch;
       const coarses = inOrder(a, sr, 'coarse');
       for (let i = 0, n = data[sr + ringAt('coarse') + S_COUNT]!; i < n; i++) {
-        const xb = data[coarses === ONE ? data[sr + ringAt('coarse')]! : coarses[i]!]!;
+        const xb = data[nth(data, sr + ringAt('coarse'), coarses, i)]!;
         // Moving the head writes the old head bucket into its chunk; a late sample writes one.
         if (xb > ch) {
           out = need(s, Math.floor(ch / shape.ch), COARSE, out);
@@ -237,10 +237,10 @@ export class PartialSource {
     if (data[sr + S_RECEIVED]! > this.#heads[ro]!) this.#heads[ro] = data[sr + S_RECEIVED]!;
     const fine = sr + ringAt('fine');
     const fines = inOrder(a, sr, 'fine');
-    for (let i = 0, n = data[fine + S_COUNT]!; i < n; i++) this.#fine(s, data, fines === ONE ? data[fine]! : fines[i]!, shape);
+    for (let i = 0, n = data[fine + S_COUNT]!; i < n; i++) this.#fine(s, data, nth(data, fine, fines, i), shape);
     const coarse = sr + ringAt('coarse');
     const coarses = inOrder(a, sr, 'coarse');
-    for (let i = 0, n = data[coarse + S_COUNT]!; i < n; i++) this.#coarse(s, data, coarses === ONE ? data[coarse]! : coarses[i]!, shape);
+    for (let i = 0, n = data[coarse + S_COUNT]!; i < n; i++) this.#coarse(s, data, nth(data, coarse, coarses, i), shape);
     if (!s.inTouched) {
       s.inTouched = true;
       this.touched.push(s);
@@ -576,6 +576,8 @@ const COARSE_KINDS = [COARSE] as const;
  */
 const ONE: readonly number[] = [];
 const inOrder = (a: BucketArena, sr: SeriesRef, ring: Ring): readonly number[] => (a.data[sr + ringAt(ring) + S_COUNT] === 1 ? ONE : orderedRecords(a, sr, ring));
+/** Record i of a ring (its list at d[list]) in ascending bucket order, given inOrder()'s answer for it. */
+const nth = (d: Float64Array, list: number, sorted: readonly number[], i: number): number => (sorted === ONE ? d[list]! : sorted[i]!);
 
 /** The head bucket at h[ho…] into `HB`, laid out as writeCoarse() does, through a DataView. */
 function putBucket(v: DataView, o: number, h: Float64Array, ho: number): void {
