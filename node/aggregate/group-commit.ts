@@ -14,9 +14,7 @@
  */
 import { ErrorCode, FleetPulseError, toFleetPulseError } from '../errors.js';
 import type { SampleBatch } from '../protocol/samples.js';
-import type {
-  BucketUpdate, MetricAnswer, SeriesAnswer, SeriesQuery, SourceAnswer, StateStore, StoreStats, SummaryAnswer, SummaryQuery,
-} from '../state/store.js';
+import { WriteWrapper, type StateStore } from '../state/store.js';
 
 export interface CommitEntry {
   batch: SampleBatch;
@@ -46,7 +44,8 @@ interface Pending {
   reject: (err: FleetPulseError) => void;
 }
 
-export class GroupCommitStore implements StateStore {
+export class GroupCommitStore extends WriteWrapper {
+  /** The wrapped store, as the writer of ticks. */
   readonly #inner: StateStore & CommitWriter;
   readonly #intervalMs: number;
   readonly #maxTickSamples: number;
@@ -61,6 +60,7 @@ export class GroupCommitStore implements StateStore {
   #closed = false;
 
   constructor(inner: StateStore & CommitWriter, o: GroupCommitOptions) {
+    super(inner);
     this.#inner = inner;
     this.#intervalMs = o.intervalMs;
     this.#maxTickSamples = o.maxTickSamples ?? 20_000;
@@ -112,36 +112,12 @@ export class GroupCommitStore implements StateStore {
     });
   }
 
-  sources(now: number): Promise<SourceAnswer[]> {
-    return this.#inner.sources(now);
-  }
-  metrics(): Promise<MetricAnswer[]> {
-    return this.#inner.metrics();
-  }
-  series(q: SeriesQuery): Promise<SeriesAnswer> {
-    return this.#inner.series(q);
-  }
-  summary(q: SummaryQuery, windowText: string): Promise<SummaryAnswer> {
-    return this.#inner.summary(q, windowText);
-  }
-  streamSeq(streamId: string): Promise<number> {
-    return this.#inner.streamSeq(streamId);
-  }
-  setStreamSeq(streamId: string, seq: number): Promise<void> {
-    return this.#inner.setStreamSeq(streamId, seq);
-  }
-  drainUpdates(wanted?: (metric: string, source: string) => boolean): Promise<BucketUpdate[]> {
-    return this.#inner.drainUpdates(wanted);
-  }
-  ready(): boolean {
+  override ready(): boolean {
     return !this.#closed && this.#inner.ready();
-  }
-  stats(): StoreStats {
-    return this.#inner.stats();
   }
 
   /** Write what is gathered, wait for in-flight ticks, then close the wrapped store. */
-  async close(): Promise<void> {
+  override async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
     if (this.#tick.length > 0 || this.#inFlight > 0) {

@@ -149,8 +149,10 @@ async function handoffReady(c: RunningCluster): Promise<void> {
   });
 }
 
-test('a stream with X-Source is served by its source owner: one worker for every connection of a source, nothing forwarded', { timeout: 60_000 }, async (t) => {
-  const c = await startCluster({ workers: 2, env: { FLEETPULSE_LOG_LEVEL: 'warn' } });
+// Redis mode too: there the owner is the source's one writer (state/write-affinity.ts).
+for (const state of ['memory', 'redis'] as const) test(`${state}: a stream with X-Source is served by its source owner: one worker for every connection of a source, nothing forwarded`, { timeout: 60_000, skip: state === 'redis' ? skipUnless('redis-server') : false }, async (t) => {
+  const redisUrl = await redisFor(t, state);
+  const c = await startCluster({ workers: 2, state, ...(redisUrl === undefined ? {} : { redisUrl }), env: { FLEETPULSE_LOG_LEVEL: 'warn' } });
   t.after(() => c.stop());
   const clients: TestStreamClient[] = [];
   t.after(() => {

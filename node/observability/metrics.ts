@@ -80,7 +80,7 @@ export function createWorkerMetrics(registry: Registry) {
       labelNames: ['transport'] as const, buckets: SIZE_BUCKETS, registers: [registry],
     }),
     forwardedSamples: new Counter({
-      name: 'fleetpulse_forwarded_samples_total', help: 'Samples that reached a worker that does not own their source and were forwarded to the owner (memory mode).',
+      name: 'fleetpulse_forwarded_samples_total', help: 'Samples that reached a worker that does not own their source and were forwarded to the owner (memory mode: its partition; Redis mode: its one writer).',
       registers: [registry],
     }),
     forwardBatches: new Counter({

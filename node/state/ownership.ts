@@ -1,10 +1,11 @@
 /**
- * Which worker owns a source (memory mode): rendezvous (highest-random-weight) hashing of the
+ * Which worker owns a source (memory mode: stores it; Redis mode: writes it): rendezvous (highest-random-weight) hashing of the
  * source over the live worker slots, with exactly the hash Caddy 2.6.2's `header` policy uses
  * (FNV-1a 32 of key + upstream dial address, highest wins; selectionpolicies.go hostByHashing).
  * So when Caddy hashes X-Source over the same healthy upstreams, it picks the owner itself and
  * nothing needs forwarding; when a worker leaves, only its sources move.
  */
+import { copySample, emptyBatch, type SampleBatch } from '../protocol/samples.js';
 
 /** The dial address Caddy knows worker `slot` by (also used as the hash input in cluster mode). */
 export function workerDial(slot: number, workerPort: number): string {
@@ -63,3 +64,39 @@ export class Ownership {
     return best;
   }
 }
+
+/** Split a batch by owner slot; the common one-owner case returns the batch itself. */
+export function splitByOwner(b: SampleBatch, own: Ownership): Map<number, SampleBatch> {
+  const out = new Map<number, SampleBatch>();
+  if (b.length === 0) return out;
+  let lastSource = b.source[0]!;
+  let lastOwner = own.ownerOf(lastSource);
+  let single = true;
+  for (let i = 1; i < b.length && single; i++) {
+    const s = b.source[i]!;
+    if (s !== lastSource) {
+      lastSource = s;
+      if (own.ownerOf(s) !== lastOwner) single = false;
+    }
+  }
+  if (single) {
+    out.set(lastOwner, b);
+    return out;
+  }
+  lastSource = '';
+  for (let i = 0; i < b.length; i++) {
+    const s = b.source[i]!;
+    if (s !== lastSource) {
+      lastSource = s;
+      lastOwner = own.ownerOf(s);
+    }
+    let part = out.get(lastOwner);
+    if (part === undefined) {
+      part = emptyBatch();
+      out.set(lastOwner, part);
+    }
+    copySample(part, b, i);
+  }
+  return out;
+}
+

@@ -14,7 +14,7 @@ import type { Peers } from '../worker/peers.js';
 import type { SlotBatcher, SlotResults } from '../worker/slot-batcher.js';
 import { MemoryPartition } from './memory.js';
 import { mergeMetrics, mergeSeries, mergeSources, mergeSummary } from './merge.js';
-import { Ownership } from './ownership.js';
+import { Ownership, splitByOwner } from './ownership.js';
 import type {
   BucketPartial, BucketUpdate, MetricAnswer, MetricPartial, SeriesAnswer, SeriesQuery, SourceAnswer, SourcePartial,
   StateStore, StoreStats, SummaryAnswer, SummaryPartial, SummaryQuery,
@@ -201,41 +201,6 @@ export class PartitionedStore implements StateStore {
   }
 
   async close(): Promise<void> {}
-}
-
-/** Split a batch by owner slot; the common one-owner case returns the batch itself. */
-export function splitByOwner(b: SampleBatch, own: Ownership): Map<number, SampleBatch> {
-  const out = new Map<number, SampleBatch>();
-  if (b.length === 0) return out;
-  let lastSource = b.source[0]!;
-  let lastOwner = own.ownerOf(lastSource);
-  let single = true;
-  for (let i = 1; i < b.length && single; i++) {
-    const s = b.source[i]!;
-    if (s !== lastSource) {
-      lastSource = s;
-      if (own.ownerOf(s) !== lastOwner) single = false;
-    }
-  }
-  if (single) {
-    out.set(lastOwner, b);
-    return out;
-  }
-  lastSource = '';
-  for (let i = 0; i < b.length; i++) {
-    const s = b.source[i]!;
-    if (s !== lastSource) {
-      lastSource = s;
-      lastOwner = own.ownerOf(s);
-    }
-    let part = out.get(lastOwner);
-    if (part === undefined) {
-      part = emptyBatch();
-      out.set(lastOwner, part);
-    }
-    copySample(part, b, i);
-  }
-  return out;
 }
 
 function concat(batches: SampleBatch[]): SampleBatch {

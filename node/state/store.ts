@@ -178,3 +178,48 @@ export interface StateStore {
   stats(): StoreStats;
   close(): Promise<void>;
 }
+
+/**
+ * A store that changes only how writes travel (group commit, write affinity): reads, stream seqs,
+ * live updates, readiness, stats and close go straight to the store it wraps.
+ */
+export abstract class WriteWrapper implements StateStore {
+  protected readonly inner: StateStore;
+
+  protected constructor(inner: StateStore) {
+    this.inner = inner;
+  }
+
+  abstract apply(batch: SampleBatch, receivedAt: number): Promise<void>;
+
+  sources(now: number): Promise<SourceAnswer[]> {
+    return this.inner.sources(now);
+  }
+  metrics(): Promise<MetricAnswer[]> {
+    return this.inner.metrics();
+  }
+  series(q: SeriesQuery): Promise<SeriesAnswer> {
+    return this.inner.series(q);
+  }
+  summary(q: SummaryQuery, windowText: string): Promise<SummaryAnswer> {
+    return this.inner.summary(q, windowText);
+  }
+  streamSeq(streamId: string): Promise<number> {
+    return this.inner.streamSeq(streamId);
+  }
+  setStreamSeq(streamId: string, seq: number): Promise<void> {
+    return this.inner.setStreamSeq(streamId, seq);
+  }
+  drainUpdates(wanted?: (metric: string, source: string) => boolean): Promise<BucketUpdate[]> {
+    return this.inner.drainUpdates(wanted);
+  }
+  ready(): boolean {
+    return this.inner.ready();
+  }
+  stats(): StoreStats {
+    return this.inner.stats();
+  }
+  close(): Promise<void> {
+    return this.inner.close();
+  }
+}

@@ -1,8 +1,9 @@
 /**
  * Peer links between two real PeerLinks in this process, over Unix sockets in a private
  * directory: forwarded parts and stream seq ops round-trip, seq ops submitted in one turn travel
- * as one frame, a failing owner answers each op with its error, and a link whose peer went away
- * fails its requests with STATE_UNAVAILABLE.
+ * as one frame, a failing owner answers each op with its error, an owner that applies
+ * asynchronously answers frames out of order, and a link whose peer went away fails its requests
+ * with STATE_UNAVAILABLE (PeerUnreachableError only when nothing reached the peer).
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -13,7 +14,8 @@ import { ErrorCode, FleetPulseError } from '../errors.js';
 import { createLogger } from '../observability/logger.js';
 import { emptyBatch, pushSample, SampleKind } from '../protocol/samples.js';
 import { Forwarder, type ApplyArgs } from './forwarder.js';
-import { PeerLinks, type PeerLinkHandlers, type SeqOp } from './peer-link.js';
+import { PeerLinks, PeerUnreachableError, type PeerLinkHandlers, type SeqOp } from './peer-link.js';
+import { until } from '../testing/until.js';
 import { SlotBatcher } from './slot-batcher.js';
 
 const log = createLogger({ role: 'worker', level: 'silent', json: true });
@@ -123,4 +125,48 @@ test('a peer that went away fails pending and later requests with STATE_UNAVAILA
   assert.equal((await p.client.seqOps(1, [{ id: 's', seq: 2 }], 5000))[0], 2);
   p.owner.close();
   await assert.rejects(p.client.seqOps(1, [{ id: 's' }], 5000), (e: unknown) => e instanceof FleetPulseError && e.code === ErrorCode.STATE_UNAVAILABLE);
+});
+
+test('an owner that applies asynchronously (Redis mode) answers each frame when its parts are written, in any order', async (t) => {
+  const held: Array<() => void> = [];
+  let calls = 0;
+  const p = await pair({
+    apply: (args) => {
+      calls++;
+      // The first frame is written only after the second was answered.
+      if (calls === 1) return new Promise((resolve) => held.push(() => resolve(args.parts.map(() => null))));
+      if (args.parts[0]!.batch.value[0]! < 0) return Promise.reject(new FleetPulseError(ErrorCode.STATE_UNAVAILABLE, 'redis is down'));
+      return Promise.resolve(args.parts.map(() => null));
+    },
+    seqOps: () => [],
+  });
+  t.after(() => p.close());
+  const part = (value: number): ApplyArgs => {
+    const b = emptyBatch();
+    pushSample(b, 'cpu', 'h', value, 1_000, '', SampleKind.Gauge, '');
+    return { parts: [{ batch: b, receivedAt: 1 }, { batch: b, receivedAt: 2 }] };
+  };
+  const first = p.client.apply(1, part(1), 5000);
+  assert.deepEqual(await p.client.apply(1, part(2), 5000), [null, null], 'the second frame is answered while the first is still being written');
+  held[0]!();
+  assert.deepEqual(await first, [null, null]);
+  const failed = await p.client.apply(1, part(-1), 5000);
+  assert.equal(failed.length, 2, 'a failed asynchronous apply fails each of its parts');
+  for (const r of failed) assert.equal(r?.code, ErrorCode.STATE_UNAVAILABLE);
+});
+
+test('only a link that never connected fails with PeerUnreachableError (nothing was delivered)', async (t) => {
+  let received = 0;
+  // An owner that takes frames and never answers (its write hangs).
+  const p = await pair({ apply: () => (received++, new Promise(() => {})), seqOps: () => [] });
+  t.after(() => p.close());
+  const b = emptyBatch();
+  pushSample(b, 'cpu', 'h', 1, 1_000, '', SampleKind.Gauge, '');
+  // Slot 7 has no socket: the link never connects.
+  await assert.rejects(p.client.apply(7, { parts: [{ batch: b, receivedAt: 1 }] }, 5000), (e: unknown) => e instanceof PeerUnreachableError && e.code === ErrorCode.STATE_UNAVAILABLE);
+  // Delivered, then the owner went away before answering: the outcome is unknown, not "unreachable".
+  const pending = p.client.apply(1, { parts: [{ batch: b, receivedAt: 1 }] }, 5000);
+  await until('the owner got the frame', 5000, () => received === 1);
+  p.owner.close();
+  await assert.rejects(pending, (e: unknown) => e instanceof FleetPulseError && e.code === ErrorCode.STATE_UNAVAILABLE && !(e instanceof PeerUnreachableError));
 });

@@ -1,6 +1,7 @@
 /**
- * Direct worker-to-worker links for the data plane of memory mode: forwarded samples, and the
- * stream seq/lease records of named streams (kept by the owner of `stream:ID`). Each worker
+ * Direct worker-to-worker links for the data plane: forwarded samples (memory mode: to the
+ * source's partition; Redis mode: to the source's writer, state/write-affinity.ts), and the
+ * stream seq/lease records of named streams (memory mode, kept by the owner of `stream:ID`). Each worker
  * listens on a Unix socket named after its slot, in a directory only the primary's user can enter
  * (the primary creates it with mode 0700 and removes it at exit), so peers find each other
  * without the primary and no other local user can inject samples. Both skip the primary hop, which
@@ -11,7 +12,9 @@
  * Frame: u32 LE length of the rest, u8 type, u32 LE request id, payload: the parts in the binary
  * batch codec (protocol/batch-codec.ts) for Apply; v8 serialization for the small ApplyResult,
  * SeqOps and SeqResults. A link that fails or closes fails its pending requests with
- * STATE_UNAVAILABLE, so the caller re-routes after the next membership change.
+ * STATE_UNAVAILABLE, so the caller re-routes after the next membership change; a link that never
+ * connected fails them with PeerUnreachableError, which also says that nothing reached the peer.
+ * Answers may come in any order (a Redis-mode owner answers once its write is confirmed).
  */
 import net from 'node:net';
 import { rmSync } from 'node:fs';
@@ -38,7 +41,7 @@ export interface SeqOp {
 
 /** What a worker answers for its peers: forwarded parts, and seq ops on its streams. */
 export interface PeerLinkHandlers {
-  apply(args: ApplyArgs): ApplyResult;
+  apply(args: ApplyArgs): ApplyResult | Promise<ApplyResult>;
   seqOps(ops: SeqOp[]): SlotResults<number>;
 }
 
@@ -71,6 +74,17 @@ function reader(onFrame: (type: number, id: number, payload: Buffer) => void): (
       buf = buf.subarray(4 + len);
     }
   };
+}
+
+/**
+ * The link to a peer never connected (its socket is gone: the worker stopped or is not up yet), so
+ * no byte of the request reached it — unlike a link that broke after connecting, where the peer
+ * may have applied what it got. Only this failure lets a caller apply the samples elsewhere.
+ */
+export class PeerUnreachableError extends FleetPulseError {
+  constructor(slot: number, why: string) {
+    super(ErrorCode.STATE_UNAVAILABLE, `worker ${slot} is unreachable: ${why}`);
+  }
 }
 
 interface Pending {
@@ -112,23 +126,36 @@ export class PeerLinks {
     socket.setNoDelay(true);
     socket.on('close', () => this.#inbound.delete(socket));
     socket.on('error', () => socket.destroy());
+    const answer = (type: number, id: number, result: unknown): void => {
+      if (!socket.destroyed) writeFrame(socket, type + 1, id, serialize(result));
+    };
     socket.on('data', reader((type, id, payload) => {
-      let answer: Buffer;
-      if (type === FrameType.Apply) answer = serialize(this.#serveApply(payload));
-      else if (type === FrameType.SeqOps) answer = serialize(this.#serveSeqOps(payload));
-      else return;
-      if (!socket.destroyed) writeFrame(socket, type + 1, id, answer);
+      if (type === FrameType.Apply) {
+        const result = this.#serveApply(payload);
+        if (result instanceof Promise) void result.then((r) => answer(type, id, r));
+        else answer(type, id, result);
+      } else if (type === FrameType.SeqOps) answer(type, id, this.#serveSeqOps(payload));
     }));
   }
 
-  #serveApply(payload: Buffer): ApplyResult {
-    try {
-      return this.#handlers.apply({ parts: decodeParts(payload) });
-    } catch (err) {
-      // Whole-message failure (e.g. a corrupt frame): every part fails with the same error.
+  /** The parts are decoded at once (the frame's bytes are not kept); applying them may finish later. */
+  #serveApply(payload: Buffer): ApplyResult | Promise<ApplyResult> {
+    // Whole-message failure (e.g. a corrupt frame): every part fails with the same error.
+    const failAll = (err: unknown, n: number): ApplyResult => {
       const e = toFleetPulseError(err).toJSON();
-      const n = payload.length >= 8 ? payload.readUInt32LE(4) : 1;
       return Array.from({ length: Math.min(Math.max(n, 1), 1_000_000) }, () => e);
+    };
+    let args: ApplyArgs;
+    try {
+      args = { parts: decodeParts(payload) };
+    } catch (err) {
+      return failAll(err, payload.length >= 8 ? payload.readUInt32LE(4) : 1);
+    }
+    try {
+      const result = this.#handlers.apply(args);
+      return result instanceof Promise ? result.catch((err: unknown) => failAll(err, args.parts.length)) : result;
+    } catch (err) {
+      return failAll(err, args.parts.length);
     }
   }
 
@@ -185,6 +212,10 @@ export class PeerLinks {
     socket.setNoDelay(true);
     const link = { socket, pending: new Map<number, Pending>() };
     this.#out.set(slot, link);
+    let connected = false;
+    socket.once('connect', () => {
+      connected = true;
+    });
     socket.on('data', reader((type, id, payload) => {
       if (type !== FrameType.ApplyResult && type !== FrameType.SeqResults) return;
       const p = link.pending.get(id);
@@ -197,7 +228,7 @@ export class PeerLinks {
       if (this.#out.get(slot) === link) this.#out.delete(slot);
       for (const p of link.pending.values()) {
         clearTimeout(p.timer);
-        p.reject(new FleetPulseError(ErrorCode.STATE_UNAVAILABLE, `link to worker ${slot} ${why}`));
+        p.reject(connected ? new FleetPulseError(ErrorCode.STATE_UNAVAILABLE, `link to worker ${slot} ${why}`) : new PeerUnreachableError(slot, why));
       }
       link.pending.clear();
     };

@@ -7,6 +7,7 @@ import { Registry } from 'prom-client';
 import type { ResolvedConfig } from '../config/schema.js';
 import type { Logger } from '../observability/logger.js';
 import { createWorkerMetrics, observeRedisOp } from '../observability/metrics.js';
+import { ErrorCode } from '../errors.js';
 import { IPC_SOURCE, RpcOp, type WorkerReady } from '../protocol/ipc.js';
 import { MemoryPartition } from '../state/memory.js';
 import { PartitionedStore } from '../state/partitioned.js';
@@ -16,6 +17,7 @@ import type { StateStore } from '../state/store.js';
 import { Aggregator } from '../aggregate/aggregator.js';
 import { GroupCommitStore } from '../aggregate/group-commit.js';
 import { RedisStateStore } from '../state/redis.js';
+import { WriteAffinityStore } from '../state/write-affinity.js';
 import { createPushHandler } from '../ingest/http.js';
 import { rejectUpgrade, StreamServer, STREAM_PATH } from '../ingest/ws.js';
 import { TurnBudget } from '../ingest/turn-budget.js';
@@ -74,7 +76,7 @@ export async function runWorker(cfg: ResolvedConfig, slot: number, log: Logger, 
   let forwardedTotal = 0;
   let closeLinks = (): void => {};
   let store: StateStore;
-  /** Memory mode: where a source is stored (stream connections are handed there). */
+  /** Where a source is stored (memory) or written (Redis): stream connections are handed there. */
   let ownerOf: (source: string) => number | undefined = () => undefined;
   if (cfg.state.mode === 'memory') {
     const partition = new MemoryPartition(cfg.retention, { maxSeries: cfg.state.maxSeries, streamSeqTtlMs: cfg.state.streamSeqTtlMs });
@@ -109,7 +111,25 @@ export async function runWorker(cfg: ResolvedConfig, slot: number, log: Logger, 
       log: log.child({ mod: 'redis' }),
       hooks: { onOp: (op, seconds, ok) => observeRedisOp(metrics, op, seconds, ok) },
     });
-    store = new GroupCommitStore(redisStore, { intervalMs: cfg.state.commitIntervalMs });
+    const committed = new GroupCommitStore(redisStore, { intervalMs: cfg.state.commitIntervalMs });
+    // Each source is written by one worker of the instance (state/write-affinity.ts): the others
+    // forward their part over the peer links. Stream seqs live in Redis, so no seq ops come here.
+    const links: PeerLinks = new PeerLinks(slot, opts.linkDir, {
+      apply: (args) => affinity.applyForwarded(args),
+      seqOps: (ops): SlotResults<number> => ops.map(() => ({ code: ErrorCode.INTERNAL, message: 'Redis mode keeps stream seqs in Redis' })),
+    }, log.child({ mod: 'links' }));
+    await links.listen();
+    closeLinks = () => links.close();
+    const forwarder = new Forwarder(links, cfg.ingest.applyTimeoutMs, () => metrics.forwardBatches.inc());
+    const affinity: WriteAffinityStore = new WriteAffinityStore(committed, peers, forwarder, {
+      workerPort: cfg.workerPort,
+      onForwarded: (n) => {
+        forwardedTotal += n;
+        metrics.forwardedSamples.inc(n);
+      },
+    });
+    store = affinity;
+    ownerOf = (source) => affinity.ownerOf(source);
   }
 
   let stored = 0;
