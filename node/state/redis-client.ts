@@ -19,6 +19,7 @@ import { Cluster, Redis, type ClusterOptions, type RedisOptions } from 'ioredis'
 import { ErrorCode, FleetPulseError } from '../errors.js';
 import type { Logger } from '../observability/logger.js';
 import { HEADS_LUA, META_LUA, PUT_LUA, READ_LUA, SEQ_LUA } from './redis-scripts.js';
+import { RespPipe } from './resp-pipe.js';
 
 type Arg = string | Buffer | number;
 
@@ -88,6 +89,8 @@ export class RedisConnection {
   #closed = false;
   #probed = false;
   #lastError: Error | undefined;
+  /** Standalone Redis: the tick writes' own connection (resp-pipe.ts). */
+  #pipe: RespPipe | undefined;
 
   constructor(o: RedisConnectionOptions) {
     this.#o = o;
@@ -164,6 +167,7 @@ export class RedisConnection {
         if (!this.#closed) this.#startCluster(base);
         return;
       }
+      this.#pipe ??= this.#standalonePipe();
       this.#setUp(true);
       this.#o.onReady?.();
     } catch (err) {
@@ -178,6 +182,23 @@ export class RedisConnection {
     if (up) this.#o.log.info({ cluster: this.#cluster }, 'redis available');
     else this.#o.log.warn({ err: this.#lastError }, 'redis unavailable: ingest answers 503 and /readyz is not ready until it returns');
     this.#o.onAvailability?.(up);
+  }
+
+  #standalonePipe(): RespPipe {
+    const n = this.#parsed.nodes[0]!;
+    const c = this.#parsed.common;
+    return new RespPipe({
+      host: n.host, port: n.port, timeoutMs: this.#o.commandTimeoutMs,
+      ...(c.username === undefined ? {} : { username: c.username }),
+      ...(c.password === undefined ? {} : { password: c.password }),
+      ...(c.db === undefined ? {} : { db: c.db }),
+      ...(c.tls === undefined ? {} : { tls: true }),
+    });
+  }
+
+  /** Standalone Redis (once known): the connection tick writes go through; undefined on a Cluster. */
+  get pipe(): RespPipe | undefined {
+    return this.#pipe;
   }
 
   /** The client, or undefined before the first connect decided standalone vs Cluster. */
@@ -197,6 +218,7 @@ export class RedisConnection {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    this.#pipe?.close();
     const c = this.#client;
     if (c === undefined) return;
     try {

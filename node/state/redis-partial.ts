@@ -145,6 +145,8 @@ export class PartialSource {
   loading = 0;
   /** This writer's data key of the source (fp_put's key), built once. */
   putKey: string | undefined;
+  /** putKey as a RESP argument (resp-pipe.ts). */
+  putKeyBulk: Buffer | undefined;
   /** The head buckets of the series, HEAD_NUMBERS per slot (see HEAD_NUMBERS). */
   #heads = new Float64Array(0);
   /** `HB` as of the last heads() (see there), and a view for its numbers. */

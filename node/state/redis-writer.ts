@@ -1,19 +1,23 @@
 /**
  * The write path of the Redis state store: this writer's partials (redis-partial.ts), kept in
- * memory, merged with each tick's deltas and written with fp_put calls: on a standalone Redis one
- * per part of the tick — whole requests' sources, at least MIN_SOURCES_PER_CALL of them (a script:
- * a part is applied wholly or not at all, so a request is too unless it alone passes
- * MAX_SOURCES_PER_CALL) — and one per source on a Cluster (a source's keys share one slot). The script only does HSET/HDEL/SADD/PEXPIRE — no
- * reads; the worker reads only what is not in memory (a late sample's chunk, an evicted source).
+ * memory, merged with each tick's deltas and written — on a standalone Redis as one MULTI/EXEC
+ * transaction of plain HSET/HDEL/SADD/PEXPIRE per part of the tick (whole requests' sources, at
+ * least MIN_SOURCES_PER_CALL of them: a part is applied wholly or not at all, so a request is too
+ * unless it alone passes MAX_SOURCES_PER_CALL) on the write connection (resp-pipe.ts, where the
+ * measurements that chose it are); on a Cluster as one fp_put script per source (a source's keys
+ * share one slot), which runs the same commands. No reads in either; the worker reads only what
+ * is not in memory (a late sample's chunk, an evicted source).
  *
  * A failed write leaves memory ahead of Redis, so the partials of the sources it touched are
  * dropped and reloaded from Redis on their next write: memory never holds a sample Redis does not.
  *
  * Several ticks may be in flight at once (group-commit.ts). Each merges into memory and sends its
- * fp_put calls without an await in between, so a source's writes reach Redis in tick order over
- * the one connection (fp_put rewrites what memory holds: a reordered write would lose samples).
- * Only the reads before that (reloads, missing chunks) overlap other ticks; #prepare,
- * PartialSource.loaded() and trim() keep a read from bringing back bytes older than memory's.
+ * writes without an await in between, so a source's writes reach Redis in tick order over one
+ * connection (a write rewrites what memory holds: a reordered write would lose samples). Only the
+ * reads before that (reloads, missing chunks) overlap other ticks; #prepare,
+ * PartialSource.loaded() and trim() keep a read from bringing back bytes older than memory's, and
+ * on a standalone Redis a read of our own partial (on the other connection) first waits until
+ * every write sent before it is answered.
  */
 import { randomBytes } from 'node:crypto';
 import { ErrorCode, FleetPulseError } from '../errors.js';
@@ -22,6 +26,7 @@ import { MIN_INTERVAL_MS } from './merge.js';
 import { toStateError, type AnyRedis } from './redis-client.js';
 import type { RedisKeys } from './redis-keys.js';
 import { PartialSource, type RingShape } from './redis-partial.js';
+import { bulk, commandHead, RespWriter, type RespPipe } from './resp-pipe.js';
 
 export interface WriteResult {
   /** Sources whose write failed, and why. */
@@ -107,6 +112,55 @@ export function encodePut(parts: readonly PutPart[]): Buffer {
   return out;
 }
 
+/**
+ * The same writes as fp_put, as plain commands for one MULTI/EXEC on a standalone Redis (resp-pipe.ts):
+ * per source HSET of its data hash (HB, L, changed chunks), and when due HSET of its series index,
+ * HDEL of dropped chunks, and the writer set and TTLs. Returns the commands and their count.
+ */
+export function encodeTx(keys: RedisKeys, writer: string, ttl: string, sources: readonly string[], dataKeys: readonly Buffer[], parts: readonly PutPart[]): { commands: Buffer; count: number } {
+  let size = 64;
+  for (const x of parts) {
+    size += 96 + x.H.length + 64 * x.info.length + 16 * x.dels.length;
+    for (const v of x.writes) size += 16 + v.length;
+  }
+  const w = new RespWriter(size);
+  parts.forEach((x, i) => {
+    const source = sources[i]!;
+    const data = dataKeys[i]!;
+    if (x.info.length > 0) {
+      w.command(2 + x.info.length).str('HSET').str(keys.info(source, writer));
+      for (const v of x.info) w.str(v);
+    }
+    // The usual tick of a source: HB and L only.
+    if (x.writes.length === 0) w.command(6, HSET_HEADS);
+    else w.command(6 + x.writes.length).raw(HSET);
+    w.raw(data).raw(HB).bytes(x.H).raw(L).doubles(x.ls, x.iv);
+    for (const v of x.writes) {
+      if (typeof v === 'string') w.str(v);
+      else w.bytes(v);
+    }
+    if (x.dels.length > 0) {
+      w.command(2 + x.dels.length).raw(HDEL).raw(data);
+      for (const f of x.dels) w.str(f);
+    }
+    if (x.refresh) {
+      w.command(3).str('SADD').str(keys.writers(source)).str(writer);
+      w.command(3).str('PEXPIRE').str(keys.writers(source)).str(ttl);
+      w.command(3).str('PEXPIRE').str(keys.info(source, writer)).str(ttl);
+      w.command(3, PEXPIRE).raw(data).str(ttl);
+    }
+  });
+  return { commands: w.done(), count: w.count };
+}
+
+/** Arguments and command heads written for every source, encoded once. */
+const HSET = bulk('HSET');
+const HDEL = bulk('HDEL');
+const HSET_HEADS = commandHead(6, 'HSET');
+const PEXPIRE = commandHead(3, 'PEXPIRE');
+const HB = bulk('HB');
+const L = bulk('L');
+
 const NONE: readonly string[] = [];
 
 /** A partial's `L` field: [lastSeen ms, smoothed interval ms], or undefined when absent. */
@@ -176,17 +230,21 @@ export class PartialWriter {
     for (const [s, p] of this.#partials) if (now - p.lastUsed > IDLE_MS) this.#partials.delete(s);
   }
 
-  async write(client: AnyRedis, delta: TickDelta, now: number, cluster: boolean): Promise<WriteResult> {
+  /**
+   * Write a tick. `pipe`: a standalone Redis' write connection (transactions of plain commands);
+   * undefined on a Cluster, where each source is one fp_put (its keys share one slot).
+   */
+  async write(client: AnyRedis, delta: TickDelta, now: number, pipe: RespPipe | undefined): Promise<WriteResult> {
     const failed = new Map<string, FleetPulseError>();
-    const ready = await this.#prepare(client, [...delta.sources.values()], now, failed);
-    // From here on synchronous up to the fp_put calls: no other tick's merge interleaves.
-    // fp_put per part of the tick (standalone), or per source (Cluster: one slot each), each sent
-    // as soon as it is merged.
-    const groups = cluster ? ready.map((x) => [x]) : putGroups(ready, ([s]) => s, MIN_SOURCES_PER_CALL, MAX_SOURCES_PER_CALL);
+    const ready = await this.#prepare(client, pipe, [...delta.sources.values()], now, failed);
+    // From here on synchronous up to the writes: no other tick's merge interleaves.
+    // One write per part of the tick (standalone), or per source (Cluster), each sent as soon as
+    // it is merged.
+    const groups = pipe === undefined ? ready.map((x) => [x]) : putGroups(ready, ([s]) => s, MIN_SOURCES_PER_CALL, MAX_SOURCES_PER_CALL);
     const puts: Array<Promise<void>> = [];
     for (const group of groups) {
       for (const [s, p] of group) this.#merge(s, p);
-      puts.push(this.#put(client, group, now, failed));
+      puts.push(this.#put(client, pipe, group, now, failed));
     }
     await Promise.all(puts);
     for (const [s] of ready) this.#partials.get(s.source)?.trim(this.#shape);
@@ -201,9 +259,9 @@ export class PartialWriter {
    * A source whose partial was dropped while we waited (another tick's write of it failed, so memory
    * may be ahead of Redis; or Redis reconnected) goes to `failed`: the client retries.
    */
-  async #prepare(client: AnyRedis, sources: readonly SourceDelta[], now: number, failed: Map<string, FleetPulseError>): Promise<Array<[SourceDelta, PartialSource]>> {
+  async #prepare(client: AnyRedis, pipe: RespPipe | undefined, sources: readonly SourceDelta[], now: number, failed: Map<string, FleetPulseError>): Promise<Array<[SourceDelta, PartialSource]>> {
     const reload = sources.filter((s) => !this.#partials.has(s.source) && this.#written.has(s.source));
-    if (reload.length > 0) await Promise.all(reload.map((s) => this.#reloadOnce(client, s.source)));
+    if (reload.length > 0) await Promise.all(reload.map((s) => this.#reloadOnce(client, pipe, s.source)));
     const held: Array<PartialSource | undefined> = [];
     const loads: Array<Promise<void>> = [];
     for (const s of sources) {
@@ -213,7 +271,7 @@ export class PartialWriter {
       if (p === undefined) continue;
       p.lastUsed = now; // not swept while its chunks are read
       const need = this.#missing(s, p);
-      if (need !== undefined) loads.push(this.#load(client, s.source, p, need));
+      if (need !== undefined) loads.push(this.#load(client, pipe, s.source, p, need));
     }
     if (loads.length > 0) await Promise.all(loads);
     const ready: Array<[SourceDelta, PartialSource]> = [];
@@ -252,13 +310,17 @@ export class PartialWriter {
     for (const [field, sr] of s.series) p.apply(field, s.buckets, sr, this.#shape);
   }
 
-  /** One fp_put of a group of sources (sent before this returns a promise: in call order). */
-  async #put(client: AnyRedis, group: ReadonlyArray<[SourceDelta, PartialSource]>, now: number, failed: Map<string, FleetPulseError>): Promise<void> {
+  /** One write of a group of sources (sent before this returns a promise: in call order). */
+  async #put(client: AnyRedis, pipe: RespPipe | undefined, group: ReadonlyArray<[SourceDelta, PartialSource]>, now: number, failed: Map<string, FleetPulseError>): Promise<void> {
     const keys: string[] = [];
     const parts: PutPart[] = [];
     for (const [s, p] of group) parts.push(this.#part(keys, s.source, p, now));
     try {
-      await client.fpPut(keys.length, ...keys, this.id, this.#ttl, encodePut(parts));
+      if (pipe === undefined) await client.fpPut(keys.length, ...keys, this.id, this.#ttl, encodePut(parts));
+      else {
+        const tx = encodeTx(this.#keys, this.id, this.#ttl, group.map(([s]) => s.source), group.map(([, p]) => (p.putKeyBulk ??= bulk(p.putKey!))), parts);
+        await pipe.exec(tx.commands, tx.count);
+      }
       for (const [s] of group) this.#written.add(s.source);
     } catch (err) {
       const e = toStateError(err);
@@ -273,10 +335,11 @@ export class PartialWriter {
     }
   }
 
-  /** Read chunks a delta needs into p (bounded HMGETs). */
-  async #load(client: AnyRedis, source: string, p: PartialSource, need: readonly string[]): Promise<void> {
+  /** Read chunks a delta needs into p (bounded HMGETs), after the writes in flight landed. */
+  async #load(client: AnyRedis, pipe: RespPipe | undefined, source: string, p: PartialSource, need: readonly string[]): Promise<void> {
     p.loading++;
     try {
+      await pipe?.drain();
       for (const part of chunked(need, 1000)) p.loaded(part, await client.hmgetBuffer(this.#keys.data(source, this.id), ...part), this.#shape);
     } finally {
       p.loading--;
@@ -303,17 +366,18 @@ export class PartialWriter {
   }
 
   /** #reload(), shared by every tick that needs the same source meanwhile. */
-  #reloadOnce(client: AnyRedis, source: string): Promise<void> {
+  #reloadOnce(client: AnyRedis, pipe: RespPipe | undefined, source: string): Promise<void> {
     let r = this.#reloading.get(source);
     if (r === undefined) {
-      r = this.#reload(client, source).finally(() => this.#reloading.delete(source));
+      r = this.#reload(client, pipe, source).finally(() => this.#reloading.delete(source));
       this.#reloading.set(source, r);
     }
     return r;
   }
 
-  /** Load this writer's partial of a source from Redis (after it left memory). */
-  async #reload(client: AnyRedis, source: string): Promise<void> {
+  /** Load this writer's partial of a source from Redis (after it left memory, and the writes in flight landed). */
+  async #reload(client: AnyRedis, pipe: RespPipe | undefined, source: string): Promise<void> {
+    await pipe?.drain();
     const [info, [H, L]] = await Promise.all([client.hgetall(this.#keys.info(source, this.id)), client.hmgetBuffer(this.#keys.data(source, this.id), 'HB', 'L')]);
     const p = new PartialSource(source);
     const live = decodeLiveness(L ?? null);

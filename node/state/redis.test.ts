@@ -19,6 +19,7 @@ import { DeltaBuilder, type TickDelta } from '../aggregate/delta.js';
 import { RedisConnection, type AnyRedis } from './redis-client.js';
 import { RedisKeys } from './redis-keys.js';
 import { PartialWriter } from './redis-writer.js';
+import type { RespPipe } from './resp-pipe.js';
 import type { S } from './store.contract.js';
 
 const skip = skipUnless('redis-server');
@@ -109,17 +110,19 @@ describe('live updates with several writers', () => {
   });
 });
 
-describe('writer: ticks in flight together', () => {
+// Both write paths: a standalone Redis' write connection (transactions), and fp_put (as on a Cluster).
+for (const via of ['pipe', 'fp_put'] as const) describe(`writer (${via}): ticks in flight together`, () => {
   const shape = { fineN: 10, coarseN: 12, ch: 4 };
   const opts = { retention: SMALL_RETENTION, maxSeries: 1000, streamSeqTtlMs: 900_000, now: Date.now };
   /** A PartialWriter on its own connection, and a store under the same prefix to read back with. */
-  async function setup(t: { after(fn: () => Promise<unknown>): void }): Promise<{ writer: PartialWriter; client: AnyRedis; reader: RedisStateStore }> {
+  async function setup(t: { after(fn: () => Promise<unknown>): void }): Promise<{ writer: PartialWriter; client: AnyRedis; pipe: RespPipe | undefined; reader: RedisStateStore }> {
     const prefix = uniquePrefix();
     const conn = new RedisConnection({ url: redis!.url, commandTimeoutMs: 5000, log });
     const reader = await makeRedisStore(redis!.url, opts, { prefix, chunkBuckets: shape.ch });
     t.after(() => Promise.all([conn.close(), reader.close()]));
     await waitFor(() => conn.ready(), 10_000, 'writer connection');
-    return { writer: new PartialWriter(new RedisKeys(prefix), shape, 3_600_000), client: conn.client!, reader };
+    assert.ok(conn.pipe !== undefined, 'a standalone Redis gets a write connection');
+    return { writer: new PartialWriter(new RedisKeys(prefix), shape, 3_600_000), client: conn.client!, pipe: via === 'pipe' ? conn.pipe : undefined, reader };
   }
   const tick = (samples: S[]): TickDelta => {
     const b = new DeltaBuilder(SMALL_RETENTION);
@@ -144,38 +147,38 @@ describe('writer: ticks in flight together', () => {
     (await reader.series({ metric: 'cpu', source: 'a', ring: 'fine', fromMs: T, toMs: T + 9000, stepMs: 1000 })).points.map((p) => p[1]);
 
   test('two ticks that both reload a source (it left memory) keep both ticks\' samples', async (t) => {
-    const { writer, client, reader } = await setup(t);
+    const { writer, client, pipe, reader } = await setup(t);
     const T = baseTime(20_000); // a whole number of chunks (4 s) and coarse buckets (5 s)
-    await writer.write(client, tick([{ source: 'a', metric: 'cpu', value: 1, ts: T }]), Date.now(), false);
+    await writer.write(client, tick([{ source: 'a', metric: 'cpu', value: 1, ts: T }]), Date.now(), pipe);
     writer.forget();
     const [x, y] = await Promise.all([
-      writer.write(client, tick([{ source: 'a', metric: 'cpu', value: 2, ts: T + 1000 }]), Date.now(), false),
-      writer.write(lateReads(client), tick([{ source: 'a', metric: 'cpu', value: 3, ts: T + 2000 }]), Date.now(), false),
+      writer.write(client, tick([{ source: 'a', metric: 'cpu', value: 2, ts: T + 1000 }]), Date.now(), pipe),
+      writer.write(lateReads(client), tick([{ source: 'a', metric: 'cpu', value: 3, ts: T + 2000 }]), Date.now(), pipe),
     ]);
     assert.deepEqual([x.failed.size, y.failed.size], [0, 0]);
     assert.deepEqual(await counts(reader, T), [1, 1, 1]);
   });
 
   test('a chunk read for one tick does not overwrite what an earlier tick wrote to it meanwhile', async (t) => {
-    const { writer, client, reader } = await setup(t);
+    const { writer, client, pipe, reader } = await setup(t);
     const T = baseTime(20_000); // a whole number of chunks (4 s) and coarse buckets (5 s)
     // Heads in chunks 0, 1, 2: chunk 0 leaves memory after the last write (only the head chunk
     // and the one before it stay).
-    for (const dt of [0, 5000, 9000]) await writer.write(client, tick([{ source: 'a', metric: 'cpu', value: 1, ts: T + dt }]), Date.now(), false);
+    for (const dt of [0, 5000, 9000]) await writer.write(client, tick([{ source: 'a', metric: 'cpu', value: 1, ts: T + dt }]), Date.now(), pipe);
     // Two late samples for chunk 0 in two ticks: each reads chunk 0 from Redis before either writes.
     const [x, y] = await Promise.all([
-      writer.write(client, tick([{ source: 'a', metric: 'cpu', value: 2, ts: T + 1000 }]), Date.now(), false),
-      writer.write(lateReads(client), tick([{ source: 'a', metric: 'cpu', value: 3, ts: T + 2000 }]), Date.now(), false),
+      writer.write(client, tick([{ source: 'a', metric: 'cpu', value: 2, ts: T + 1000 }]), Date.now(), pipe),
+      writer.write(lateReads(client), tick([{ source: 'a', metric: 'cpu', value: 3, ts: T + 2000 }]), Date.now(), pipe),
     ]);
     assert.deepEqual([x.failed.size, y.failed.size], [0, 0]);
     assert.deepEqual(await counts(reader, T), [1, 1, 1, 1, 1]);
   });
 
   test('a tick waiting for chunk reads while the partial is dropped fails that source with state_unavailable', async (t) => {
-    const { writer, client } = await setup(t);
+    const { writer, client, pipe } = await setup(t);
     const T = baseTime(20_000); // a whole number of chunks (4 s) and coarse buckets (5 s)
-    for (const dt of [0, 5000, 9000]) await writer.write(client, tick([{ source: 'a', metric: 'cpu', value: 1, ts: T + dt }]), Date.now(), false);
-    const late = writer.write(client, tick([{ source: 'a', metric: 'cpu', value: 2, ts: T + 1000 }]), Date.now(), false);
+    for (const dt of [0, 5000, 9000]) await writer.write(client, tick([{ source: 'a', metric: 'cpu', value: 1, ts: T + dt }]), Date.now(), pipe);
+    const late = writer.write(client, tick([{ source: 'a', metric: 'cpu', value: 2, ts: T + 1000 }]), Date.now(), pipe);
     writer.forget(); // as a reconnect does (an earlier tick's failed write drops the partial alike)
     const r = await late;
     assert.equal(r.failed.get('a')?.code, ErrorCode.STATE_UNAVAILABLE);

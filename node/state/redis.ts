@@ -6,7 +6,8 @@
  *
  * Writes come as one commit per group-commit tick (aggregate/group-commit.ts): the tick's samples,
  * pre-aggregated into bucket deltas (aggregate/delta.ts), are merged into this worker's own
- * partials and written by atomic scripts, one per part of whole requests (redis-writer.ts) — plus
+ * partials and written atomically, one MULTI/EXEC transaction per part of whole requests on a
+ * standalone Redis (resp-pipe.ts), one fp_put script per source on a Cluster (redis-writer.ts) — plus
  * the index updates that are due (redis-index.ts). Each writer owns its partials, so concurrent
  * writers never race on a bucket; reads merge all partials of a source like memory mode merges
  * partitions, exactly.
@@ -206,7 +207,7 @@ export class RedisStateStore implements StateStore, CommitWriter {
   /** Send one tick; resolves with the sources whose write failed, and why (none on success). */
   async #write(client: AnyRedis, delta: TickDelta, now: number): Promise<Map<string, FleetPulseError>> {
     const index = this.#index.write(client, delta, now);
-    const [written] = await Promise.all([this.#writer.write(client, delta, now, this.#conn.isCluster), index]);
+    const [written] = await Promise.all([this.#writer.write(client, delta, now, this.#conn.pipe), index]);
     for (const p of written.written) this.#updates.add(p);
     return written.failed;
   }
