@@ -1,7 +1,7 @@
 /**
  * bench/state: memory vs Redis state, at 1 and 2 workers, push and stream ingest. Measured per
  * variant: samples/s, ack latency p50/p99, and for Redis the cost of shared state — commands
- * per 1,000 samples (round trips the workers send, and commands run inside our Lua scripts),
+ * per 1,000 samples (requests the workers send, and commands run inside our scripts and transactions),
  * bytes sent to Redis per 1,000 samples, and the CPU Redis itself used (cores).
  *
  * Push: autocannon (HTTP/1.1 keep-alive), each request 1,000 samples = 100 sources × 10 metrics
@@ -47,7 +47,7 @@ interface RunRow extends Variant {
   errorCodes?: Record<string, number>;
   /** Redis only: per 1,000 acknowledged samples. */
   roundTripsPer1k?: number;
-  luaCommandsPer1k?: number;
+  insideCommandsPer1k?: number;
   bytesToRedisPer1k?: number;
   bytesFromRedisPer1k?: number;
   /** CPU redis-server used, in cores (1 = one core busy). */
@@ -63,7 +63,7 @@ interface Agg {
   p99Ms: number;
   errors: number;
   roundTripsPer1k: number;
-  luaCommandsPer1k: number;
+  insideCommandsPer1k: number;
   bytesToRedisPer1k: number;
   bytesFromRedisPer1k: number;
   redisCores: number;
@@ -85,34 +85,35 @@ function pushBodies(): string[] {
 }
 
 interface RedisCounters {
-  /** Commands the clients sent (round trips of work), approximately: see below. */
+  /** Requests the clients sent (round trips of work: a script call, a transaction, a command), approximately: see below. */
   commands: number;
   inBytes: number;
   outBytes: number;
-  /** Every command Redis executed, including those our Lua scripts call. */
+  /** Every command Redis executed, including those inside our scripts and transactions. */
   calls: number;
   cpuS: number;
 }
 
 /**
- * Commands only our Lua scripts issue on the ingest path (state/redis-scripts.ts: fp_put, fp_meta,
- * fp_heads). Redis' counters (commandstats, total_commands_processed) include commands called from
- * scripts, so the commands clients sent are all calls minus these. HMGET is counted as a client
- * command (a worker reading back what is not in memory) although fp_heads calls it too; GET/SET
- * likewise for stream seqs.
+ * Commands the ingest path issues only inside a script (state/redis-scripts.ts: fp_put on a Cluster,
+ * fp_meta, fp_heads) or a MULTI/EXEC transaction (state/resp-pipe.ts: the tick writes on a standalone
+ * Redis). Redis' counters (commandstats) count each of them, and MULTI and EXEC too, so the requests
+ * clients sent are all calls minus these and MULTI (a transaction counts once, as its EXEC). HMGET is
+ * counted as a client command (a worker reading back what is not in memory) although fp_heads calls
+ * it too; GET/SET likewise for stream seqs.
  */
-const LUA_ONLY = new Set(['hset', 'hdel', 'hget', 'sadd', 'smembers', 'pexpire']);
+const INSIDE = new Set(['hset', 'hdel', 'hget', 'sadd', 'smembers', 'pexpire', 'multi']);
 
 async function redisCounters(r: Redis): Promise<RedisCounters> {
   const info = await r.info('all');
   const get = (k: string): number => Number(new RegExp(`^${k}:([\\d.]+)`, 'm').exec(info)?.[1] ?? 0);
   let calls = 0;
-  let inLua = 0;
+  let inside = 0;
   for (const m of info.matchAll(/^cmdstat_([^:]+):calls=(\d+)/gm)) {
     calls += Number(m[2]);
-    if (LUA_ONLY.has(m[1]!)) inLua += Number(m[2]);
+    if (INSIDE.has(m[1]!)) inside += Number(m[2]);
   }
-  return { commands: calls - inLua, inBytes: get('total_net_input_bytes'), outBytes: get('total_net_output_bytes'), calls, cpuS: get('used_cpu_user') + get('used_cpu_sys') };
+  return { commands: calls - inside, inBytes: get('total_net_input_bytes'), outBytes: get('total_net_output_bytes'), calls, cpuS: get('used_cpu_user') + get('used_cpu_sys') };
 }
 
 async function measure(ctx: BenchContext, v: Variant, url: string, rep: number, bodies: string[]): Promise<{ samples: number; samplesPerSec: number; p50Ms: number; p99Ms: number; errors: number; errorCodes?: Record<string, number>; seconds: number }> {
@@ -161,7 +162,7 @@ export const stateScenario: Scenario = {
                 const after = await redisCounters(admin);
                 const k = m.samples > 0 ? 1000 / m.samples : Number.NaN;
                 row.roundTripsPer1k = (after.commands - before.commands) * k;
-                row.luaCommandsPer1k = (after.calls - before.calls - (after.commands - before.commands)) * k;
+                row.insideCommandsPer1k = (after.calls - before.calls - (after.commands - before.commands)) * k;
                 row.bytesToRedisPer1k = (after.inBytes - before.inBytes) * k;
                 row.bytesFromRedisPer1k = (after.outBytes - before.outBytes) * k;
                 // Over the whole measure() call (stream runs include the agent's warm-up, so this is an upper bound there).
@@ -192,7 +193,7 @@ export const stateScenario: Scenario = {
         p99Ms: med(rs, (r) => r.p99Ms),
         errors: rs.reduce((n, r) => n + r.errors, 0),
         roundTripsPer1k: med(rs, (r) => r.roundTripsPer1k),
-        luaCommandsPer1k: med(rs, (r) => r.luaCommandsPer1k),
+        insideCommandsPer1k: med(rs, (r) => r.insideCommandsPer1k),
         bytesToRedisPer1k: med(rs, (r) => r.bytesToRedisPer1k),
         bytesFromRedisPer1k: med(rs, (r) => r.bytesFromRedisPer1k),
         redisCores: med(rs, (r) => r.redisCores),
@@ -203,7 +204,7 @@ export const stateScenario: Scenario = {
     const rows = [...agg.values()].map((a): Array<string | number> => [
       a.v.store, a.v.workers, a.v.transport, a.samplesPerSec, `${Math.round(a.min)}–${Math.round(a.max)}`, a.p50Ms, a.p99Ms, a.errors,
       a.v.store === 'memory' ? 1 : ratioOf(a.v.workers, a.v.transport),
-      a.v.store === 'redis' ? a.roundTripsPer1k : '–', a.v.store === 'redis' ? a.luaCommandsPer1k : '–',
+      a.v.store === 'redis' ? a.roundTripsPer1k : '–', a.v.store === 'redis' ? a.insideCommandsPer1k : '–',
       a.v.store === 'redis' ? a.bytesToRedisPer1k : '–', a.v.store === 'redis' ? a.redisCores : '–',
     ]);
     const target = ratioOf(2, 'push');
@@ -218,12 +219,12 @@ export const stateScenario: Scenario = {
       summary,
       tables: [{
         title: 'Throughput, ack latency and Redis cost (median of repeats)',
-        columns: ['store', 'workers', 'transport', 'samples/s', 'range', 'ack p50 ms', 'ack p99 ms', 'errors', 'vs memory', 'client commands /1k samples', 'commands inside Lua /1k samples', 'bytes to Redis /1k samples', 'redis-server cores'],
+        columns: ['store', 'workers', 'transport', 'samples/s', 'range', 'ack p50 ms', 'ack p99 ms', 'errors', 'vs memory', 'client requests /1k samples', 'commands inside scripts and transactions /1k samples', 'bytes to Redis /1k samples', 'redis-server cores'],
         rows,
       }],
       findings: [
         `Target (push, batch 1000, 2 workers): Redis at ${(target * 100).toFixed(0)}% of memory mode's samples/s (goal ≥ 50%), redis-server using ${targetCores.toFixed(2)} cores (goal < 1): ${target >= 0.5 && targetCores < 1 ? 'met' : 'NOT met'} on this run.`,
-        `Group commit: per 1,000 samples the workers sent ${push2.roundTripsPer1k.toFixed(1)} commands to Redis (fp_put calls — one script per part of a tick, each writing whole requests' sources — plus fp_meta and the index updates that are due), and the scripts ran ${push2.luaCommandsPer1k.toFixed(0)} commands inside Redis (per source of the tick one HSET of its data hash: ring heads and head buckets, liveness, and the chunks a head moved out of); ${Math.round(push2.bytesToRedisPer1k).toLocaleString('en-US')} bytes went to Redis per 1,000 samples (binary bucket state, not JSON).`,
+        `Group commit: per 1,000 samples the workers sent ${push2.roundTripsPer1k.toFixed(1)} requests to Redis (one MULTI/EXEC per part of a tick, each writing whole requests' sources, plus fp_meta and the index updates that are due), which ran ${push2.insideCommandsPer1k.toFixed(0)} commands inside Redis (per source of the tick one HSET of its data hash: ring heads and head buckets, liveness, and the chunks a head moved out of); ${Math.round(push2.bytesToRedisPer1k).toLocaleString('en-US')} bytes went to Redis per 1,000 samples (binary bucket state, not JSON).`,
         'Push requests carry one sample per series (100 sources × 10 metrics), so every sample is its own bucket update in Redis: the worst case. Stream messages carry several ticks of one host, which pre-aggregation folds into far fewer bucket updates.',
       ],
       charts: [],

@@ -174,6 +174,22 @@ for (const via of ['pipe', 'fp_put'] as const) describe(`writer (${via}): ticks 
     assert.deepEqual(await counts(reader, T), [1, 1, 1, 1, 1]);
   });
 
+  test('a source with thousands of series in one tick (fp_put: every list it unpacks passes Lua\'s stack limit)', async (t) => {
+    // 6,000 new series: 12,002 info items in one call; then every head moves on: 12,004 data items.
+    // struct.unpack returns its values on Lua's stack (8,000 slots), so fp_put must cut the lists.
+    const { writer, client, pipe, reader } = await setup(t);
+    const T = baseTime(20_000);
+    const wide = (ts: number, v: number): S[] => Array.from({ length: 6000 }, (_, i) => ({ source: 'big', metric: `m${i}`, value: v + i, ts }));
+    for (const [dt, v] of [[100, 0], [1100, 1]] as const) {
+      const r = await writer.write(client, tick(wide(T + dt, v)), Date.now(), pipe);
+      assert.equal(r.failed.size, 0, [...r.failed.values()].map((e) => e.message).join('; '));
+    }
+    for (const i of [0, 2999, 5999]) {
+      const q = { metric: `m${i}`, source: 'big', ring: 'fine' as const, fromMs: T, toMs: T + 2000, stepMs: 1000 };
+      assert.deepEqual((await reader.series(q)).points, [[T, 1, i, i, i, i], [T + 1000, 1, i + 1, i + 1, i + 1, i + 1]]);
+    }
+  });
+
   test('a tick waiting for chunk reads while the partial is dropped fails that source with state_unavailable', async (t) => {
     const { writer, client, pipe } = await setup(t);
     const T = baseTime(20_000); // a whole number of chunks (4 s) and coarse buckets (5 s)
@@ -214,20 +230,6 @@ describe('layout: head buckets in HB, every other bucket in chunks', () => {
     await b.apply(batchOf([{ source: 'a', metric: 'cpu', value: 0, ts: T + 1050 }]), Date.now());
     const [v] = await b.drainUpdates();
     assert.deepEqual([v!.start, v!.count, v!.sum, v!.min, v!.max, v!.last], [T + 1000, 2, 2, 0, 2, 2]);
-  });
-  test('a source with thousands of series in one tick: every list fp_put unpacks passes Lua\'s stack limit', async (t) => {
-    // 6,000 new series: 12,002 info items in one call; then every head moves on: 12,004 data items.
-    // struct.unpack returns its values on Lua's stack (8,000 slots), so fp_put must cut the lists.
-    const store = await makeRedisStore(redis!.url, { retention: SMALL_RETENTION, maxSeries: 100_000, streamSeqTtlMs: 900_000, now: Date.now });
-    t.after(() => store.close());
-    const T = baseTime(20_000);
-    const wide = (ts: number, v: number): S[] => Array.from({ length: 6000 }, (_, i) => ({ source: 'big', metric: `m${i}`, value: v + i, ts }));
-    await store.apply(batchOf(wide(T + 100, 0)), Date.now());
-    await store.apply(batchOf(wide(T + 1100, 1)), Date.now());
-    for (const i of [0, 2999, 5999]) {
-      const q = { metric: `m${i}`, source: 'big', ring: 'fine' as const, fromMs: T, toMs: T + 2000, stepMs: 1000 };
-      assert.deepEqual((await store.series(q)).points, [[T, 1, i, i, i, i], [T + 1000, 1, i + 1, i + 1, i + 1, i + 1]]);
-    }
   });
 });
 
