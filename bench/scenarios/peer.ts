@@ -10,6 +10,10 @@
  * Not equal work: FleetPulse's 202 means the samples are applied to its state store (rings queried
  * by the live view); VM's 204 means they are parsed and queued for its storage (flushed to disk
  * within about a second). Both use both cores (2 workers vs GOMAXPROCS=2).
+ * Two controls bound what any JSON push server could do here: bare Node (2 node:cluster workers that
+ * read the body, JSON.parse it and sum the values; bench/baselines/bare-push.ts) direct, and the
+ * same behind a Caddy with FleetPulse's ingest upstream transport and nothing else
+ * (bench/lib/caddy-front.ts) — the cost of the proxy hop by itself.
  */
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -20,6 +24,8 @@ import { httpLoad, type HttpLoadResult } from '../lib/load.js';
 import { metricTotal, scrapeMetrics } from '../lib/prom.js';
 import { ratio, spread, type Spread } from '../lib/stats.js';
 import { barChart } from '../lib/svg.js';
+import { startCaddyFront } from '../lib/caddy-front.js';
+import { startBarePush } from '../lib/servers.js';
 import { VM_BINARY, startVictoria, toInfluxLines, toVmJsonLines, type BenchSample, type Victoria } from '../lib/victoria.js';
 import type { BenchContext, Scenario } from '../lib/scenario.js';
 
@@ -29,12 +35,14 @@ const CONNECTIONS = 64;
 const SOURCES = 10_000;
 const BODIES = 20;
 
-type Target = 'fleetpulse-direct' | 'fleetpulse-caddy' | 'vm-jsonline' | 'vm-influx';
+type Target = 'fleetpulse-direct' | 'fleetpulse-caddy' | 'vm-jsonline' | 'vm-influx' | 'bare-direct' | 'bare-caddy';
 const LABEL: Record<Target, string> = {
   'fleetpulse-direct': 'FleetPulse direct (JSON)',
   'fleetpulse-caddy': 'FleetPulse via Caddy (JSON)',
   'vm-jsonline': 'VictoriaMetrics JSON-line import',
   'vm-influx': 'VictoriaMetrics Influx line',
+  'bare-direct': 'control: bare Node (JSON.parse + sum), direct',
+  'bare-caddy': 'control: bare Node (JSON.parse + sum) via Caddy',
 };
 
 /** The same samples in every format; timestamps are "now" when built (built fresh per repeat). */
@@ -63,7 +71,7 @@ async function fpStored(c: RunningCluster): Promise<number> {
 export const peerScenario: Scenario = {
   name: 'peer',
   description: 'FleetPulse push batch 1000 (2 workers, memory; direct and via Caddy) vs VictoriaMetrics JSON-line import and Influx line, same samples, same generator',
-  timeLimitS: (c) => 120 + c.repeat * 4 * (c.durationS + 10),
+  timeLimitS: (c) => 150 + c.repeat * 6 * (c.durationS + 12),
   async run(ctx: BenchContext) {
     if (!hasBinary(VM_BINARY)) {
       // The one allowed skip: no peer binary, nothing to compare against.
@@ -94,6 +102,27 @@ export const peerScenario: Scenario = {
           const stored = (await fpStored(fp)) - before;
           runs.push({ target, rep, ...r, samplesPerSec: r.reqPerSec * BATCH, serverCores: cpu.groups.server ?? 0, stored });
         }
+        // Controls: bare Node direct and behind a Caddy of its own (stopped before VictoriaMetrics starts).
+        const bare = await startBarePush(WORKERS);
+        try {
+          const front = await startCaddyFront(new URL(bare.url).host);
+          try {
+            for (const [target, base, pids] of [['bare-direct', bare.url, [bare.proc.child.pid!]], ['bare-caddy', front.url, [bare.proc.child.pid!, front.pid]]] as const) {
+              const url = `${base}/api/v1/ingest`;
+              if (warmS > 0) await httpLoad({ url, connections: 16, durationS: warmS, bodies: b.fp, signal: ctx.signal });
+              ctx.progress(`peer: run ${rep + 1}/${ctx.repeat} ${LABEL[target]}`);
+              const meter = new CpuMeter({ server: [...pids] }).start();
+              const r = await httpLoad({ url, connections: CONNECTIONS, durationS: ctx.durationS, bodies: b.fp, signal: ctx.signal });
+              const cpu = meter.stop();
+              // The baseline stores nothing: what it acknowledged is what it "stored".
+              runs.push({ target, rep, ...r, samplesPerSec: r.reqPerSec * BATCH, serverCores: cpu.groups.server ?? 0, stored: (r.requests - r.non2xx) * BATCH });
+            }
+          } finally {
+            await front.stop();
+          }
+        } finally {
+          await bare.stop();
+        }
         let vm: Victoria | undefined;
         try {
           vm = await startVictoria();
@@ -119,7 +148,7 @@ export const peerScenario: Scenario = {
       await direct.stop();
     }
 
-    const targets: Target[] = ['fleetpulse-direct', 'fleetpulse-caddy', 'vm-jsonline', 'vm-influx'];
+    const targets: Target[] = ['fleetpulse-direct', 'fleetpulse-caddy', 'vm-jsonline', 'vm-influx', 'bare-direct', 'bare-caddy'];
     const agg = new Map(targets.map((t) => {
       const rs = runs.filter((r) => r.target === t);
       const requested = rs.reduce((a, r) => a + r.requests * BATCH, 0);
@@ -142,7 +171,10 @@ export const peerScenario: Scenario = {
     const rCaddy = ratio(fc.sps.median, vmJson.sps.median);
     const rDirectInflux = ratio(fd.sps.median, vmInflux.sps.median);
     const perCore = (a: { sps: Spread; cores: number }): number => a.sps.median / Math.max(0.01, a.cores);
+    const bareDirect = agg.get('bare-direct')!;
+    const bareCaddy = agg.get('bare-caddy')!;
     const summary: Record<string, unknown> = {
+      controls: { bareDirectVsVmJsonline: ratio(bareDirect.sps.median, vmJson.sps.median), bareCaddyVsVmJsonline: ratio(bareCaddy.sps.median, vmJson.sps.median), caddyVsBareCaddy: ratio(fc.sps.median, bareCaddy.sps.median), directVsBareDirect: ratio(fd.sps.median, bareDirect.sps.median) },
       ratioDirectVsVmJsonline: rDirect, ratioCaddyVsVmJsonline: rCaddy, ratioDirectVsVmInflux: rDirectInflux, ratioCaddyVsVmInflux: ratio(fc.sps.median, vmInflux.sps.median),
       targets: { directVsVmJsonline: 1.5, caddyVsVmJsonline: 1.0 },
       meetsDirect: rDirect >= 1.5, meetsCaddy: rCaddy >= 1.0,
@@ -157,6 +189,7 @@ export const peerScenario: Scenario = {
     const findings = [
       `Same run, same samples, same generator: FleetPulse direct ingested ${Math.round(fd.sps.median).toLocaleString('en-US')} samples/s, ${x(rDirect)} VictoriaMetrics' JSON-line import (${Math.round(vmJson.sps.median).toLocaleString('en-US')}; target ≥ 1.5×: ${rDirect >= 1.5 ? 'met' : 'not met'}), and through Caddy ${Math.round(fc.sps.median).toLocaleString('en-US')}, ${x(rCaddy)} (target ≥ 1.0×: ${rCaddy >= 1.0 ? 'met' : 'not met'}). Against VM's Influx line endpoint (${Math.round(vmInflux.sps.median).toLocaleString('en-US')} samples/s) direct is ${x(rDirectInflux)}.`,
       `Per core of server CPU: FleetPulse direct ${Math.round(perCore(fd)).toLocaleString('en-US')} samples/s (${fd.cores.toFixed(2)} cores), VictoriaMetrics JSON-line ${Math.round(perCore(vmJson)).toLocaleString('en-US')} (${vmJson.cores.toFixed(2)} cores). The generator (autocannon, one thread) shares the same 2 cores, so the server that needs less CPU per sample leaves more for the generator — the per-core figure is the fairer one on this box.`,
+      `Controls, same run: bare Node (read, JSON.parse, sum; ${WORKERS} workers) took ${Math.round(bareDirect.sps.median).toLocaleString('en-US')} samples/s direct (${x(ratio(bareDirect.sps.median, vmJson.sps.median))} VictoriaMetrics' JSON-line import) and ${Math.round(bareCaddy.sps.median).toLocaleString('en-US')} through a Caddy with FleetPulse's upstream transport and nothing else (${x(ratio(bareCaddy.sps.median, vmJson.sps.median))}; Caddy and the upstream together used ${bareCaddy.cores.toFixed(2)} cores). That is the ceiling of any JSON push server behind this Caddy on this machine: FleetPulse via Caddy reached ${x(ratio(fc.sps.median, bareCaddy.sps.median))} of it, and direct ${x(ratio(fd.sps.median, bareDirect.sps.median))} of bare Node direct.`,
       `The work is not the same: FleetPulse's 202 comes after the samples are in its in-memory rings (queryable and on their way to the live view), ${fd.storedShare >= 0.99 ? 'and its own counter confirms every acknowledged sample was stored' : `and its counter shows ${(fd.storedShare * 100).toFixed(1)}% of acknowledged samples stored`}; VictoriaMetrics' 204 comes after parsing, with the rows buffered for its on-disk storage (${(vmJson.storedShare * 100).toFixed(1)}% of sent JSON-line samples counted as inserted). VM keeps every raw sample for its retention on disk; FleetPulse keeps 1 s and 1 min buckets in memory. Through Caddy FleetPulse pays a proxy hop on the same cores (${x(ratio(fc.sps.median, fd.sps.median))} of direct).`,
     ];
     const chart = 'peer-samples.svg';

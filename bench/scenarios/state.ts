@@ -8,13 +8,14 @@
  * with server timestamps, sources rotating over a pool — one sample per series per request, the
  * hardest shape for Redis (every sample is its own bucket update). Stream: the real agent
  * (`fleetpulse agent --transport stream`, exactly-once protocol), one connection per host.
- * Baseline in the same run: memory mode with the same worker count and load.
+ * Baseline in the same run: memory mode with the same worker count and load, its repeats alternating
+ * with Redis mode's (both stacks run side by side), so drift of a shared machine hits both alike.
  * The target of issue 5: Redis ≥ 50% of memory's samples/s at push batch 1000, 2 workers, with
  * redis-server under one core.
  */
 import { Redis } from 'ioredis';
-import { startCluster } from '../../node/testing/cluster.js';
-import { startRedis, type RunningRedis } from '../../node/testing/redis.js';
+import { startCluster, type RunningCluster } from '../../node/testing/cluster.js';
+import { startRedis } from '../../node/testing/redis.js';
 import { httpLoad } from '../lib/load.js';
 import { startAgent } from '../lib/agent.js';
 import { ratio, spread } from '../lib/stats.js';
@@ -29,6 +30,7 @@ const STREAM_HOSTS = 200;
 const STREAM_BATCH = 100;
 
 type Store = 'memory' | 'redis';
+const STORES: readonly Store[] = ['memory', 'redis'];
 type Transport = 'push' | 'stream';
 
 interface Variant {
@@ -137,28 +139,30 @@ export const stateScenario: Scenario = {
     const runs: RunRow[] = [];
     const variants: Variant[] = [];
     for (const workers of [1, 2]) {
-      for (const store of ['memory', 'redis'] as const) {
-        let redis: RunningRedis | undefined;
-        let admin: Redis | undefined;
-        if (store === 'redis') {
-          redis = await startRedis();
-          admin = new Redis(redis.port, '127.0.0.1');
-          admin.on('error', () => {});
-        }
-        const fp = await startCluster({ workers, state: store, ...(redis ? { redisUrl: redis.url } : {}), env: { FLEETPULSE_LOG_LEVEL: 'warn' }, readyTimeoutMs: 60_000 });
-        try {
+      // Both stacks run side by side and their repeats alternate (memory first, then Redis first, …):
+      // on a shared machine whose speed drifts over minutes, the ratio then compares like with like.
+      const redis = await startRedis();
+      const admin = new Redis(redis.port, '127.0.0.1');
+      admin.on('error', () => {});
+      const stacks: Partial<Record<Store, RunningCluster>> = {};
+      try {
+        for (const store of STORES) {
+          stacks[store] = await startCluster({ workers, state: store, ...(store === 'redis' ? { redisUrl: redis.url } : {}), env: { FLEETPULSE_LOG_LEVEL: 'warn' }, readyTimeoutMs: 60_000 });
           // Warm-up: JIT, connections, and every source of the pool written by every worker (the
           // first write of a series also indexes it; that is not the steady state being measured).
-          await httpLoad({ url: `${fp.url}/api/v1/ingest`, connections: 16, durationS: 5, bodies, signal: ctx.signal });
-          for (const transport of ['push', 'stream'] as const) {
-            const v: Variant = { store, workers, transport };
-            variants.push(v);
-            for (let rep = 0; rep < ctx.repeat; rep++) {
+          await httpLoad({ url: `${stacks[store]!.url}/api/v1/ingest`, connections: 16, durationS: 5, bodies, signal: ctx.signal });
+        }
+        for (const transport of ['push', 'stream'] as const) {
+          for (const store of STORES) variants.push({ store, workers, transport });
+          for (let rep = 0; rep < ctx.repeat; rep++) {
+            for (const store of rep % 2 === 0 ? STORES : [...STORES].reverse()) {
+              const v: Variant = { store, workers, transport };
               ctx.progress(`state: ${store}, ${workers} worker(s), ${transport}, run ${rep + 1}/${ctx.repeat}`);
-              const before = admin ? await redisCounters(admin) : undefined;
-              const m = await measure(ctx, v, fp.url, rep, bodies);
+              const counted = store === 'redis';
+              const before = counted ? await redisCounters(admin) : undefined;
+              const m = await measure(ctx, v, stacks[store]!.url, rep, bodies);
               const row: RunRow = { ...v, rep, samplesPerSec: m.samplesPerSec, p50Ms: m.p50Ms, p99Ms: m.p99Ms, errors: m.errors, ...(m.errors > 0 && m.errorCodes !== undefined ? { errorCodes: m.errorCodes } : {}) };
-              if (admin && before) {
+              if (before !== undefined) {
                 const after = await redisCounters(admin);
                 const k = m.samples > 0 ? 1000 / m.samples : Number.NaN;
                 row.roundTripsPer1k = (after.commands - before.commands) * k;
@@ -171,11 +175,11 @@ export const stateScenario: Scenario = {
               runs.push(row);
             }
           }
-        } finally {
-          await fp.stop();
-          admin?.disconnect();
-          await redis?.stop();
         }
+      } finally {
+        for (const c of Object.values(stacks)) await c.stop();
+        admin.disconnect();
+        await redis.stop();
       }
     }
 
