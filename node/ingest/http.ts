@@ -10,7 +10,7 @@ import type { IngestConfig } from '../config/schema.js';
 import type { WorkerMetrics } from '../observability/metrics.js';
 import type { Principal } from '../http/auth.js';
 import type { SampleBatch } from '../protocol/samples.js';
-import { decodeBody, readBody } from './body.js';
+import { decodeBody, drainRejected, readBody } from './body.js';
 import type { TurnBudget } from './turn-budget.js';
 import { SampleScanner } from './fast-scan.js';
 import { parseJson, parseNdjson, type ParseLimits } from './parse.js';
@@ -115,7 +115,9 @@ export function createPushHandler(deps: PushDeps): PushHandler {
     } catch (err) {
       // A 413 leaves the rest of the body unread; the connection is NOT closed: closing a socket
       // with unread input makes the kernel send RST, which can destroy the 413 before the client
-      // reads it. Node discards the rest of the body itself, bounded by the request timeout.
+      // reads it. Node discards the rest of the body itself, bounded by the request timeout —
+      // unless the client asked to close after this request: then the rest is read first.
+      await drainRejected(req, res);
       const status = sendError(res, err);
       m.ingestRequests.inc({ transport: 'http', code: `${Math.floor(status / 100)}xx` });
       if (stage === 'limit') {
