@@ -13,6 +13,8 @@ import { startRedis } from '../testing/redis.js';
 import { startCluster, type RunningCluster } from '../testing/cluster.js';
 import { getJson, postJson, request } from '../testing/http.js';
 import { promTotal } from '../testing/prom.js';
+import { loop, storedCounts } from '../testing/load.js';
+import { until } from '../testing/until.js';
 
 const skip = skipUnless('redis-server');
 
@@ -123,4 +125,58 @@ test('several workers of one instance: each source is written by one worker, the
   const summed = perSource.reduce((n, a) => n + a.points.reduce((m, p) => m + p[2]!, 0), 0);
   assert.equal(counted, 12 * SOURCES, 'every sample counted once');
   assert.equal(summed, expected, 'sums exact');
+});
+
+test('scale 3 → 2 → 3 under multi-source load: writers change with the membership, every acknowledged sample counted exactly once', { skip, timeout: 180_000 }, async (t) => {
+  const redis = await startRedis();
+  t.after(() => redis.stop());
+  const c = await startCluster({ workers: 3, state: 'redis', redisUrl: redis.url, env: { FLEETPULSE_LOG_LEVEL: 'warn' }, readyTimeoutMs: 60_000 });
+  t.after(() => c.stop());
+  await waitReady(c);
+  const agent = new http.Agent({ keepAlive: true, maxSockets: 8 });
+  t.after(() => agent.destroy());
+
+  // Every request carries 8 sources of its own (so each source's count says what became of its
+  // request), spread over the owners: most requests are split and partly forwarded.
+  const PER = 8;
+  const outcomes: Array<{ sources: string[]; status: number | string }> = [];
+  let stop = false;
+  const load = loop(6, () => stop, async (i) => {
+    const sources = Array.from({ length: PER }, (_, k) => `sc${i}-${k}`);
+    const body = JSON.stringify(sources.map((source) => ({ source, metric: 'scale', value: 1 })));
+    const a = await request(`${c.url}/api/v1/ingest`, { method: 'POST', agent, timeoutMs: 15_000, headers: { 'content-type': 'application/json' }, body }).catch((e: Error) => e);
+    outcomes.push({ sources, status: a instanceof Error ? `error: ${a.message.slice(0, 60)}` : a.status });
+  });
+  const acked = (): number => outcomes.filter((o) => o.status === 202).length;
+  const scaleTo = async (n: number): Promise<void> => {
+    const a = await request(`${c.adminUrl}/admin/scale`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ workers: n }), timeoutMs: 60_000 });
+    assert.equal(a.status, 200, a.body);
+  };
+  try {
+    await until('100 acknowledged requests', 30_000, () => acked() >= 100);
+    await scaleTo(2);
+    const down = acked();
+    await until('100 more acknowledged requests after scaling to 2', 30_000, () => acked() >= down + 100);
+    await scaleTo(3);
+    const up = acked();
+    await until('100 more acknowledged requests after scaling to 3', 30_000, () => acked() >= up + 100);
+  } finally {
+    stop = true;
+    await load;
+  }
+  assert.ok(await promTotal(c.adminUrl, 'fleetpulse_forwarded_samples_total') > 0, 'parts were forwarded to their writers');
+
+  const counts = await storedCounts(c.url, 'scale', outcomes.flatMap((o) => o.sources), agent);
+  const refused = outcomes.filter((o) => o.status !== 202);
+  for (const o of outcomes) {
+    for (const s of o.sources) {
+      const n = counts.get(s)!;
+      if (o.status === 202) assert.equal(n, 1, `acknowledged ${s} counted ${n} times`);
+      else assert.ok(n <= 1, `refused (${o.status}) ${s} counted ${n} times`);
+    }
+  }
+  const by = new Map<string, number>();
+  for (const o of refused) by.set(String(o.status), (by.get(String(o.status)) ?? 0) + 1);
+  t.diagnostic(`${outcomes.length} requests of ${PER} sources: ${acked()} acknowledged and counted exactly once; refused ${JSON.stringify(Object.fromEntries(by))}`);
+  assert.ok(refused.length <= outcomes.length / 10, `few requests refused while scaling: ${JSON.stringify(Object.fromEntries(by))}`);
 });
