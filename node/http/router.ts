@@ -5,7 +5,7 @@
 import { ErrorCode, FleetPulseError } from '../errors.js';
 import { answerQuery, type QueryDeps, type QueryRoute } from '../query/http.js';
 import type { WorkerMetrics } from '../observability/metrics.js';
-import { errorSentOn, sendError, sendJson } from './respond.js';
+import { drainRejected, errorSentOn, sendError, sendJson } from './respond.js';
 import type { Logger } from '../observability/logger.js';
 import { REQUEST_ID_HEADER, RequestErrorLog, requestIdOf } from '../observability/request-log.js';
 import type { AnyRequest, AnyResponse, Handler } from './server.js';
@@ -58,12 +58,17 @@ export function createRouter(deps: RouterDeps): Handler {
         methodNotAllowed(res, 'POST', count);
         return logIfFailed(res, reqId, 'ingest');
       }
-      const principal = admit(Role.Ingest, req, res, deps.access);
-      if (principal === undefined) {
+      const access = checkAccess(Role.Ingest, req, deps.access);
+      if (!access.ok) {
         deps.metrics.ingestRequests.inc({ transport: 'http', code: '4xx' });
-        return logIfFailed(res, reqId, 'ingest');
+        // The body is unread: a client that asked to close must still get the answer (ingest/body.ts).
+        void drainRejected(req, res).then(() => {
+          answerRefusal(res, access.err);
+          logIfFailed(res, reqId, 'ingest');
+        });
+        return;
       }
-      void deps.push(req, res, path === '/api/metrics', principal).then(() => logIfFailed(res, reqId, 'ingest'));
+      void deps.push(req, res, path === '/api/metrics', access.principal).then(() => logIfFailed(res, reqId, 'ingest'));
       return;
     }
     const route = queryRoutes[path];
@@ -107,14 +112,25 @@ export function createRouter(deps: RouterDeps): Handler {
 
 /** The access check of a route: the principal, or undefined once the 401/403 is answered. */
 function admit(role: Role, req: AnyRequest, res: AnyResponse, access: AccessControl | undefined): Principal | undefined {
-  if (access === undefined) return { role, id: 'anonymous' };
+  const r = checkAccess(role, req, access);
+  if (r.ok) return r.principal;
+  answerRefusal(res, r.err);
+  return undefined;
+}
+
+/** The access check, without answering: the principal, or why not. */
+function checkAccess(role: Role, req: AnyRequest, access: AccessControl | undefined): { ok: true; principal: Principal } | { ok: false; err: unknown } {
+  if (access === undefined) return { ok: true, principal: { role, id: 'anonymous' } };
   try {
-    return access.check(role, req);
+    return { ok: true, principal: access.check(role, req) };
   } catch (err) {
-    // RFC 6750: a 401 names the scheme it wants.
-    sendError(res, err, err instanceof FleetPulseError && err.httpStatus === 401 ? { 'www-authenticate': 'Bearer realm="fleetpulse"' } : {});
-    return undefined;
+    return { ok: false, err };
   }
+}
+
+/** A 401/403; RFC 6750: a 401 names the scheme it wants. */
+function answerRefusal(res: AnyResponse, err: unknown): void {
+  sendError(res, err, err instanceof FleetPulseError && err.httpStatus === 401 ? { 'www-authenticate': 'Bearer realm="fleetpulse"' } : {});
 }
 
 function methodNotAllowed(res: AnyResponse, allow: string, count: (route: string, status: number) => void): void {

@@ -3,11 +3,10 @@
  * before reading; a chunked body is cut off as soon as it passes the limit; gzip is inflated with
  * an output cap (a gzip bomb stops at maxBytes, it is never fully inflated).
  */
-import http from 'node:http';
 import { gunzip } from 'node:zlib';
 import { promisify } from 'node:util';
 import { ErrorCode, FleetPulseError } from '../errors.js';
-import type { AnyRequest, AnyResponse } from '../http/server.js';
+import type { AnyRequest } from '../http/server.js';
 
 const gunzipAsync = promisify(gunzip);
 
@@ -60,36 +59,3 @@ export async function decodeBody(body: Buffer, encoding: string | undefined, max
   }
 }
 
-/** Most bytes of an unread body drainRejected() reads before an early answer (past it, the answer goes out anyway). */
-export const DRAIN_MAX_BYTES = 8 * 1024 * 1024;
-
-/**
- * Before an early error answer (413 on a declared length) on a connection the server will close after
- * it — the client sent `Connection: close`, as one-shot clients do — read what is left of the body,
- * up to `maxBytes` and `timeoutMs`. Node closes such a socket right after the answer, and closing with
- * unread input makes the kernel send RST, which can destroy the answer in the client's buffers before it
- * reads it (the client saw EPIPE instead of the 413). Kept connections need nothing: Node reads and
- * discards the rest itself. HTTP/2 closes a stream, never the connection.
- */
-export function drainRejected(req: AnyRequest, res: AnyResponse, maxBytes = DRAIN_MAX_BYTES, timeoutMs = 5000): Promise<void> {
-  if (req.complete || !(res instanceof http.ServerResponse) || res.shouldKeepAlive) return Promise.resolve();
-  return new Promise((resolve) => {
-    let seen = 0;
-    const done = (): void => {
-      clearTimeout(timer);
-      req.off('data', onData);
-      req.off('end', done);
-      req.off('close', done);
-      resolve();
-    };
-    const onData = (c: Buffer): void => {
-      seen += c.length;
-      if (seen > maxBytes) done();
-    };
-    const timer = setTimeout(done, timeoutMs);
-    req.on('data', onData);
-    req.once('end', done);
-    req.once('close', done);
-    req.resume();
-  });
-}

@@ -3,14 +3,14 @@
  * POST /api/metrics (201). Thin: read → decode → parse (all-or-nothing) → sink → answer.
  */
 import { ErrorCode, FleetPulseError } from '../errors.js';
-import { sendError, sendJson } from '../http/respond.js';
+import { drainRejected, sendError, sendJson } from '../http/respond.js';
 import type { AnyRequest, AnyResponse } from '../http/server.js';
 import type { SampleSink } from '../aggregate/aggregator.js';
 import type { IngestConfig } from '../config/schema.js';
 import type { WorkerMetrics } from '../observability/metrics.js';
 import type { Principal } from '../http/auth.js';
 import type { SampleBatch } from '../protocol/samples.js';
-import { decodeBody, drainRejected, readBody } from './body.js';
+import { decodeBody, readBody } from './body.js';
 import type { TurnBudget } from './turn-budget.js';
 import { SampleScanner } from './fast-scan.js';
 import { parseJson, parseNdjson, type ParseLimits } from './parse.js';
