@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import http from 'node:http';
 import { Redis } from 'ioredis';
 import { skipUnless } from '../testing/binaries.js';
-import { startRedis } from '../testing/redis.js';
+import { startRedis, type RunningRedis } from '../testing/redis.js';
 import { startCluster, type RunningCluster } from '../testing/cluster.js';
 import { getJson, postJson, request } from '../testing/http.js';
 import { promTotal } from '../testing/prom.js';
@@ -88,12 +88,18 @@ test('two instances on one Redis: ingest through one, identical answers from bot
   assert.equal(summary.sources, 40);
 });
 
-test('several workers of one instance: each source is written by one worker, the others forward to it; answers exact', { skip, timeout: 120_000 }, async (t) => {
+/** A private redis-server and one ready Redis-mode instance of `workers` on it, both stopped after the test. */
+async function redisInstance(t: { after(fn: () => unknown): void }, workers: number): Promise<{ redis: RunningRedis; c: RunningCluster }> {
   const redis = await startRedis();
   t.after(() => redis.stop());
-  const c = await startCluster({ workers: 2, state: 'redis', redisUrl: redis.url, env: { FLEETPULSE_LOG_LEVEL: 'warn' }, readyTimeoutMs: 60_000 });
+  const c = await startCluster({ workers, state: 'redis', redisUrl: redis.url, env: { FLEETPULSE_LOG_LEVEL: 'warn' }, readyTimeoutMs: 60_000 });
   t.after(() => c.stop());
   await waitReady(c);
+  return { redis, c };
+}
+
+test('several workers of one instance: each source is written by one worker, the others forward to it; answers exact', { skip, timeout: 120_000 }, async (t) => {
+  const { redis, c } = await redisInstance(t, 2);
   const admin = new Redis(redis.port, '127.0.0.1');
   admin.on('error', () => {}); // Redis stops first at the end
   t.after(() => admin.disconnect());
@@ -128,11 +134,7 @@ test('several workers of one instance: each source is written by one worker, the
 });
 
 test('scale 3 → 2 → 3 under multi-source load: writers change with the membership, every acknowledged sample counted exactly once', { skip, timeout: 180_000 }, async (t) => {
-  const redis = await startRedis();
-  t.after(() => redis.stop());
-  const c = await startCluster({ workers: 3, state: 'redis', redisUrl: redis.url, env: { FLEETPULSE_LOG_LEVEL: 'warn' }, readyTimeoutMs: 60_000 });
-  t.after(() => c.stop());
-  await waitReady(c);
+  const { c } = await redisInstance(t, 3);
   const agent = new http.Agent({ keepAlive: true, maxSockets: 8 });
   t.after(() => agent.destroy());
 

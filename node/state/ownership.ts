@@ -65,6 +65,11 @@ export class Ownership {
   }
 }
 
+/** The owner slot of `key` under `own`, or undefined while no membership (or no live worker) is known. */
+export function ownerUnder(own: Ownership | undefined, key: string): number | undefined {
+  return own === undefined || own.slots.length === 0 ? undefined : own.ownerOf(key);
+}
+
 /** Split a batch by owner slot; the common one-owner case returns the batch itself. */
 export function splitByOwner(b: SampleBatch, own: Ownership): Map<number, SampleBatch> {
   const out = new Map<number, SampleBatch>();

@@ -14,7 +14,7 @@ import type { Peers } from '../worker/peers.js';
 import type { SlotBatcher, SlotResults } from '../worker/slot-batcher.js';
 import { MemoryPartition } from './memory.js';
 import { mergeMetrics, mergeSeries, mergeSources, mergeSummary } from './merge.js';
-import { Ownership, splitByOwner } from './ownership.js';
+import { Ownership, ownerUnder, splitByOwner } from './ownership.js';
 import type {
   BucketPartial, BucketUpdate, MetricAnswer, MetricPartial, SeriesAnswer, SeriesQuery, SourceAnswer, SourcePartial,
   StateStore, StoreStats, SummaryAnswer, SummaryPartial, SummaryQuery,
@@ -60,8 +60,7 @@ export class PartitionedStore implements StateStore {
 
   /** The slot that stores `source` under the current membership; undefined until one is known. */
   ownerOf(source: string): number | undefined {
-    const own = this.#ownership;
-    return own === undefined || own.slots.length === 0 ? undefined : own.ownerOf(source);
+    return ownerUnder(this.#ownership, source);
   }
 
   /** Ops our peers call on this worker's partition. */

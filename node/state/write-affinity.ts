@@ -22,7 +22,7 @@ import { toFleetPulseError } from '../errors.js';
 import type { SampleBatch } from '../protocol/samples.js';
 import type { ApplyArgs, ApplyResult, Forwarder } from '../worker/forwarder.js';
 import { PeerUnreachableError } from '../worker/peer-link.js';
-import { Ownership, splitByOwner } from './ownership.js';
+import { Ownership, ownerUnder, splitByOwner } from './ownership.js';
 import { WriteWrapper, type StateStore } from './store.js';
 
 /** What the store needs of the worker's cluster membership (worker/peers.ts). */
@@ -55,8 +55,7 @@ export class WriteAffinityStore extends WriteWrapper {
 
   /** The slot that writes `source` (undefined until a membership is known). */
   ownerOf(source: string): number | undefined {
-    const own = this.#ownership;
-    return own === undefined || own.slots.length === 0 ? undefined : own.ownerOf(source);
+    return ownerUnder(this.#ownership, source);
   }
 
   async apply(batch: SampleBatch, receivedAt: number): Promise<void> {
