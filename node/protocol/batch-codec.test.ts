@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { decodeParts, encodeParts, type BatchPart } from './batch-codec.js';
+import { BatchDecoder, BatchEncoder, decodeParts, encodeParts, type BatchPart } from './batch-codec.js';
 import { emptyBatch, pushSample, SampleKind, type SampleBatch } from './samples.js';
 import { ErrorCode, FleetPulseError } from '../errors.js';
 
@@ -49,7 +49,7 @@ test('more than 65,535 distinct names switch to 32-bit indexes', () => {
   const b: SampleBatch = emptyBatch();
   for (let i = 0; i < 70_000; i++) pushSample(b, 'm', `host-${i}`, i, 1000 + i, '', SampleKind.Gauge, '');
   const enc = encodeParts([{ batch: b, receivedAt: 1 }]);
-  assert.equal(enc.readUInt8(12), 4);
+  assert.equal(enc.readUInt8(16), 4);
   const [back] = decodeParts(enc);
   assert.equal(back!.batch.source[69_999], 'host-69999');
   assert.deepEqual(back!.batch, b);
@@ -67,7 +67,7 @@ test('the frame is much smaller than v8 serialization of the same batch', async 
 
 test('corrupt frames are refused with a typed error, never a crash or a half-read batch', () => {
   const good = encodeParts([toPart({ samples: [{ metric: 'cpu', source: 'h', unit: '', tags: '', kind: SampleKind.Gauge, ts: 1, value: 1 }], receivedAt: 1 })]);
-  const bad: Buffer[] = [Buffer.alloc(0), Buffer.alloc(16), good.subarray(0, good.length - 9), Buffer.concat([good.subarray(0, 12), Buffer.from([3]), good.subarray(13)])];
+  const bad: Buffer[] = [Buffer.alloc(0), Buffer.alloc(24), good.subarray(0, good.length - 9), Buffer.concat([good.subarray(0, 16), Buffer.from([3]), good.subarray(17)])];
   // A string index past the table.
   const outOfRange = Buffer.from(good);
   outOfRange.writeUInt16LE(9, outOfRange.length - 8 - 8 * 4 + 0);
@@ -75,4 +75,74 @@ test('corrupt frames are refused with a typed error, never a crash or a half-rea
   for (const frame of bad) {
     assert.throws(() => decodeParts(frame), (e: unknown) => e instanceof FleetPulseError && e.code === ErrorCode.INTERNAL, `frame of ${frame.length} B`);
   }
+});
+
+const hostPart = (hosts: string[], receivedAt = 1): BatchPart =>
+  toPart({ samples: hosts.map((h, i) => ({ metric: 'cpu', source: h, unit: 'percent', tags: '', kind: SampleKind.Gauge, ts: 1000 + i, value: i })), receivedAt });
+
+test('a link carries each string once: later frames hold only indexes and decode to the same string objects', () => {
+  const enc = new BatchEncoder();
+  const dec = new BatchDecoder();
+  const hosts = Array.from({ length: 100 }, (_, i) => `host-${i}.dc1.example`);
+  const first = enc.encode([hostPart(hosts)]);
+  const [a] = dec.decode(first);
+  const second = enc.encode([hostPart([...hosts].reverse(), 2)]);
+  const [b] = dec.decode(second);
+  assert.deepEqual(b, hostPart([...hosts].reverse(), 2));
+  assert.equal(second.readUInt32LE(12), 0, 'no new strings in the second frame');
+  assert.ok(second.length < first.length - 100 * 'host-00.dc1.example'.length, `${second.length} B vs ${first.length} B`);
+  // The owner's map lookups find their keys by identity.
+  assert.ok(Object.is(a!.batch.source[0], b!.batch.source[99]));
+  assert.equal(enc.size, 103); // 100 hosts, cpu, percent and the empty tags
+  assert.equal(dec.size, 103);
+  // A new name on a warm link travels once, with only its own bytes.
+  const third = enc.encode([hostPart(['host-new', hosts[5]!], 3)]);
+  assert.equal(third.readUInt32LE(8), 103);
+  assert.equal(third.readUInt32LE(12), 1);
+  assert.deepEqual(dec.decode(third), [hostPart(['host-new', hosts[5]!], 3)]);
+});
+
+test('many frames over one link round-trip exactly (property)', () => {
+  fc.assert(
+    fc.property(fc.array(fc.array(part, { maxLength: 3 }), { maxLength: 8 }), fc.integer({ min: 8, max: 400 }), (frames, max) => {
+      const enc = new BatchEncoder(max);
+      const dec = new BatchDecoder();
+      for (const ps of frames) {
+        const parts = ps.map(toPart);
+        assert.deepEqual(dec.decode(enc.encode(parts)), parts);
+        assert.equal(dec.size, enc.size);
+      }
+    }),
+    { numRuns: 300 },
+  );
+});
+
+test('a dictionary at its cap starts over (RESET) and both ends stay in step', () => {
+  const enc = new BatchEncoder(50);
+  const dec = new BatchDecoder();
+  const hostsA = Array.from({ length: 10 }, (_, i) => `a-${i}`);
+  const hostsB = Array.from({ length: 10 }, (_, i) => `b-${i}`);
+  dec.decode(enc.encode([hostPart(hostsA)]));
+  assert.equal(enc.size, 13);
+  const frame = enc.encode([hostPart(hostsB)]); // 13 + 4 × 10 > 50
+  assert.equal(frame.readUInt8(17) & 1, 1, 'RESET flag');
+  assert.equal(frame.readUInt32LE(8), 0);
+  assert.deepEqual(dec.decode(frame), [hostPart(hostsB)]);
+  assert.equal(enc.size, 13);
+  assert.equal(dec.size, 13);
+});
+
+test('a decoder out of step refuses the frame, and every frame after an unreadable one', () => {
+  const enc = new BatchEncoder();
+  const f1 = enc.encode([hostPart(['h1'])]);
+  const f2 = enc.encode([hostPart(['h2'])]);
+  const dec = new BatchDecoder();
+  // f2 needs f1's strings: decoded first, it is refused, not misread.
+  assert.throws(() => dec.decode(f2), (e: unknown) => e instanceof FleetPulseError && e.code === ErrorCode.INTERNAL && /out of step/.test(e.message));
+  // The link is done: even the frame that would have fitted is refused now.
+  assert.throws(() => dec.decode(f1), (e: unknown) => e instanceof FleetPulseError && /earlier frame/.test(e.message));
+  // In order, on a fresh decoder, both read.
+  const ok = new BatchDecoder();
+  assert.deepEqual(ok.decode(f1), [hostPart(['h1'])]);
+  assert.deepEqual(ok.decode(f2), [hostPart(['h2'])]);
 });

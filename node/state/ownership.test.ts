@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { fnv1a32, Ownership } from './ownership.js';
+import { fnv1a32, Ownership, splitByOwner } from './ownership.js';
+import { emptyBatch, pushSample, SampleKind, type SampleBatch } from '../protocol/samples.js';
 
 test('FNV-1a 32 matches the reference vectors', () => {
   assert.equal(fnv1a32(''), 0x811c9dc5);
@@ -24,4 +25,27 @@ test('rendezvous ownership spreads evenly and moves only the leaving worker\'s s
   for (const c of counts) assert.ok(c > 4500 && c < 5500, `uneven split ${counts}`);
   assert.equal(moved, counts[2]);
   assert.equal(new Ownership([], 9100).ownerOf('x'), -1);
+});
+
+test('splitByOwner: every sample goes to its source\'s owner, in order; one owner gets the batch itself', () => {
+  const own = new Ownership([0, 2, 5], 9100);
+  const b: SampleBatch = emptyBatch();
+  // Runs of one source (the wide form), single samples, and sources coming back later.
+  for (let i = 0; i < 3000; i++) {
+    const src = `host-${Math.floor(i / (i % 7 === 0 ? 1 : 3)) % 400}`;
+    pushSample(b, `m${i % 5}`, src, i, 1000 + i, i % 2 === 0 ? '' : 'bytes', i % 3 === 0 ? SampleKind.Counter : SampleKind.Gauge, i % 11 === 0 ? 'dc=eu' : '');
+  }
+  const parts = splitByOwner(b, own);
+  assert.deepEqual([...parts.keys()].sort(), [0, 2, 5]);
+  const expected = new Map<number, SampleBatch>([[0, emptyBatch()], [2, emptyBatch()], [5, emptyBatch()]]);
+  for (let i = 0; i < b.length; i++) {
+    pushSample(expected.get(own.ownerOf(b.source[i]!))!, b.metric[i]!, b.source[i]!, b.value[i]!, b.ts[i]!, b.unit[i]!, b.kind[i]!, b.tags[i]!);
+  }
+  for (const [slot, part] of parts) assert.deepEqual({ ...part }, { ...expected.get(slot)! }, `slot ${slot}`);
+
+  const mine = emptyBatch();
+  for (let i = 0; i < 50; i++) pushSample(mine, 'cpu', 'host-1', i, 1000 + i, '', SampleKind.Gauge, '');
+  assert.equal(splitByOwner(mine, own).get(own.ownerOf('host-1')), mine, 'one owner: no copy');
+  assert.equal(splitByOwner(b, new Ownership([3], 9100)).get(3), b, 'one worker: no copy');
+  assert.equal(splitByOwner(emptyBatch(), own).size, 0);
 });

@@ -5,7 +5,7 @@
  * So when Caddy hashes X-Source over the same healthy upstreams, it picks the owner itself and
  * nothing needs forwarding; when a worker leaves, only its sources move.
  */
-import { copySample, emptyBatch, type SampleBatch } from '../protocol/samples.js';
+import type { SampleBatch, SampleKind } from '../protocol/samples.js';
 
 /** The dial address Caddy knows worker `slot` by (also used as the hash input in cluster mode). */
 export function workerDial(slot: number, workerPort: number): string {
@@ -70,37 +70,67 @@ export function ownerUnder(own: Ownership | undefined, key: string): number | un
   return own === undefined || own.slots.length === 0 ? undefined : own.ownerOf(key);
 }
 
-/** Split a batch by owner slot; the common one-owner case returns the batch itself. */
+/**
+ * Split a batch by owner slot; the common one-owner case returns the batch itself. Each sample's
+ * owner is looked up once (per run of one source), then every part's columns are filled at their
+ * final size: the push-as-you-go copy it replaces was most of the split's cost at batch 1000.
+ */
 export function splitByOwner(b: SampleBatch, own: Ownership): Map<number, SampleBatch> {
   const out = new Map<number, SampleBatch>();
-  if (b.length === 0) return out;
+  const n = b.length;
+  if (n === 0) return out;
+  if (own.slots.length === 1) {
+    out.set(own.slots[0]!, b);
+    return out;
+  }
+  const owners = new Int32Array(n);
+  const counts = new Map<number, number>();
   let lastSource = b.source[0]!;
   let lastOwner = own.ownerOf(lastSource);
-  let single = true;
-  for (let i = 1; i < b.length && single; i++) {
+  let run = 0;
+  for (let i = 0; i < n; i++) {
     const s = b.source[i]!;
     if (s !== lastSource) {
       lastSource = s;
-      if (own.ownerOf(s) !== lastOwner) single = false;
+      const o = own.ownerOf(s);
+      if (o !== lastOwner) {
+        counts.set(lastOwner, (counts.get(lastOwner) ?? 0) + run);
+        lastOwner = o;
+        run = 0;
+      }
     }
+    owners[i] = lastOwner;
+    run++;
   }
-  if (single) {
+  counts.set(lastOwner, (counts.get(lastOwner) ?? 0) + run);
+  if (counts.size === 1) {
     out.set(lastOwner, b);
     return out;
   }
-  lastSource = '';
-  for (let i = 0; i < b.length; i++) {
-    const s = b.source[i]!;
-    if (s !== lastSource) {
-      lastSource = s;
-      lastOwner = own.ownerOf(s);
-    }
-    let part = out.get(lastOwner);
-    if (part === undefined) {
-      part = emptyBatch();
-      out.set(lastOwner, part);
-    }
-    copySample(part, b, i);
+  // Slots are small integers: per-slot state in arrays indexed by slot.
+  const parts: SampleBatch[] = [];
+  const fill: number[] = [];
+  for (const [slot, count] of counts) {
+    const part: SampleBatch = {
+      length: count, metric: new Array<string>(count), source: new Array<string>(count), value: new Array<number>(count),
+      ts: new Array<number>(count), unit: new Array<string>(count), kind: new Array<SampleKind>(count), tags: new Array<string>(count),
+    };
+    parts[slot] = part;
+    fill[slot] = 0;
+    out.set(slot, part);
+  }
+  for (let i = 0; i < n; i++) {
+    const slot = owners[i]!;
+    const part = parts[slot]!;
+    const j = fill[slot]!;
+    fill[slot] = j + 1;
+    part.metric[j] = b.metric[i]!;
+    part.source[j] = b.source[i]!;
+    part.value[j] = b.value[i]!;
+    part.ts[j] = b.ts[i]!;
+    part.unit[j] = b.unit[i]!;
+    part.kind[j] = b.kind[i]!;
+    part.tags[j] = b.tags[i]!;
   }
   return out;
 }

@@ -11,7 +11,9 @@
  *
  * Frame: u32 LE length of the rest, u8 type, u32 LE request id, payload: the parts in the binary
  * batch codec (protocol/batch-codec.ts) for Apply; v8 serialization for the small ApplyResult,
- * SeqOps and SeqResults. A link that fails or closes fails its pending requests with
+ * SeqOps and SeqResults. Apply frames share a string dictionary per connection (each outgoing link
+ * has its encoder, each inbound socket its decoder): a frame the owner cannot read fails its parts
+ * and ends that connection, since later frames would be read against a dictionary out of step. A link that fails or closes fails its pending requests with
  * STATE_UNAVAILABLE, so the caller re-routes after the next membership change; a link that never
  * connected fails them with PeerUnreachableError, which also says that nothing reached the peer.
  * Answers may come in any order (a Redis-mode owner answers once its write is confirmed).
@@ -22,7 +24,7 @@ import { join } from 'node:path';
 import { serialize, deserialize } from 'node:v8';
 import { ErrorCode, FleetPulseError, toFleetPulseError } from '../errors.js';
 import type { Logger } from '../observability/logger.js';
-import { decodeParts, encodeParts } from '../protocol/batch-codec.js';
+import { BatchDecoder, BatchEncoder } from '../protocol/batch-codec.js';
 import type { ApplyArgs, ApplyResult } from './forwarder.js';
 import type { SlotResults } from './slot-batcher.js';
 
@@ -93,13 +95,20 @@ interface Pending {
   timer: NodeJS.Timeout;
 }
 
+/** A connection to a peer: its requests waiting for answers, and its half of the Apply dictionary. */
+interface OutLink {
+  socket: net.Socket;
+  pending: Map<number, Pending>;
+  encoder: BatchEncoder;
+}
+
 export class PeerLinks {
   readonly #slot: number;
   readonly #dir: string;
   readonly #handlers: PeerLinkHandlers;
   readonly #log: Logger;
   readonly #server: net.Server;
-  readonly #out = new Map<number, { socket: net.Socket; pending: Map<number, Pending> }>();
+  readonly #out = new Map<number, OutLink>();
   readonly #inbound = new Set<net.Socket>();
   #nextId = 1;
 
@@ -127,19 +136,23 @@ export class PeerLinks {
     socket.on('close', () => this.#inbound.delete(socket));
     socket.on('error', () => socket.destroy());
     const answer = (type: number, id: number, result: unknown): void => {
-      if (!socket.destroyed) writeFrame(socket, type + 1, id, serialize(result));
+      if (!socket.destroyed && !socket.writableEnded) writeFrame(socket, type + 1, id, serialize(result));
     };
+    const decoder = new BatchDecoder();
     socket.on('data', reader((type, id, payload) => {
       if (type === FrameType.Apply) {
-        const result = this.#serveApply(payload);
+        const result = this.#serveApply(decoder, payload, () => socket.end());
         if (result instanceof Promise) void result.then((r) => answer(type, id, r));
         else answer(type, id, result);
       } else if (type === FrameType.SeqOps) answer(type, id, this.#serveSeqOps(payload));
     }));
   }
 
-  /** The parts are decoded at once (the frame's bytes are not kept); applying them may finish later. */
-  #serveApply(payload: Buffer): ApplyResult | Promise<ApplyResult> {
+  /**
+   * The parts are decoded at once (the frame's bytes are not kept); applying them may finish later.
+   * An unreadable frame fails every part and calls `drop` (the link's dictionary is out of step).
+   */
+  #serveApply(decoder: BatchDecoder, payload: Buffer, drop: () => void): ApplyResult | Promise<ApplyResult> {
     // Whole-message failure (e.g. a corrupt frame): every part fails with the same error.
     const failAll = (err: unknown, n: number): ApplyResult => {
       const e = toFleetPulseError(err).toJSON();
@@ -147,8 +160,11 @@ export class PeerLinks {
     };
     let args: ApplyArgs;
     try {
-      args = { parts: decodeParts(payload) };
+      args = { parts: decoder.decode(payload) };
     } catch (err) {
+      this.#log.warn({ err }, 'unreadable forwarded batch frame: closing the peer link');
+      // After the answer below is written (end() sends what is queued, then closes).
+      queueMicrotask(drop);
       return failAll(err, payload.length >= 8 ? payload.readUInt32LE(4) : 1);
     }
     try {
@@ -176,17 +192,17 @@ export class PeerLinks {
 
   /** Send parts to the owner `slot`; resolves with one result per part. */
   apply(slot: number, args: ApplyArgs, timeoutMs: number): Promise<ApplyResult> {
-    return this.#request(slot, FrameType.Apply, encodeParts(args.parts), timeoutMs, 'apply forwarded samples', (b) => deserialize(b) as ApplyResult);
+    const link = this.#connect(slot);
+    return this.#request(link, slot, FrameType.Apply, link.encoder.encode(args.parts), timeoutMs, 'apply forwarded samples', (b) => deserialize(b) as ApplyResult);
   }
 
   /** Run seq ops on the owner `slot`; resolves with one answer per op. */
   seqOps(slot: number, ops: SeqOp[], timeoutMs: number): Promise<SlotResults<number>> {
-    return this.#request(slot, FrameType.SeqOps, serialize(ops), timeoutMs, 'answer stream seq operations', (b) => deserialize(b) as SlotResults<number>);
+    return this.#request(this.#connect(slot), slot, FrameType.SeqOps, serialize(ops), timeoutMs, 'answer stream seq operations', (b) => deserialize(b) as SlotResults<number>);
   }
 
   /** One request frame; the answer is decoded as it is read (its bytes are not kept past that). */
-  #request<T>(slot: number, type: number, payload: Buffer, timeoutMs: number, what: string, decode: (answer: Buffer) => T): Promise<T> {
-    const link = this.#connect(slot);
+  #request<T>(link: OutLink, slot: number, type: number, payload: Buffer, timeoutMs: number, what: string, decode: (answer: Buffer) => T): Promise<T> {
     const id = this.#nextId++;
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
@@ -205,12 +221,12 @@ export class PeerLinks {
     });
   }
 
-  #connect(slot: number): { socket: net.Socket; pending: Map<number, Pending> } {
+  #connect(slot: number): OutLink {
     const existing = this.#out.get(slot);
     if (existing !== undefined && !existing.socket.destroyed) return existing;
     const socket = net.connect(linkPath(this.#dir, slot));
     socket.setNoDelay(true);
-    const link = { socket, pending: new Map<number, Pending>() };
+    const link: OutLink = { socket, pending: new Map<number, Pending>(), encoder: new BatchEncoder() };
     this.#out.set(slot, link);
     let connected = false;
     socket.once('connect', () => {
