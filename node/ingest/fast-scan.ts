@@ -20,7 +20,7 @@
  * Names (sources, metrics, units) come from small caches keyed by their bytes: a name seen before
  * is found without building a string, and was validated when it entered the cache.
  */
-import { emptyBatch, pushSample, SampleKind, type SampleBatch } from '../protocol/samples.js';
+import { emptyBatch, SampleKind, type SampleBatch } from '../protocol/samples.js';
 import { isMetricName, MAX_UNIT, SOURCE_RE } from '../protocol/names.js';
 import { readTags, type ParseLimits } from './parse.js';
 
@@ -52,8 +52,30 @@ const EXACT_DIGITS = 15;
 /** Metrics of one wide-form object this path reads (more go to parse.ts). */
 const MAX_WIDE = 64;
 
-/** The scanner's batch between calls: never filled (scan() starts a new one). */
-const NO_BATCH: SampleBatch = Object.freeze(emptyBatch());
+/** Samples the scanner's scratch columns keep between calls (a larger payload's are let go). */
+const SCRATCH_KEPT = 16_384;
+
+/** Write a sample at index `b.length` of scratch columns (overwriting what an earlier payload left). */
+function put(b: SampleBatch, metric: string, source: string, value: number, ts: number, unit: string, kind: SampleKind, tags: string): void {
+  const k = b.length;
+  b.metric[k] = metric;
+  b.source[k] = source;
+  b.value[k] = value;
+  b.ts[k] = ts;
+  b.unit[k] = unit;
+  b.kind[k] = kind;
+  b.tags[k] = tags;
+  b.length = k + 1;
+}
+
+/** The first `b.length` samples of scratch columns as a batch of its own. */
+function cut(b: SampleBatch): SampleBatch {
+  const n = b.length;
+  return {
+    length: n, metric: b.metric.slice(0, n), source: b.source.slice(0, n), value: b.value.slice(0, n), ts: b.ts.slice(0, n),
+    unit: b.unit.slice(0, n), kind: b.kind.slice(0, n), tags: b.tags.slice(0, n),
+  };
+}
 
 const FNV_BASIS = 0x811c9dc5 | 0;
 const FNV_PRIME = 0x01000193;
@@ -253,8 +275,13 @@ export class SampleScanner {
   readonly #tags = new ByteCache<TagSet>(12, tagSet);
   #limits: ParseLimits | undefined;
   #now = 0;
-  /** The batch being filled (NO_BATCH between calls: the scanner keeps no payload's samples). */
-  #batch: SampleBatch = NO_BATCH;
+  /**
+   * The samples being read, in columns kept from call to call and written by index: a payload's
+   * batch is then cut from them at its exact size. Columns grown by push for every payload were
+   * most of the scanner's garbage (about 3× a batch's final size, at batch 1000). Holds at most
+   * SCRATCH_KEPT samples between calls.
+   */
+  #scratch: SampleBatch = emptyBatch();
   /** Second results: the end of the last string or number read, and the last string's hash. */
   #end = 0;
   #hash = 0;
@@ -266,7 +293,7 @@ export class SampleScanner {
   scan(buf: Buffer, limits: ParseLimits, now: number): Scanned | undefined {
     this.#limits = limits;
     this.#now = now;
-    this.#batch = emptyBatch();
+    this.#scratch.length = 0;
     try {
       let seq: number | undefined;
       let p = skipSpace(buf, 0);
@@ -276,12 +303,12 @@ export class SampleScanner {
         p = this.#end;
       } else throw GIVE_UP;
       if (skipSpace(buf, p) !== buf.length) throw GIVE_UP; // anything after the value
-      return { batch: this.#batch, seq };
+      return { batch: cut(this.#scratch), seq };
     } catch (err) {
       if (err === GIVE_UP) return undefined;
       throw err;
     } finally {
-      this.#batch = NO_BATCH;
+      if (this.#scratch.metric.length > SCRATCH_KEPT) this.#scratch = emptyBatch();
     }
   }
 
@@ -528,15 +555,15 @@ export class SampleScanner {
       p = this.#end;
     }
     if (source === undefined) throw GIVE_UP;
-    const batch = this.#batch;
+    const batch = this.#scratch;
     if ((seen & K_METRICS) !== 0) {
       if ((seen & (K_METRIC | K_VALUE)) !== 0) throw GIVE_UP; // both forms at once: leave it to parse.ts
       const names = this.#wideNames;
       const values = this.#wideValues;
-      for (let i = 0; i < names.length; i++) pushSample(batch, names[i]!, source, values[i]!, ts, unit, kind, tags);
+      for (let i = 0; i < names.length; i++) put(batch, names[i]!, source, values[i]!, ts, unit, kind, tags);
     } else {
       if (metric === undefined || (seen & K_VALUE) === 0) throw GIVE_UP;
-      pushSample(batch, metric, source, value, ts, unit, kind, tags);
+      put(batch, metric, source, value, ts, unit, kind, tags);
     }
     if (batch.length > this.#limits!.maxSamples) throw GIVE_UP;
     return seq;
