@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { fnv1a32, Ownership, splitByOwner } from './ownership.js';
+import { fnv1a32, Ownership, splitByOwner, workerDial } from './ownership.js';
 import { emptyBatch, pushSample, SampleKind, type SampleBatch } from '../protocol/samples.js';
 
 test('FNV-1a 32 matches the reference vectors', () => {
@@ -48,4 +48,24 @@ test('splitByOwner: every sample goes to its source\'s owner, in order; one owne
   assert.equal(splitByOwner(mine, own).get(own.ownerOf('host-1')), mine, 'one owner: no copy');
   assert.equal(splitByOwner(b, new Ownership([3], 9100)).get(3), b, 'one worker: no copy');
   assert.equal(splitByOwner(emptyBatch(), own).size, 0);
+});
+
+test('ownerOf is Caddy\'s rendezvous choice: the highest fnv1a32(key + dial), the first slot on ties', () => {
+  const slots = [4, 0, 7, 1];
+  const own = new Ownership(slots, 9311);
+  const sorted = [...slots].sort((a, b) => a - b);
+  const reference = (key: string): number => {
+    let best = -1;
+    let bestHash = -1;
+    for (const s of sorted) {
+      const h = fnv1a32(key + workerDial(s, 9311));
+      if (h > bestHash) {
+        bestHash = h;
+        best = s;
+      }
+    }
+    return best;
+  };
+  const keys = ['', 'a', 'web-01', 'stream:abc', 'rack-7.dc-eu.example.com', 'hôte-é', '主机-1', 'emoji-😀-x', ...Array.from({ length: 5000 }, (_, i) => `host-${i * 7919}`)];
+  for (const k of keys) assert.equal(own.ownerOf(k), reference(k), k);
 });
