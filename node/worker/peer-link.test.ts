@@ -14,14 +14,17 @@ import { ErrorCode, FleetPulseError } from '../errors.js';
 import { createLogger } from '../observability/logger.js';
 import { emptyBatch, pushSample, SampleKind } from '../protocol/samples.js';
 import { Forwarder, type ApplyArgs } from './forwarder.js';
-import { PeerLinks, PeerUnreachableError, type PeerLinkHandlers, type SeqOp } from './peer-link.js';
+import { linkPath, PeerLinks, PeerUnreachableError, type PeerLinkHandlers, type SeqOp } from './peer-link.js';
+import net from 'node:net';
+import { deserialize } from 'node:v8';
+import { BatchEncoder } from '../protocol/batch-codec.js';
 import { until } from '../testing/until.js';
 import { SlotBatcher } from './slot-batcher.js';
 
 const log = createLogger({ role: 'worker', level: 'silent', json: true });
 
 /** Slot 1 serves `handlers`; slot 0 only calls. */
-async function pair(handlers: PeerLinkHandlers): Promise<{ client: PeerLinks; owner: PeerLinks; close(): void }> {
+async function pair(handlers: PeerLinkHandlers): Promise<{ client: PeerLinks; owner: PeerLinks; dir: string; close(): void }> {
   const dir = mkdtempSync(join(tmpdir(), 'fp-links-'));
   const idle: PeerLinkHandlers = { apply: () => [], seqOps: () => [] };
   const client = new PeerLinks(0, dir, idle, log);
@@ -31,6 +34,7 @@ async function pair(handlers: PeerLinkHandlers): Promise<{ client: PeerLinks; ow
   return {
     client,
     owner,
+    dir,
     close: () => {
       client.close();
       owner.close();
@@ -169,4 +173,65 @@ test('only a link that never connected fails with PeerUnreachableError (nothing 
   await until('the owner got the frame', 5000, () => received === 1);
   p.owner.close();
   await assert.rejects(pending, (e: unknown) => e instanceof FleetPulseError && e.code === ErrorCode.STATE_UNAVAILABLE && !(e instanceof PeerUnreachableError));
+});
+
+test('forwarded names cross a link once: later frames arrive as the very same strings', async (t) => {
+  const seen: string[] = [];
+  const p = await pair({ apply: (args) => args.parts.map((part) => (seen.push(part.batch.source[0]!), null)), seqOps: () => [] });
+  t.after(() => p.close());
+  const part = (source: string): ApplyArgs => {
+    const b = emptyBatch();
+    pushSample(b, 'cpu', source, 1, 1_000, '', SampleKind.Gauge, '');
+    return { parts: [{ batch: b, receivedAt: 1 }] };
+  };
+  await p.client.apply(1, part('host-' + 'a'.repeat(3)), 5000);
+  await p.client.apply(1, part(['host-', 'aaa'].join('')), 5000);
+  assert.equal(seen.length, 2);
+  assert.equal(seen[0], 'host-aaa');
+  assert.ok(Object.is(seen[0], seen[1]), 'the owner got one string object for both frames');
+});
+
+test('a frame out of step with its connection\'s dictionary fails its parts and ends that connection only', async (t) => {
+  let applied = 0;
+  const p = await pair({ apply: (args) => args.parts.map(() => (applied++, null)), seqOps: () => [] });
+  t.after(() => p.close());
+  const b = emptyBatch();
+  pushSample(b, 'cpu', 'h', 1, 1_000, '', SampleKind.Gauge, '');
+  const frame = (payload: Buffer, id: number): Buffer => {
+    const head = Buffer.alloc(9);
+    head.writeUInt32LE(payload.length + 5, 0);
+    head.writeUInt8(1, 4); // Apply
+    head.writeUInt32LE(id, 5);
+    return Buffer.concat([head, payload]);
+  };
+  // A raw connection whose second frame refers to strings its first never carried.
+  const ours = new BatchEncoder();
+  const theirs = new BatchEncoder();
+  const other = emptyBatch();
+  pushSample(other, 'mem', 'h2', 1, 1_000, '', SampleKind.Gauge, '');
+  pushSample(other, 'mem', 'h3', 1, 1_000, '', SampleKind.Gauge, '');
+  theirs.encode([{ batch: other, receivedAt: 1 }]); // 4 strings where ours has 3
+  const raw = net.connect(linkPath(p.dir, 1));
+  const answers: Array<Array<{ code: string } | null>> = [];
+  let buf = Buffer.alloc(0);
+  raw.on('data', (c: Buffer) => {
+    buf = Buffer.concat([buf, c]);
+    while (buf.length >= 4 && buf.length >= 4 + buf.readUInt32LE(0)) {
+      const len = buf.readUInt32LE(0);
+      answers.push(deserialize(buf.subarray(9, 4 + len)) as Array<{ code: string } | null>);
+      buf = buf.subarray(4 + len);
+    }
+  });
+  const closed = new Promise<void>((resolve) => raw.on('close', () => resolve()));
+  raw.write(frame(ours.encode([{ batch: b, receivedAt: 1 }]), 1));
+  raw.write(frame(theirs.encode([{ batch: b, receivedAt: 2 }]), 2));
+  await Promise.race([closed, new Promise((_, reject) => setTimeout(() => reject(new Error('the owner did not end the connection within 5 s')), 5000).unref())]);
+  assert.equal(answers.length, 2);
+  assert.deepEqual(answers[0], [null]);
+  assert.equal(answers[1]!.length, 1);
+  assert.equal(answers[1]![0]!.code, ErrorCode.INTERNAL);
+  assert.equal(applied, 1, 'the unreadable frame applied nothing');
+  // Other connections to the same owner are not affected.
+  assert.deepEqual(await p.client.apply(1, { parts: [{ batch: b, receivedAt: 3 }] }, 5000), [null]);
+  assert.equal(applied, 2);
 });
