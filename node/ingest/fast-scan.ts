@@ -20,7 +20,7 @@
  * Names (sources, metrics, units) come from small caches keyed by their bytes: a name seen before
  * is found without building a string, and was validated when it entered the cache.
  */
-import { emptyBatch, SampleKind, type SampleBatch } from '../protocol/samples.js';
+import { emptyBatch, pushSample, SampleKind, sliceBatch, type SampleBatch } from '../protocol/samples.js';
 import { isMetricName, MAX_UNIT, SOURCE_RE } from '../protocol/names.js';
 import { readTags, type ParseLimits } from './parse.js';
 
@@ -54,28 +54,6 @@ const MAX_WIDE = 64;
 
 /** Samples the scanner's scratch columns keep between calls (a larger payload's are let go). */
 const SCRATCH_KEPT = 16_384;
-
-/** Write a sample at index `b.length` of scratch columns (overwriting what an earlier payload left). */
-function put(b: SampleBatch, metric: string, source: string, value: number, ts: number, unit: string, kind: SampleKind, tags: string): void {
-  const k = b.length;
-  b.metric[k] = metric;
-  b.source[k] = source;
-  b.value[k] = value;
-  b.ts[k] = ts;
-  b.unit[k] = unit;
-  b.kind[k] = kind;
-  b.tags[k] = tags;
-  b.length = k + 1;
-}
-
-/** The first `b.length` samples of scratch columns as a batch of its own. */
-function cut(b: SampleBatch): SampleBatch {
-  const n = b.length;
-  return {
-    length: n, metric: b.metric.slice(0, n), source: b.source.slice(0, n), value: b.value.slice(0, n), ts: b.ts.slice(0, n),
-    unit: b.unit.slice(0, n), kind: b.kind.slice(0, n), tags: b.tags.slice(0, n),
-  };
-}
 
 const FNV_BASIS = 0x811c9dc5 | 0;
 const FNV_PRIME = 0x01000193;
@@ -303,7 +281,7 @@ export class SampleScanner {
         p = this.#end;
       } else throw GIVE_UP;
       if (skipSpace(buf, p) !== buf.length) throw GIVE_UP; // anything after the value
-      return { batch: cut(this.#scratch), seq };
+      return { batch: sliceBatch(this.#scratch, this.#scratch.length), seq };
     } catch (err) {
       if (err === GIVE_UP) return undefined;
       throw err;
@@ -560,10 +538,10 @@ export class SampleScanner {
       if ((seen & (K_METRIC | K_VALUE)) !== 0) throw GIVE_UP; // both forms at once: leave it to parse.ts
       const names = this.#wideNames;
       const values = this.#wideValues;
-      for (let i = 0; i < names.length; i++) put(batch, names[i]!, source, values[i]!, ts, unit, kind, tags);
+      for (let i = 0; i < names.length; i++) pushSample(batch, names[i]!, source, values[i]!, ts, unit, kind, tags);
     } else {
       if (metric === undefined || (seen & K_VALUE) === 0) throw GIVE_UP;
-      put(batch, metric, source, value, ts, unit, kind, tags);
+      pushSample(batch, metric, source, value, ts, unit, kind, tags);
     }
     if (batch.length > this.#limits!.maxSamples) throw GIVE_UP;
     return seq;

@@ -54,20 +54,45 @@ export function emptyBatch(): SampleBatch {
   return { length: 0, metric: [], source: [], value: [], ts: [], unit: [], kind: [], tags: [] };
 }
 
+/** A batch of `n` samples whose columns are allocated at that size, to be filled by setSample. */
+export function sizedBatch(n: number): SampleBatch {
+  return {
+    length: n, metric: new Array<string>(n), source: new Array<string>(n), value: new Array<number>(n),
+    ts: new Array<number>(n), unit: new Array<string>(n), kind: new Array<SampleKind>(n), tags: new Array<string>(n),
+  };
+}
+
+/** Write sample `k` of every column (b.length is the caller's). */
+export function setSample(b: SampleBatch, k: number, metric: string, source: string, value: number, ts: number, unit: string, kind: SampleKind, tags: string): void {
+  b.metric[k] = metric;
+  b.source[k] = source;
+  b.value[k] = value;
+  b.ts[k] = ts;
+  b.unit[k] = unit;
+  b.kind[k] = kind;
+  b.tags[k] = tags;
+}
+
+/**
+ * Add a sample at index b.length. Written by index, not pushed, so it also fills scratch columns
+ * that are longer than b.length (the fast-path scanner's, kept between payloads).
+ */
 export function pushSample(b: SampleBatch, metric: string, source: string, value: number, ts: number, unit: string, kind: SampleKind, tags: string): void {
-  b.metric.push(metric);
-  b.source.push(source);
-  b.value.push(value);
-  b.ts.push(ts);
-  b.unit.push(unit);
-  b.kind.push(kind);
-  b.tags.push(tags);
+  setSample(b, b.length, metric, source, value, ts, unit, kind, tags);
   b.length++;
 }
 
 /** Copy sample i of `from` onto the end of `to`. */
 export function copySample(to: SampleBatch, from: SampleBatch, i: number): void {
   pushSample(to, from.metric[i]!, from.source[i]!, from.value[i]!, from.ts[i]!, from.unit[i]!, from.kind[i]!, from.tags[i]!);
+}
+
+/** The first `n` samples of `b` as a batch of its own (copied columns). */
+export function sliceBatch(b: SampleBatch, n: number): SampleBatch {
+  return {
+    length: n, metric: b.metric.slice(0, n), source: b.source.slice(0, n), value: b.value.slice(0, n), ts: b.ts.slice(0, n),
+    unit: b.unit.slice(0, n), kind: b.kind.slice(0, n), tags: b.tags.slice(0, n),
+  };
 }
 
 export const TAG_SEPARATOR = '\u001f';

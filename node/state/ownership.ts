@@ -5,7 +5,7 @@
  * So when Caddy hashes X-Source over the same healthy upstreams, it picks the owner itself and
  * nothing needs forwarding; when a worker leaves, only its sources move.
  */
-import type { SampleBatch, SampleKind } from '../protocol/samples.js';
+import { setSample, sizedBatch, type SampleBatch } from '../protocol/samples.js';
 
 /** The dial address Caddy knows worker `slot` by (also used as the hash input in cluster mode). */
 export function workerDial(slot: number, workerPort: number): string {
@@ -83,54 +83,36 @@ export function splitByOwner(b: SampleBatch, own: Ownership): Map<number, Sample
     out.set(own.slots[0]!, b);
     return out;
   }
+  // Slots are small integers: per-slot counts, parts and fill positions in arrays indexed by slot.
   const owners = new Int32Array(n);
-  const counts = new Map<number, number>();
-  let lastSource = b.source[0]!;
-  let lastOwner = own.ownerOf(lastSource);
-  let run = 0;
+  const counts: number[] = [];
+  let lastSource: string | undefined;
+  let owner = -1;
   for (let i = 0; i < n; i++) {
     const s = b.source[i]!;
     if (s !== lastSource) {
       lastSource = s;
-      const o = own.ownerOf(s);
-      if (o !== lastOwner) {
-        counts.set(lastOwner, (counts.get(lastOwner) ?? 0) + run);
-        lastOwner = o;
-        run = 0;
-      }
+      owner = own.ownerOf(s);
     }
-    owners[i] = lastOwner;
-    run++;
+    owners[i] = owner;
+    counts[owner] = (counts[owner] ?? 0) + 1;
   }
-  counts.set(lastOwner, (counts.get(lastOwner) ?? 0) + run);
-  if (counts.size === 1) {
-    out.set(lastOwner, b);
+  if (counts[owner] === n) {
+    out.set(owner, b);
     return out;
   }
-  // Slots are small integers: per-slot state in arrays indexed by slot.
   const parts: SampleBatch[] = [];
   const fill: number[] = [];
-  for (const [slot, count] of counts) {
-    const part: SampleBatch = {
-      length: count, metric: new Array<string>(count), source: new Array<string>(count), value: new Array<number>(count),
-      ts: new Array<number>(count), unit: new Array<string>(count), kind: new Array<SampleKind>(count), tags: new Array<string>(count),
-    };
-    parts[slot] = part;
+  for (const slot of own.slots) {
+    const count = counts[slot] ?? 0;
+    if (count === 0) continue;
+    parts[slot] = sizedBatch(count);
     fill[slot] = 0;
-    out.set(slot, part);
+    out.set(slot, parts[slot]);
   }
   for (let i = 0; i < n; i++) {
     const slot = owners[i]!;
-    const part = parts[slot]!;
-    const j = fill[slot]!;
-    fill[slot] = j + 1;
-    part.metric[j] = b.metric[i]!;
-    part.source[j] = b.source[i]!;
-    part.value[j] = b.value[i]!;
-    part.ts[j] = b.ts[i]!;
-    part.unit[j] = b.unit[i]!;
-    part.kind[j] = b.kind[i]!;
-    part.tags[j] = b.tags[i]!;
+    setSample(parts[slot]!, fill[slot]!++, b.metric[i]!, b.source[i]!, b.value[i]!, b.ts[i]!, b.unit[i]!, b.kind[i]!, b.tags[i]!);
   }
   return out;
 }

@@ -13,9 +13,10 @@
  * batch codec (protocol/batch-codec.ts) for Apply; v8 serialization for the small ApplyResult,
  * SeqOps and SeqResults. Apply frames share a string dictionary per connection (each outgoing link
  * has its encoder, each inbound socket its decoder): a frame the owner cannot read fails its parts
- * and ends that connection, since later frames would be read against a dictionary out of step. A link that fails or closes fails its pending requests with
- * STATE_UNAVAILABLE, so the caller re-routes after the next membership change; a link that never
- * connected fails them with PeerUnreachableError, which also says that nothing reached the peer.
+ * and ends that connection, since later frames would be read against a dictionary out of step.
+ * A link that fails or closes fails its pending requests with STATE_UNAVAILABLE, so the caller
+ * re-routes after the next membership change; a link that never connected fails them with
+ * PeerUnreachableError, which also says that nothing reached the peer.
  * Answers may come in any order (a Redis-mode owner answers once its write is confirmed).
  */
 import net from 'node:net';
