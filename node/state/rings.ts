@@ -1,56 +1,51 @@
 /**
- * Per-series ring buffers of buckets (DESIGN.md §6), stored column-wise in typed-array slabs of
- * CHUNK series each: no object per series or per sample, and RSS grows only with touched pages.
+ * Per-series ring buffers of buckets (DESIGN.md §6), stored in typed-array slabs of CHUNK series
+ * each: no object per series or per sample, and RSS grows only with touched pages.
  *
  * Fine ring (1 s × 600 by default), compact for the common case of ≤ 1 sample per bucket:
  *   tag  Uint16  0 = empty, 1..65534 = one sample at offset tag-1 ms in the bucket, MULTI = see ext
  *   last Float64 the bucket's last value (by ts; ties go to the later arrival), or for MULTI the
  *                index of its overflow entry
  * A fine bucket that gets a second sample moves its count/sum/min/max/last/last offset into a
- * shared overflow pool (`ext`, 38 B an entry), freed when the slot is recycled. 10 B per fine slot
- * instead of 36. (The index lives in the slot itself: a Map from slot to entry cost ~30 B more per
- * entry, and rehashing it at millions of entries stalled the event loop for 100+ ms.)
+ * shared overflow pool (`ext`, one 40 B record an entry), freed when the slot is recycled. 10 B per
+ * fine slot instead of 40. (The index lives in the slot itself: a Map from slot to entry cost ~30 B
+ * more per entry, and rehashing it at millions of entries stalled the event loop for 100+ ms.)
  *
- * Coarse ring (1 min × 360 by default): count Uint32, sum/min/max/last Float64, last offset Uint16
- * (in units of ceil(coarseStep / 65535) ms).
+ * Coarse ring (1 min × 360 by default): one 40 B record per slot (count, sum/min/max/last, last
+ * offset in units of ceil(coarseStep / 65535) ms).
+ *
+ * A record's fields sit together (records.ts' layout), not in a column each: a write lands on a
+ * random series, so each column was a cache miss of its own — six for a coarse bucket and six more
+ * for an overflow entry, the largest share of a memory-mode worker's per-sample cost (profiled).
+ * Likewise a series' two ring heads share one array.
  *
  * Invariant: slot (b mod N) of a series holds bucket b iff head − N < b ≤ head; older slots are
  * cleared when the head advances past them, so a read never sees a stale lap of the ring.
  */
 import assert from 'node:assert/strict';
 import type { RetentionConfig } from '../config/schema.js';
+import { clearRecord, mergeRecord, newRecords, RECORD_BYTES, recordCount, setRecord, visitRecord, type Records } from './records.js';
 
 const CHUNK_BITS = 8;
 const CHUNK = 1 << CHUNK_BITS;
 const MULTI = 0xffff;
 const NO_HEAD = -1;
+/** Index of a row's fine and coarse head in Chunk.heads. */
+const FINE = 0;
+const COARSE = 1;
 
 interface Chunk {
-  fineHead: Float64Array;
+  /** Per row: the fine ring's head bucket at 2·row, the coarse ring's at 2·row + 1 (NO_HEAD when empty). */
+  heads: Float64Array;
   fineTag: Uint16Array;
   fineLast: Float64Array;
-  coarseHead: Float64Array;
-  coarseCount: Uint32Array;
-  coarseSum: Float64Array;
-  coarseMin: Float64Array;
-  coarseMax: Float64Array;
-  coarseLast: Float64Array;
-  coarseOff: Uint16Array;
+  coarse: Records;
 }
 
-/** One page of the fine overflow pool: entry e is at page e >>> EXT_BITS, index e & EXT_MASK. */
-interface ExtPage {
-  count: Uint32Array;
-  sum: Float64Array;
-  min: Float64Array;
-  max: Float64Array;
-  last: Float64Array;
-  off: Uint16Array;
-}
+/** The fine overflow pool is paged: entry e is record e & EXT_MASK of page e >>> EXT_BITS. */
 const EXT_BITS = 14;
 const EXT_PAGE = 1 << EXT_BITS;
 const EXT_MASK = EXT_PAGE - 1;
-const EXT_ENTRY_BYTES = 4 + 8 * 4 + 2;
 
 /** Receives buckets in ascending time order. */
 export type BucketVisitor = (startMs: number, count: number, sum: number, min: number, max: number, last: number, lastTs: number) => void;
@@ -67,7 +62,7 @@ export class RingStore {
   // Overflow pool for fine buckets holding more than one sample.
   // Pages of EXT_PAGE entries: growing adds a page instead of copying the pool (a doubling copy
   // at millions of entries stalled the event loop for ~250 ms per column).
-  readonly #ext: ExtPage[] = [];
+  readonly #ext: Records[] = [];
   #extNext = 0;
   readonly #extFree: number[] = [];
 
@@ -95,9 +90,9 @@ export class RingStore {
     const row = id & (CHUNK - 1);
     const fb = row * this.#fineN;
     for (let s = 0; s < this.#fineN; s++) this.#clearFine(c, fb, s);
-    c.fineHead[row] = NO_HEAD;
-    c.coarseHead[row] = NO_HEAD;
-    c.coarseCount.fill(0, row * this.#coarseN, (row + 1) * this.#coarseN);
+    c.heads[2 * row + FINE] = NO_HEAD;
+    c.heads[2 * row + COARSE] = NO_HEAD;
+    for (let s = row * this.#coarseN; s < (row + 1) * this.#coarseN; s++) clearRecord(c.coarse, s);
     this.#freeIds.push(id);
   }
 
@@ -119,12 +114,12 @@ export class RingStore {
   #mergeFine(c: Chunk, row: number, b: number, off: number, count: number, sum: number, min: number, max: number, last: number): void {
     const n = this.#fineN;
     const base = row * n;
-    const head = c.fineHead[row]!;
+    const head = c.heads[2 * row + FINE]!;
     if (head === NO_HEAD || b > head) {
       // Advance the head, clearing every slot the ring laps over (at most n).
       const from = head === NO_HEAD ? b - n + 1 : Math.max(head + 1, b - n + 1);
       for (let bb = from; bb <= b; bb++) this.#clearFine(c, base, bb % n);
-      c.fineHead[row] = b;
+      c.heads[2 * row + FINE] = b;
     } else if (b <= head - n) {
       return; // older than the fine retention; the coarse ring still takes it
     }
@@ -135,42 +130,22 @@ export class RingStore {
       c.fineTag[slot] = off + 1;
       c.fineLast[slot] = last;
     } else if (tag === 0 || tag !== MULTI) {
-      // Becomes (or is created as) a multi-sample bucket in the overflow pool.
+      // Becomes (or is created as) a multi-sample bucket in the overflow pool: the sample already
+      // there first, then the incoming bucket folded in (so it wins a tie for `last`).
       const e = this.#extAlloc();
       const p = this.#ext[e >>> EXT_BITS]!;
       const i = e & EXT_MASK;
-      p.count[i] = count;
-      p.sum[i] = sum;
-      p.min[i] = min;
-      p.max[i] = max;
-      p.off[i] = off;
-      if (tag !== 0) {
-        const prevOff = tag - 1;
+      if (tag === 0) setRecord(p, i, count, sum, min, max, last, off);
+      else {
         const prev = c.fineLast[slot]!;
-        p.count[i]!++;
-        p.sum[i]! += prev;
-        if (prev < min) p.min[i] = prev;
-        if (prev > max) p.max[i] = prev;
-        if (off < prevOff) {
-          last = prev;
-          p.off[i] = prevOff;
-        }
+        setRecord(p, i, 1, prev, prev, prev, prev, tag - 1);
+        mergeRecord(p, i, count, sum, min, max, last, off);
       }
-      p.last[i] = last;
       c.fineLast[slot] = e; // a MULTI slot's float column holds its overflow index
       c.fineTag[slot] = MULTI;
     } else {
       const e = c.fineLast[slot]!;
-      const p = this.#ext[e >>> EXT_BITS]!;
-      const i = e & EXT_MASK;
-      p.count[i]! += count;
-      p.sum[i]! += sum;
-      if (min < p.min[i]!) p.min[i] = min;
-      if (max > p.max[i]!) p.max[i] = max;
-      if (off >= p.off[i]!) {
-        p.last[i] = last;
-        p.off[i] = off;
-      }
+      mergeRecord(this.#ext[e >>> EXT_BITS]!, e & EXT_MASK, count, sum, min, max, last, off);
     }
   }
 
@@ -178,33 +153,17 @@ export class RingStore {
   #mergeCoarse(c: Chunk, row: number, b: number, off: number, count: number, sum: number, min: number, max: number, last: number): void {
     const n = this.#coarseN;
     const base = row * n;
-    const head = c.coarseHead[row]!;
+    const head = c.heads[2 * row + COARSE]!;
     if (head === NO_HEAD || b > head) {
       const from = head === NO_HEAD ? b - n + 1 : Math.max(head + 1, b - n + 1);
-      for (let bb = from; bb <= b; bb++) c.coarseCount[base + (bb % n)] = 0;
-      c.coarseHead[row] = b;
+      for (let bb = from; bb <= b; bb++) clearRecord(c.coarse, base + (bb % n));
+      c.heads[2 * row + COARSE] = b;
     } else if (b <= head - n) {
       return;
     }
     const slot = base + (b % n);
-    const cur = c.coarseCount[slot]!;
-    if (cur === 0) {
-      c.coarseCount[slot] = count;
-      c.coarseSum[slot] = sum;
-      c.coarseMin[slot] = min;
-      c.coarseMax[slot] = max;
-      c.coarseLast[slot] = last;
-      c.coarseOff[slot] = off;
-    } else {
-      c.coarseCount[slot] = cur + count;
-      c.coarseSum[slot]! += sum;
-      if (min < c.coarseMin[slot]!) c.coarseMin[slot] = min;
-      if (max > c.coarseMax[slot]!) c.coarseMax[slot] = max;
-      if (off >= c.coarseOff[slot]!) {
-        c.coarseLast[slot] = last;
-        c.coarseOff[slot] = off;
-      }
-    }
+    if (recordCount(c.coarse, slot) === 0) setRecord(c.coarse, slot, count, sum, min, max, last, off);
+    else mergeRecord(c.coarse, slot, count, sum, min, max, last, off);
   }
 
   /**
@@ -255,7 +214,7 @@ export class RingStore {
   #visitFine(c: Chunk, row: number, fromMs: number, toMs: number, visitor: BucketVisitor): void {
     const n = this.#fineN;
     const step = this.fineStepMs;
-    const head = c.fineHead[row]!;
+    const head = c.heads[2 * row + FINE]!;
     if (head === NO_HEAD) return;
     const b0 = Math.max(Math.ceil(fromMs / step), head - n + 1);
     const b1 = Math.min(Math.floor(toMs / step), head);
@@ -270,9 +229,7 @@ export class RingStore {
         visitor(start, 1, last, last, last, last, start + tag - 1);
       } else {
         const e = c.fineLast[base + s]!;
-        const p = this.#ext[e >>> EXT_BITS]!;
-        const i = e & EXT_MASK;
-        visitor(start, p.count[i]!, p.sum[i]!, p.min[i]!, p.max[i]!, p.last[i]!, start + p.off[i]!);
+        visitRecord(this.#ext[e >>> EXT_BITS]!, e & EXT_MASK, start, 1, visitor);
       }
     }
   }
@@ -280,17 +237,14 @@ export class RingStore {
   #visitCoarse(c: Chunk, row: number, fromMs: number, toMs: number, visitor: BucketVisitor): void {
     const n = this.#coarseN;
     const step = this.coarseStepMs;
-    const head = c.coarseHead[row]!;
+    const head = c.heads[2 * row + COARSE]!;
     if (head === NO_HEAD) return;
     const b0 = Math.max(Math.ceil(fromMs / step), head - n + 1);
     const b1 = Math.min(Math.floor(toMs / step), head);
     const base = row * n;
     for (let b = b0; b <= b1; b++) {
       const slot = base + (b % n);
-      const count = c.coarseCount[slot]!;
-      if (count === 0) continue;
-      const start = b * step;
-      visitor(start, count, c.coarseSum[slot]!, c.coarseMin[slot]!, c.coarseMax[slot]!, c.coarseLast[slot]!, start + c.coarseOff[slot]! * this.#coarseOffUnit);
+      if (recordCount(c.coarse, slot) !== 0) visitRecord(c.coarse, slot, b * step, this.#coarseOffUnit, visitor);
     }
   }
 
@@ -298,7 +252,7 @@ export class RingStore {
   headBucket(id: number): [number, number, number, number, number, number, number] | undefined {
     const c = this.#chunk(id);
     const row = id & (CHUNK - 1);
-    const head = c.fineHead[row]!;
+    const head = c.heads[2 * row + FINE]!;
     if (head === NO_HEAD) return undefined;
     let out: [number, number, number, number, number, number, number] | undefined;
     const start = head * this.fineStepMs;
@@ -310,10 +264,9 @@ export class RingStore {
 
   /** Bytes held by the slabs and the overflow pool (what bench/memory reports per series). */
   bytes(): number {
-    let perChunk = 0;
     const c = this.#chunks[0];
-    if (c !== undefined) for (const a of Object.values(c) as ArrayBufferView[]) perChunk += a.byteLength;
-    return perChunk * this.#chunks.length + this.#ext.length * EXT_PAGE * EXT_ENTRY_BYTES;
+    const perChunk = c === undefined ? 0 : c.heads.byteLength + c.fineTag.byteLength + c.fineLast.byteLength + c.coarse.f64.byteLength;
+    return perChunk * this.#chunks.length + this.#ext.length * EXT_PAGE * RECORD_BYTES;
   }
 
   /** Number of live series ids. */
@@ -338,10 +291,7 @@ export class RingStore {
     const e = this.#extFree.pop();
     if (e !== undefined) return e;
     if (this.#extNext === this.#ext.length * EXT_PAGE) {
-      this.#ext.push({
-        count: new Uint32Array(EXT_PAGE), sum: new Float64Array(EXT_PAGE), min: new Float64Array(EXT_PAGE),
-        max: new Float64Array(EXT_PAGE), last: new Float64Array(EXT_PAGE), off: new Uint16Array(EXT_PAGE),
-      });
+      this.#ext.push(newRecords(EXT_PAGE));
     }
     return this.#extNext++;
   }
@@ -350,16 +300,10 @@ export class RingStore {
     const f = CHUNK * this.#fineN;
     const k = CHUNK * this.#coarseN;
     return {
-      fineHead: new Float64Array(CHUNK).fill(NO_HEAD),
+      heads: new Float64Array(2 * CHUNK).fill(NO_HEAD),
       fineTag: new Uint16Array(f),
       fineLast: new Float64Array(f),
-      coarseHead: new Float64Array(CHUNK).fill(NO_HEAD),
-      coarseCount: new Uint32Array(k),
-      coarseSum: new Float64Array(k),
-      coarseMin: new Float64Array(k),
-      coarseMax: new Float64Array(k),
-      coarseLast: new Float64Array(k),
-      coarseOff: new Uint16Array(k),
+      coarse: newRecords(k),
     };
   }
 }
