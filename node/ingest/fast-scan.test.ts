@@ -6,7 +6,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { nameCache, SampleScanner } from './fast-scan.js';
+import { SampleScanner } from './fast-scan.js';
 import { decodeStreamFrame, decodeStreamMessage } from './stream-decode.js';
 import { SimulatedHost, metricCatalogue } from '../agent/encode.js';
 import { fastPathAgrees as agrees, FUZZ_NOW as NOW, fuzzLimits as limits } from '../testing/fuzz.js';
@@ -87,17 +87,3 @@ test('fast path: stream frames decode as decodeStreamMessage() does, seq include
   }
 });
 
-test('name cache: names that collide in one slot are told apart by their bytes', () => {
-  const cache = nameCache(1, () => true); // two slots: nearly everything collides
-  const names = Array.from({ length: 200 }, (_, i) => `host-${i}`);
-  for (let round = 0; round < 3; round++) {
-    for (const n of names) {
-      const b = Buffer.from(`"${n}"`);
-      assert.equal(cache.get(b, 1, b.length - 1), n);
-    }
-  }
-  const invalid = nameCache(4, (s) => s !== 'bad');
-  const b = Buffer.from('bad');
-  assert.equal(invalid.get(b, 0, 3), undefined);
-  assert.equal(invalid.get(b, 0, 3), undefined, 'an invalid name never enters the cache');
-});

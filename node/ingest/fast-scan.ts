@@ -17,12 +17,14 @@
  * wide form `{source, ts?, unit?, kind?, metrics:{name: number, …}}`, keys in any order, with
  * `tags` of string values (a tags object's canonical form is cached by its bytes).
  *
- * Names (sources, metrics, units) come from small caches keyed by their bytes: a name seen before
- * is found without building a string, and was validated when it entered the cache.
+ * Names (sources, metrics, units) come from tables keyed by their bytes (name-table.ts): a name seen
+ * before is found without building a string, as the same string object every time, and was
+ * validated when it entered the table.
  */
 import { emptyBatch, pushSample, SampleKind, sliceBatch, type SampleBatch } from '../protocol/samples.js';
 import { isMetricName, MAX_UNIT, SOURCE_RE } from '../protocol/names.js';
 import { readTags, type ParseLimits } from './parse.js';
+import { fnv1a, FNV_BASIS, FNV_PRIME, NameTable } from './name-table.js';
 
 export interface Scanned {
   batch: SampleBatch;
@@ -55,8 +57,6 @@ const MAX_WIDE = 64;
 /** Samples the scanner's scratch columns keep between calls (a larger payload's are let go). */
 const SCRATCH_KEPT = 16_384;
 
-const FNV_BASIS = 0x811c9dc5 | 0;
-const FNV_PRIME = 0x01000193;
 
 /** Thrown inside the scanner to give up (caught in scan()): cheaper than threading a result through. */
 const GIVE_UP = Symbol('give up');
@@ -92,15 +92,8 @@ export class ByteCache<T> {
     this.#make = make;
   }
 
-  /** FNV-1a of buf[start, end): the hash get() wants (scan() computes a string's while it looks for the closing quote). */
-  static hash(buf: Buffer, start: number, end: number): number {
-    let h = FNV_BASIS;
-    for (let i = start; i < end; i++) h = Math.imul(h ^ buf[i]!, FNV_PRIME);
-    return h;
-  }
-
   /** The value of buf[start, end) (printable ASCII) with hash h, or undefined when invalid. */
-  get(buf: Buffer, start: number, end: number, h: number = ByteCache.hash(buf, start, end)): T | undefined {
+  get(buf: Buffer, start: number, end: number, h: number = fnv1a(buf, start, end)): T | undefined {
     const slot = h & this.#mask;
     const cached = this.#texts[slot];
     if (cached !== undefined && this.#hashes[slot] === h && cached.length === end - start) {
@@ -117,41 +110,6 @@ export class ByteCache<T> {
     return value;
   }
 }
-
-/**
- * Names (the text is the value) that pass `valid`, by their bytes: ByteCache without its value and
- * hash columns. A hit on a fleet of 10,000 sources is memory-bound (the slot and the string are
- * rarely in cache); one array and the string itself are two places to read instead of four, and
- * a slot holding another name is told apart by its length and bytes, which a hit reads anyway.
- */
-export class NameCache {
-  readonly #mask: number;
-  readonly #texts: Array<string | undefined>;
-  readonly #valid: (name: string) => boolean;
-
-  constructor(slotsLog2: number, valid: (name: string) => boolean) {
-    this.#mask = (1 << slotsLog2) - 1;
-    this.#texts = new Array<string | undefined>(1 << slotsLog2).fill(undefined);
-    this.#valid = valid;
-  }
-
-  /** The name buf[start, end) (printable ASCII) with hash h (ByteCache.hash), or undefined when invalid. */
-  get(buf: Buffer, start: number, end: number, h: number = ByteCache.hash(buf, start, end)): string | undefined {
-    const slot = h & this.#mask;
-    const cached = this.#texts[slot];
-    if (cached !== undefined && cached.length === end - start) {
-      let i = 0;
-      while (i < cached.length && cached.charCodeAt(i) === buf[start + i]) i++;
-      if (i === cached.length) return cached;
-    }
-    const text = buf.toString('latin1', start, end);
-    if (!this.#valid(text)) return undefined;
-    this.#texts[slot] = text;
-    return text;
-  }
-}
-
-export const nameCache = (slotsLog2: number, valid: (name: string) => boolean): NameCache => new NameCache(slotsLog2, valid);
 
 /** A tags object as parse.ts canonicalises it, and how many tags it has (checked against maxTags per payload). */
 interface TagSet {
@@ -246,9 +204,9 @@ function keyLength(id: number): number {
 }
 
 export class SampleScanner {
-  readonly #sources = nameCache(16, (s) => SOURCE_RE.test(s));
-  readonly #metrics = nameCache(12, isMetricName);
-  readonly #units = nameCache(8, (s) => s.length <= MAX_UNIT);
+  readonly #sources = new NameTable((s) => SOURCE_RE.test(s), { initialLog2: 12, maxLog2: 21 });
+  readonly #metrics = new NameTable(isMetricName, { initialLog2: 8, maxLog2: 16 });
+  readonly #units = new NameTable((s) => s.length <= MAX_UNIT, { initialLog2: 4, maxLog2: 12 });
   /** Tags objects by their bytes (a fleet's hosts send the same few again and again). */
   readonly #tags = new ByteCache<TagSet>(12, tagSet);
   #limits: ParseLimits | undefined;
@@ -369,7 +327,7 @@ export class SampleScanner {
 
   /**
    * The closing quote of a string starting at `start` (printable ASCII, no escapes); its FNV-1a
-   * hash in #hash, as ByteCache.get() wants it.
+   * hash in #hash, as NameTable.get() and ByteCache.get() want it.
    */
   #stringEnd(b: Buffer, start: number): number {
     const n = b.length;
@@ -387,7 +345,7 @@ export class SampleScanner {
   }
 
   /** A name (string) value at p from `cache`; #end is after it. */
-  #name(b: Buffer, p: number, cache: NameCache): string {
+  #name(b: Buffer, p: number, cache: NameTable): string {
     if (b[p] !== QUOTE) throw GIVE_UP;
     const end = this.#stringEnd(b, p + 1);
     this.#end = end + 1;

@@ -1,0 +1,67 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { fnv1a, NameTable } from './name-table.js';
+
+const bytes = (s: string): Buffer => Buffer.from(s, 'latin1');
+const get = (t: NameTable, s: string): string | undefined => t.get(bytes(s), 0, s.length);
+
+test('fnv1a is FNV-1a 32 (signed)', () => {
+  assert.equal(fnv1a(bytes(''), 0, 0) >>> 0, 0x811c9dc5);
+  assert.equal(fnv1a(bytes('a'), 0, 1) >>> 0, 0xe40c292c);
+  assert.equal(fnv1a(bytes('foobar'), 0, 6) >>> 0, 0xbf9cf968);
+});
+
+test('a name comes back as the same string object, however many names the table holds (it grows, nothing is evicted)', () => {
+  const t = new NameTable(() => true, { initialLog2: 2, maxLog2: 20 });
+  const names = Array.from({ length: 100_000 }, (_, i) => `peer-${i}`);
+  const first = names.map((n) => get(t, n));
+  assert.equal(t.size, names.length);
+  assert.ok(t.capacity >= 2 * names.length);
+  names.forEach((n, i) => {
+    const again = get(t, n);
+    assert.equal(again, n);
+    // Identity, not only equality: a rebuilt copy would be a different object with the same text.
+    assert.ok(Object.is(again, first[i]) && first[i] === again, n);
+  });
+  assert.equal(t.size, names.length, 'no duplicates were inserted');
+});
+
+test('names sharing a slot, and names with the same hash and length, are told apart by their bytes', () => {
+  const t = new NameTable(() => true, { initialLog2: 1, maxLog2: 8 });
+  const names = Array.from({ length: 100 }, (_, i) => `host-${i}`);
+  for (let round = 0; round < 3; round++) for (const n of names) assert.equal(get(t, n), n);
+  // Force equal hashes: the caller's hash is trusted for the slot, the bytes decide the name.
+  const u = new NameTable(() => true);
+  assert.equal(u.get(bytes('abc'), 0, 3, 7), 'abc');
+  assert.equal(u.get(bytes('abd'), 0, 3, 7), 'abd');
+  assert.equal(u.get(bytes('abc'), 0, 3, 7), 'abc');
+  assert.equal(u.size, 2);
+});
+
+test('the empty name and names cut from a larger buffer', () => {
+  const t = new NameTable(() => true);
+  assert.equal(get(t, ''), '');
+  const b = bytes('"cpu","mem"');
+  assert.equal(t.get(b, 1, 4), 'cpu');
+  assert.equal(t.get(b, 7, 10), 'mem');
+  assert.equal(t.get(b, 1, 4), 'cpu');
+});
+
+test('an invalid name never enters the table', () => {
+  const t = new NameTable((s) => s !== 'bad');
+  assert.equal(get(t, 'bad'), undefined);
+  assert.equal(get(t, 'bad'), undefined);
+  assert.equal(t.size, 0);
+  assert.equal(get(t, 'good'), 'good');
+  assert.equal(t.size, 1);
+});
+
+test('full at its largest size it starts over, so a flood of one-off names stays bounded', () => {
+  const t = new NameTable(() => true, { initialLog2: 2, maxLog2: 6 }); // at most 32 names
+  for (let i = 0; i < 1000; i++) {
+    assert.equal(get(t, `once-${i}`), `once-${i}`);
+    assert.ok(t.size <= 32 && t.capacity <= 64, `size ${t.size}, capacity ${t.capacity}`);
+  }
+  assert.equal(get(t, 'kept'), 'kept');
+  assert.equal(get(t, 'kept'), 'kept');
+});

@@ -1,0 +1,130 @@
+/**
+ * Names (sources, metrics, units) by the bytes they arrive as, for the ingest fast path: a name
+ * seen before is found without building a string, and every hit returns the very same string
+ * object, so the Maps further on (owners, series ids, the peer links' dictionaries) find it by
+ * identity instead of hashing and comparing a fresh copy.
+ *
+ * An open-addressing table (linear probing) that grows with the names it holds. It replaces a
+ * direct-mapped cache of 65,536 slots, in which names sharing a slot evicted each other on every
+ * pass: 9.6% of a 10,000-source fleet's names and 78% of a 100,000-source fleet's were rebuilt,
+ * revalidated and rehashed downstream on every sample.
+ *
+ * A slot is two adjacent cells, [FNV-1a hash, name]: a probe reads one cache line, then the name's
+ * bytes. Held names are bounded (maxLog2): a table full at its largest size starts over empty,
+ * so names sent once and never again (a flood of bogus sources, say) cannot grow it without limit.
+ */
+
+/** FNV-1a 32's start and step: the scanner hashes a string while it looks for its closing quote. */
+export const FNV_BASIS = 0x811c9dc5 | 0;
+export const FNV_PRIME = 0x01000193;
+
+/** FNV-1a 32 of buf[start, end), as a signed int (what NameTable.get and the scanner compute). */
+export function fnv1a(buf: Buffer, start: number, end: number): number {
+  let h = FNV_BASIS;
+  for (let i = start; i < end; i++) h = Math.imul(h ^ buf[i]!, FNV_PRIME);
+  return h;
+}
+
+export interface NameTableOptions {
+  /** log2 of the slots it starts with (default 10). */
+  initialLog2?: number;
+  /** log2 of the most slots it grows to; it holds at most half as many names (default 20). */
+  maxLog2?: number;
+}
+
+export class NameTable {
+  /** 2 cells per slot: the name's hash (a number; undefined when empty) and the name. */
+  #cells: Array<string | number | undefined>;
+  #mask: number;
+  #size = 0;
+  readonly #maxLog2: number;
+  readonly #initialLog2: number;
+  readonly #valid: (name: string) => boolean;
+
+  constructor(valid: (name: string) => boolean, opts: NameTableOptions = {}) {
+    this.#initialLog2 = opts.initialLog2 ?? 10;
+    this.#maxLog2 = Math.max(this.#initialLog2, opts.maxLog2 ?? 20);
+    this.#valid = valid;
+    this.#cells = NameTable.#empty(this.#initialLog2);
+    this.#mask = (1 << this.#initialLog2) - 1;
+  }
+
+  static #empty(log2: number): Array<string | number | undefined> {
+    return new Array<string | number | undefined>(2 << log2).fill(undefined);
+  }
+
+  /** Names held. */
+  get size(): number {
+    return this.#size;
+  }
+
+  /** Slots (twice the names it may hold before it grows). */
+  get capacity(): number {
+    return this.#mask + 1;
+  }
+
+  /**
+   * The name buf[start, end) (printable ASCII) whose FNV-1a hash is h, or undefined when `valid`
+   * refuses it (an invalid name never enters the table).
+   */
+  get(buf: Buffer, start: number, end: number, h: number = fnv1a(buf, start, end)): string | undefined {
+    const cells = this.#cells;
+    const len = end - start;
+    let slot = h & this.#mask;
+    for (;;) {
+      const held = cells[2 * slot];
+      if (held === undefined) break;
+      if (held === h) {
+        const name = cells[2 * slot + 1] as string;
+        if (name.length === len) {
+          let i = 0;
+          while (i < len && name.charCodeAt(i) === buf[start + i]) i++;
+          if (i === len) return name;
+        }
+      }
+      slot = (slot + 1) & this.#mask;
+    }
+    const name = buf.toString('latin1', start, end);
+    if (!this.#valid(name)) return undefined;
+    this.#insert(h, name, slot);
+    return name;
+  }
+
+  /** Put a name that is not held at `slot` (the empty slot its probe ended on). */
+  #insert(h: number, name: string, slot: number): void {
+    if (2 * (this.#size + 1) > this.#mask + 1) {
+      const log2 = Math.log2(this.#mask + 1);
+      if (log2 < this.#maxLog2) this.#rehash(log2 + 1);
+      else {
+        // Full at its largest: start over (names still in use come back on their next sample).
+        this.#cells = NameTable.#empty(this.#initialLog2);
+        this.#mask = (1 << this.#initialLog2) - 1;
+        this.#size = 0;
+      }
+      slot = this.#free(h);
+    }
+    this.#cells[2 * slot] = h;
+    this.#cells[2 * slot + 1] = name;
+    this.#size++;
+  }
+
+  /** The first empty slot of h's probe sequence. */
+  #free(h: number): number {
+    let slot = h & this.#mask;
+    while (this.#cells[2 * slot] !== undefined) slot = (slot + 1) & this.#mask;
+    return slot;
+  }
+
+  #rehash(log2: number): void {
+    const old = this.#cells;
+    this.#cells = NameTable.#empty(log2);
+    this.#mask = (1 << log2) - 1;
+    for (let i = 0; i < old.length; i += 2) {
+      const h = old[i];
+      if (h === undefined) continue;
+      const slot = this.#free(h as number);
+      this.#cells[2 * slot] = h;
+      this.#cells[2 * slot + 1] = old[i + 1];
+    }
+  }
+}
