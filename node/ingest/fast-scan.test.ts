@@ -87,3 +87,37 @@ test('fast path: stream frames decode as decodeStreamMessage() does, seq include
   }
 });
 
+
+test('owner hints: each sample\'s owner under the current membership, found again in the source table, redone when the membership changes', () => {
+  const calls: string[] = [];
+  const byLength = { ownerOf: (s: string) => (calls.push(s), s.length % 3) };
+  const allTwo = { ownerOf: () => 2 };
+  let current: { ownerOf(s: string): number } | undefined = byLength;
+  const sc = new SampleScanner({ owners: () => current });
+  const body = Buffer.from(JSON.stringify([
+    { source: 'a', metric: 'm', value: 1 },
+    { source: 'bb', metrics: { x: 1, y: 2 } }, // the wide form: one owner for each of its samples
+    { source: 'ccc', metric: 'm', value: 3 },
+    { source: 'a', metric: 'n', value: 4 },
+  ]));
+  const first = sc.scan(body, limits, NOW)!.batch;
+  assert.equal(first.owners?.under, byLength);
+  assert.deepEqual([...first.owners!.slots], [1, 2, 2, 0, 1]);
+  assert.deepEqual(calls, ['a', 'bb', 'ccc'], 'one lookup per source, then the tag');
+  assert.deepEqual([...sc.scan(body, limits, NOW)!.batch.owners!.slots], [1, 2, 2, 0, 1]);
+  assert.equal(calls.length, 3, 'the second payload finds every owner in the table');
+
+  current = allTwo;
+  const second = sc.scan(body, limits, NOW)!.batch;
+  assert.equal(second.owners?.under, allTwo);
+  assert.deepEqual([...second.owners!.slots], [2, 2, 2, 2, 2]);
+  current = byLength; // back to an earlier membership object: its old tags are not trusted
+  assert.deepEqual([...sc.scan(body, limits, NOW)!.batch.owners!.slots], [1, 2, 2, 0, 1]);
+  assert.equal(calls.length, 6);
+
+  current = undefined;
+  assert.equal(sc.scan(body, limits, NOW)!.batch.owners, undefined, 'no membership: no hints');
+  current = { ownerOf: () => -1 };
+  assert.equal(sc.scan(body, limits, NOW)!.batch.owners, undefined, 'an owner out of range: no hints');
+  assert.equal(new SampleScanner().scan(body, limits, NOW)!.batch.owners, undefined);
+});

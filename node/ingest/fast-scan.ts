@@ -203,6 +203,26 @@ function keyLength(id: number): number {
   }
 }
 
+/** Who owns a source under one membership (state/ownership.ts' Ownership). */
+export interface OwnerLookup {
+  /** The owner's slot, 0 ≤ slot < 128. */
+  ownerOf(source: string): number;
+}
+
+export interface ScannerOptions {
+  /**
+   * The current membership, when the caller splits batches by owner: the scanner then hints each
+   * sample's owner (SampleBatch.owners), kept in the source table next to the name, so finding a
+   * source also finds its owner — the owner Map lookup was a tenth of a forwarding worker's
+   * per-sample cost (a cache miss per sample). Undefined while no membership is known.
+   */
+  owners?: (() => OwnerLookup | undefined) | undefined;
+}
+
+/** Owner tags in the source table: generation · 128 + owner slot; generations stay below 2^24, so a tag is a small integer. */
+const OWNER_BITS = 7;
+const MAX_GENERATION = 1 << 24;
+
 export class SampleScanner {
   readonly #sources = new NameTable((s) => SOURCE_RE.test(s), { initialLog2: 12, maxLog2: 21 });
   readonly #metrics = new NameTable(isMetricName, { initialLog2: 8, maxLog2: 16 });
@@ -224,12 +244,32 @@ export class SampleScanner {
   /** The wide form's metrics of the object being read (names and values, reused). */
   readonly #wideNames: string[] = [];
   readonly #wideValues: number[] = [];
+  readonly #ownersNow: (() => OwnerLookup | undefined) | undefined;
+  /** The membership of the payload being read, and its generation (the tags of older ones no longer match). */
+  #own: OwnerLookup | undefined;
+  #generation = 0;
+  /** Owner of each sample read (by index, like #scratch); false once one was out of range. */
+  #owners = new Int32Array(1024);
+  #ownersValid = true;
+
+  constructor(opts: ScannerOptions = {}) {
+    this.#ownersNow = opts.owners;
+  }
 
   /** The payload in `buf` as a batch, or undefined: not a shape this path knows (use parse.ts). */
   scan(buf: Buffer, limits: ParseLimits, now: number): Scanned | undefined {
     this.#limits = limits;
     this.#now = now;
     this.#scratch.length = 0;
+    const own = this.#ownersNow?.();
+    if (own !== this.#own) {
+      this.#own = own;
+      if (++this.#generation === MAX_GENERATION) {
+        this.#sources.clearTags();
+        this.#generation = 1;
+      }
+    }
+    this.#ownersValid = true;
     try {
       let seq: number | undefined;
       let p = skipSpace(buf, 0);
@@ -239,12 +279,16 @@ export class SampleScanner {
         p = this.#end;
       } else throw GIVE_UP;
       if (skipSpace(buf, p) !== buf.length) throw GIVE_UP; // anything after the value
-      return { batch: sliceBatch(this.#scratch, this.#scratch.length), seq };
+      const n = this.#scratch.length;
+      const batch = sliceBatch(this.#scratch, n);
+      if (this.#own !== undefined && this.#ownersValid) batch.owners = { under: this.#own, slots: this.#owners.slice(0, n) };
+      return { batch, seq };
     } catch (err) {
       if (err === GIVE_UP) return undefined;
       throw err;
     } finally {
       if (this.#scratch.metric.length > SCRATCH_KEPT) this.#scratch = emptyBatch();
+      if (this.#owners.length > SCRATCH_KEPT) this.#owners = new Int32Array(1024);
     }
   }
 
@@ -492,6 +536,8 @@ export class SampleScanner {
     }
     if (source === undefined) throw GIVE_UP;
     const batch = this.#scratch;
+    const owner = this.#own === undefined ? -1 : this.#ownerOf(source);
+    const first = batch.length;
     if ((seen & K_METRICS) !== 0) {
       if ((seen & (K_METRIC | K_VALUE)) !== 0) throw GIVE_UP; // both forms at once: leave it to parse.ts
       const names = this.#wideNames;
@@ -502,7 +548,27 @@ export class SampleScanner {
       pushSample(batch, metric, source, value, ts, unit, kind, tags);
     }
     if (batch.length > this.#limits!.maxSamples) throw GIVE_UP;
+    if (this.#own !== undefined) {
+      if (batch.length > this.#owners.length) {
+        const grown = new Int32Array(Math.max(2 * this.#owners.length, batch.length));
+        grown.set(this.#owners.subarray(0, first));
+        this.#owners = grown;
+      }
+      for (let k = first; k < batch.length; k++) this.#owners[k] = owner; // usually one: a loop, not a fill() call
+    }
     return seq;
+  }
+
+  /** The owner of the source the source table found last, from its tag or (then tagged) the membership. */
+  #ownerOf(source: string): number {
+    const table = this.#sources;
+    const slot = table.lastSlot;
+    const tag = table.tag(slot);
+    if (tag >> OWNER_BITS === this.#generation) return tag & ((1 << OWNER_BITS) - 1);
+    const owner = this.#own!.ownerOf(source);
+    if (owner >= 0 && owner < 1 << OWNER_BITS) table.setTag(slot, this.#generation * (1 << OWNER_BITS) + owner);
+    else this.#ownersValid = false;
+    return owner;
   }
 
   /**

@@ -12,7 +12,7 @@ import type { Principal } from '../http/auth.js';
 import type { SampleBatch } from '../protocol/samples.js';
 import { decodeBody, readBody } from './body.js';
 import type { TurnBudget } from './turn-budget.js';
-import { SampleScanner } from './fast-scan.js';
+import { SampleScanner, type ScannerOptions } from './fast-scan.js';
 import { parseJson, parseNdjson, type ParseLimits } from './parse.js';
 import type { RateLimiter } from './rate-limit.js';
 
@@ -31,6 +31,8 @@ export interface PushDeps {
   onSeriesLimit?: ((batch: SampleBatch) => void) | undefined;
   /** The worker's bound on ingest work per event-loop turn: a body is decoded within it. */
   turns?: TurnBudget | undefined;
+  /** The current membership, when the store splits batches by owner (fast-scan.ts hints owners under it). */
+  owners?: ScannerOptions['owners'];
 }
 
 /** The 429 of a key over its rate (Retry-After in whole seconds, at least 1). */
@@ -74,7 +76,7 @@ export function createPushHandler(deps: PushDeps): PushHandler {
   };
   const m = deps.metrics;
   const limiter = deps.limiter;
-  const scanner = new SampleScanner();
+  const scanner = new SampleScanner({ owners: deps.owners });
   return async (req, res, legacy, principal) => {
     const started = performance.now();
     let samples = 0;

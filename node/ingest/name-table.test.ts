@@ -65,3 +65,24 @@ test('full at its largest size it starts over, so a flood of one-off names stays
   assert.equal(get(t, 'kept'), 'kept');
   assert.equal(get(t, 'kept'), 'kept');
 });
+
+test('tags: 0 for a new name, kept per name through growth, all back to 0 on clearTags', () => {
+  const t = new NameTable(() => true, { initialLog2: 1, maxLog2: 12 });
+  const tagOf = (n: string): number => {
+    get(t, n);
+    return t.tag(t.lastSlot);
+  };
+  assert.equal(tagOf('first'), 0);
+  t.setTag(t.lastSlot, 41);
+  const names = Array.from({ length: 500 }, (_, i) => `n-${i}`);
+  for (const [i, n] of names.entries()) {
+    assert.equal(tagOf(n), 0);
+    t.setTag(t.lastSlot, i + 1);
+  }
+  assert.ok(t.capacity >= 1024, 'it grew (rehashed) while tags were set');
+  assert.equal(tagOf('first'), 41);
+  for (const [i, n] of names.entries()) assert.equal(tagOf(n), i + 1, n);
+  t.clearTags();
+  assert.equal(tagOf('first'), 0);
+  for (const n of names) assert.equal(tagOf(n), 0);
+});

@@ -9,8 +9,9 @@
  * pass: 9.6% of a 10,000-source fleet's names and 78% of a 100,000-source fleet's were rebuilt,
  * revalidated and rehashed downstream on every sample.
  *
- * A slot is two adjacent cells, [FNV-1a hash, name]: a probe reads one cache line, then the name's
- * bytes. Held names are bounded (maxLog2): a table full at its largest size starts over empty,
+ * A slot is three adjacent cells, [FNV-1a hash, name, tag]: a probe reads one cache line, then the
+ * name's bytes. The tag is the caller's small integer per name (the scanner keeps each source's
+ * owner there, so finding a source also finds its owner without another lookup); 0 for a new name. Held names are bounded (maxLog2): a table full at its largest size starts over empty,
  * so names sent once and never again (a flood of bogus sources, say) cannot grow it without limit.
  */
 
@@ -32,11 +33,15 @@ export interface NameTableOptions {
   maxLog2?: number;
 }
 
+/** Cells per slot: hash (undefined when the slot is empty), name, tag. */
+const CELLS = 3;
+
 export class NameTable {
-  /** 2 cells per slot: the name's hash (a number; undefined when empty) and the name. */
   #cells: Array<string | number | undefined>;
   #mask: number;
   #size = 0;
+  /** Slot of the name the last get() returned. */
+  #last = 0;
   readonly #maxLog2: number;
   readonly #initialLog2: number;
   readonly #valid: (name: string) => boolean;
@@ -50,7 +55,7 @@ export class NameTable {
   }
 
   static #empty(log2: number): Array<string | number | undefined> {
-    return new Array<string | number | undefined>(2 << log2).fill(undefined);
+    return new Array<string | number | undefined>(CELLS << log2).fill(undefined);
   }
 
   /** Names held. */
@@ -63,6 +68,27 @@ export class NameTable {
     return this.#mask + 1;
   }
 
+  /** The slot of the name the last get() returned (valid until the next get()). */
+  get lastSlot(): number {
+    return this.#last;
+  }
+
+  /** The tag of the name at `slot` (0 until set). */
+  tag(slot: number): number {
+    return this.#cells[CELLS * slot + 2] as number;
+  }
+
+  /** Set the tag of the name at `slot`: a small integer (it is stored unboxed). */
+  setTag(slot: number, tag: number): void {
+    this.#cells[CELLS * slot + 2] = tag;
+  }
+
+  /** Every name's tag back to 0. */
+  clearTags(): void {
+    const cells = this.#cells;
+    for (let i = 2; i < cells.length; i += CELLS) if (cells[i] !== undefined) cells[i] = 0;
+  }
+
   /**
    * The name buf[start, end) (printable ASCII) whose FNV-1a hash is h, or undefined when `valid`
    * refuses it (an invalid name never enters the table).
@@ -72,14 +98,17 @@ export class NameTable {
     const len = end - start;
     let slot = h & this.#mask;
     for (;;) {
-      const held = cells[2 * slot];
+      const held = cells[CELLS * slot];
       if (held === undefined) break;
       if (held === h) {
-        const name = cells[2 * slot + 1] as string;
+        const name = cells[CELLS * slot + 1] as string;
         if (name.length === len) {
           let i = 0;
           while (i < len && name.charCodeAt(i) === buf[start + i]) i++;
-          if (i === len) return name;
+          if (i === len) {
+            this.#last = slot;
+            return name;
+          }
         }
       }
       slot = (slot + 1) & this.#mask;
@@ -103,15 +132,17 @@ export class NameTable {
       }
       slot = this.#free(h);
     }
-    this.#cells[2 * slot] = h;
-    this.#cells[2 * slot + 1] = name;
+    this.#cells[CELLS * slot] = h;
+    this.#cells[CELLS * slot + 1] = name;
+    this.#cells[CELLS * slot + 2] = 0;
     this.#size++;
+    this.#last = slot;
   }
 
   /** The first empty slot of h's probe sequence. */
   #free(h: number): number {
     let slot = h & this.#mask;
-    while (this.#cells[2 * slot] !== undefined) slot = (slot + 1) & this.#mask;
+    while (this.#cells[CELLS * slot] !== undefined) slot = (slot + 1) & this.#mask;
     return slot;
   }
 
@@ -119,12 +150,11 @@ export class NameTable {
     const old = this.#cells;
     this.#cells = NameTable.#empty(log2);
     this.#mask = (1 << log2) - 1;
-    for (let i = 0; i < old.length; i += 2) {
+    for (let i = 0; i < old.length; i += CELLS) {
       const h = old[i];
       if (h === undefined) continue;
       const slot = this.#free(h as number);
-      this.#cells[2 * slot] = h;
-      this.#cells[2 * slot + 1] = old[i + 1];
+      for (let c = 0; c < CELLS; c++) this.#cells[CELLS * slot + c] = old[i + c];
     }
   }
 }

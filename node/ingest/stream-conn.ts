@@ -17,7 +17,7 @@
  */
 import type { WebSocket } from 'ws';
 import { ErrorCode, FleetPulseError, toFleetPulseError, wsCloseCodeOf } from '../errors.js';
-import type { SampleBatch } from '../protocol/samples.js';
+import { concatBatches, type SampleBatch } from '../protocol/samples.js';
 import type { DecodedMessage } from './stream-decode.js';
 import { StreamLease } from './stream-lease.js';
 import type { StreamContext } from './ws.js';
@@ -267,7 +267,7 @@ export class StreamConnection {
   async #applyGroup(group: Entry[], batches: SampleBatch[]): Promise<void> {
     const receivedAt = group[group.length - 1]!.receivedAt;
     try {
-      await this.#submit(batches.length === 1 ? batches[0]! : concat(batches), receivedAt);
+      await this.#submit(concatBatches(batches), receivedAt);
       this.#countApplied(group);
     } catch (err) {
       const e = toFleetPulseError(err);
@@ -468,19 +468,4 @@ export function closeReason(message: string): string {
   return r;
 }
 
-function concat(batches: SampleBatch[]): SampleBatch {
-  const out: SampleBatch = { length: 0, metric: [], source: [], value: [], ts: [], unit: [], kind: [], tags: [] };
-  for (const b of batches) {
-    for (let i = 0; i < b.length; i++) {
-      out.metric.push(b.metric[i]!);
-      out.source.push(b.source[i]!);
-      out.value.push(b.value[i]!);
-      out.ts.push(b.ts[i]!);
-      out.unit.push(b.unit[i]!);
-      out.kind.push(b.kind[i]!);
-      out.tags.push(b.tags[i]!);
-    }
-    out.length += b.length;
-  }
-  return out;
-}
+

@@ -227,7 +227,8 @@ export class BatchDecoder {
       }
       const kind = Array.from(new Uint8Array(ab, base + o, n)) as SampleKind[];
       o += pad8(n);
-      parts.push({ batch: { length: n, ts, value, metric: cols[0]!, source: cols[1]!, unit: cols[2]!, tags: cols[3]!, kind }, receivedAt });
+      // Fields in samples.ts' order: every batch then has one shape, and the code that reads them stays monomorphic.
+      parts.push({ batch: { length: n, metric: cols[0]!, source: cols[1]!, value, ts, unit: cols[2]!, kind, tags: cols[3]!, owners: undefined }, receivedAt });
     }
     return parts;
   }

@@ -48,17 +48,29 @@ export interface SampleBatch {
   kind: SampleKind[];
   /** Canonical tags: `k=v` pairs sorted by key, joined by '\u001f'; '' when none. */
   tags: string[];
+  /** Each sample's owner, when the ingest fast path looked it up as it read the batch. */
+  owners?: OwnerHints | undefined;
+}
+
+/**
+ * Owner slots of a batch's samples (sample i's at slots[i]), valid only under the membership
+ * they were computed with: `under` is that membership's Ownership object (state/ownership.ts),
+ * and splitByOwner uses the hints only while it is still the current one.
+ */
+export interface OwnerHints {
+  under: object;
+  slots: Int32Array;
 }
 
 export function emptyBatch(): SampleBatch {
-  return { length: 0, metric: [], source: [], value: [], ts: [], unit: [], kind: [], tags: [] };
+  return { length: 0, metric: [], source: [], value: [], ts: [], unit: [], kind: [], tags: [], owners: undefined };
 }
 
 /** A batch of `n` samples whose columns are allocated at that size, to be filled by setSample. */
 export function sizedBatch(n: number): SampleBatch {
   return {
     length: n, metric: new Array<string>(n), source: new Array<string>(n), value: new Array<number>(n),
-    ts: new Array<number>(n), unit: new Array<string>(n), kind: new Array<SampleKind>(n), tags: new Array<string>(n),
+    ts: new Array<number>(n), unit: new Array<string>(n), kind: new Array<SampleKind>(n), tags: new Array<string>(n), owners: undefined,
   };
 }
 
@@ -87,11 +99,19 @@ export function copySample(to: SampleBatch, from: SampleBatch, i: number): void 
   pushSample(to, from.metric[i]!, from.source[i]!, from.value[i]!, from.ts[i]!, from.unit[i]!, from.kind[i]!, from.tags[i]!);
 }
 
+/** The samples of several batches as one (a single batch is returned as is). */
+export function concatBatches(batches: readonly SampleBatch[]): SampleBatch {
+  if (batches.length === 1) return batches[0]!;
+  const out = emptyBatch();
+  for (const b of batches) for (let i = 0; i < b.length; i++) copySample(out, b, i);
+  return out;
+}
+
 /** The first `n` samples of `b` as a batch of its own (copied columns). */
 export function sliceBatch(b: SampleBatch, n: number): SampleBatch {
   return {
     length: n, metric: b.metric.slice(0, n), source: b.source.slice(0, n), value: b.value.slice(0, n), ts: b.ts.slice(0, n),
-    unit: b.unit.slice(0, n), kind: b.kind.slice(0, n), tags: b.tags.slice(0, n),
+    unit: b.unit.slice(0, n), kind: b.kind.slice(0, n), tags: b.tags.slice(0, n), owners: undefined,
   };
 }
 

@@ -69,3 +69,18 @@ test('ownerOf is Caddy\'s rendezvous choice: the highest fnv1a32(key + dial), th
   const keys = ['', 'a', 'web-01', 'stream:abc', 'rack-7.dc-eu.example.com', 'hôte-é', '主机-1', 'emoji-😀-x', ...Array.from({ length: 5000 }, (_, i) => `host-${i * 7919}`)];
   for (const k of keys) assert.equal(own.ownerOf(k), reference(k), k);
 });
+
+test('splitByOwner follows the batch\'s owner hints made under this membership, and ignores hints made under another', () => {
+  const own = new Ownership([0, 1], 9100);
+  const b: SampleBatch = emptyBatch();
+  for (let i = 0; i < 10; i++) pushSample(b, 'cpu', `h-${i}`, i, 1000 + i, '', SampleKind.Gauge, '');
+  // Hints that disagree with own.ownerOf on purpose: a split that used them sends sample i to slot i % 2.
+  const slots = Int32Array.from({ length: 10 }, (_, i) => i % 2);
+  b.owners = { under: own, slots };
+  const parts = splitByOwner(b, own);
+  assert.deepEqual(parts.get(0)!.source, ['h-0', 'h-2', 'h-4', 'h-6', 'h-8']);
+  assert.deepEqual(parts.get(1)!.source, ['h-1', 'h-3', 'h-5', 'h-7', 'h-9']);
+  // Made under an earlier membership: looked up afresh.
+  b.owners = { under: new Ownership([0, 1], 9100), slots };
+  for (const [slot, part] of splitByOwner(b, own)) for (const s of part.source) assert.equal(own.ownerOf(s), slot, s);
+});

@@ -72,8 +72,9 @@ export function ownerUnder(own: Ownership | undefined, key: string): number | un
 
 /**
  * Split a batch by owner slot; the common one-owner case returns the batch itself. Each sample's
- * owner is looked up once (per run of one source), then every part's columns are filled at their
- * final size: the push-as-you-go copy it replaces was most of the split's cost at batch 1000.
+ * owner comes from the batch's hints when they were made under `own` (the ingest fast path's), or
+ * is looked up once per run of one source; then every part's columns are filled at their final
+ * size: the push-as-you-go copy it replaces was most of the split's cost at batch 1000.
  */
 export function splitByOwner(b: SampleBatch, own: Ownership): Map<number, SampleBatch> {
   const out = new Map<number, SampleBatch>();
@@ -84,18 +85,27 @@ export function splitByOwner(b: SampleBatch, own: Ownership): Map<number, Sample
     return out;
   }
   // Slots are small integers: per-slot counts, parts and fill positions in arrays indexed by slot.
-  const owners = new Int32Array(n);
   const counts: number[] = [];
-  let lastSource: string | undefined;
   let owner = -1;
-  for (let i = 0; i < n; i++) {
-    const s = b.source[i]!;
-    if (s !== lastSource) {
-      lastSource = s;
-      owner = own.ownerOf(s);
+  let owners: Int32Array;
+  if (b.owners !== undefined && b.owners.under === own) {
+    owners = b.owners.slots;
+    for (let i = 0; i < n; i++) {
+      owner = owners[i]!;
+      counts[owner] = (counts[owner] ?? 0) + 1;
     }
-    owners[i] = owner;
-    counts[owner] = (counts[owner] ?? 0) + 1;
+  } else {
+    owners = new Int32Array(n);
+    let lastSource: string | undefined;
+    for (let i = 0; i < n; i++) {
+      const s = b.source[i]!;
+      if (s !== lastSource) {
+        lastSource = s;
+        owner = own.ownerOf(s);
+      }
+      owners[i] = owner;
+      counts[owner] = (counts[owner] ?? 0) + 1;
+    }
   }
   if (counts[owner] === n) {
     out.set(owner, b);

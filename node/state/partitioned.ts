@@ -7,7 +7,7 @@
  */
 import { ErrorCode, FleetPulseError, toFleetPulseError } from '../errors.js';
 import { RpcOp } from '../protocol/ipc.js';
-import { copySample, emptyBatch, type SampleBatch } from '../protocol/samples.js';
+import { concatBatches, type SampleBatch } from '../protocol/samples.js';
 import type { Forwarder, ApplyArgs, ApplyResult } from '../worker/forwarder.js';
 import type { SeqOp } from '../worker/peer-link.js';
 import type { Peers } from '../worker/peers.js';
@@ -56,6 +56,11 @@ export class PartitionedStore implements StateStore {
       for (const w of ws) w();
     });
     this.#serve();
+  }
+
+  /** The current membership (undefined until one with a live worker is known): the ingest fast path hints owners under it. */
+  ownership(): Ownership | undefined {
+    return this.#ownership !== undefined && this.#ownership.slots.length > 0 ? this.#ownership : undefined;
   }
 
   /** The slot that stores `source` under the current membership; undefined until one is known. */
@@ -122,7 +127,7 @@ export class PartitionedStore implements StateStore {
       );
       this.#opts.onForwarded(forwarded);
       if (failed.length === 0) return;
-      pending = concat(failed);
+      pending = concatBatches(failed);
       await this.#membershipChange(deadline);
     }
   }
@@ -200,11 +205,4 @@ export class PartitionedStore implements StateStore {
   }
 
   async close(): Promise<void> {}
-}
-
-function concat(batches: SampleBatch[]): SampleBatch {
-  if (batches.length === 1) return batches[0]!;
-  const out = emptyBatch();
-  for (const b of batches) for (let i = 0; i < b.length; i++) copySample(out, b, i);
-  return out;
 }

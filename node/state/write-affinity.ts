@@ -53,6 +53,11 @@ export class WriteAffinityStore extends WriteWrapper {
     });
   }
 
+  /** The current membership (undefined until one with a live worker is known): the ingest fast path hints owners under it. */
+  ownership(): Ownership | undefined {
+    return this.#ownership !== undefined && this.#ownership.slots.length > 0 ? this.#ownership : undefined;
+  }
+
   /** The slot that writes `source` (undefined until a membership is known). */
   ownerOf(source: string): number | undefined {
     return ownerUnder(this.#ownership, source);

@@ -11,7 +11,7 @@ import { ErrorCode } from '../errors.js';
 import { IPC_SOURCE, RpcOp, type WorkerReady } from '../protocol/ipc.js';
 import { MemoryPartition } from '../state/memory.js';
 import { PartitionedStore } from '../state/partitioned.js';
-import { workerDial } from '../state/ownership.js';
+import { workerDial, type Ownership } from '../state/ownership.js';
 import { serveHandoff } from '../state/handoff.js';
 import type { StateStore } from '../state/store.js';
 import { Aggregator } from '../aggregate/aggregator.js';
@@ -78,6 +78,8 @@ export async function runWorker(cfg: ResolvedConfig, slot: number, log: Logger, 
   let store: StateStore;
   /** Where a source is stored (memory) or written (Redis): stream connections are handed there. */
   let ownerOf: (source: string) => number | undefined = () => undefined;
+  /** The membership batches are split by (the push fast path hints each sample's owner under it). */
+  let ownership: () => Ownership | undefined = () => undefined;
   if (cfg.state.mode === 'memory') {
     const partition = new MemoryPartition(cfg.retention, { maxSeries: cfg.state.maxSeries, streamSeqTtlMs: cfg.state.streamSeqTtlMs });
     // Forwarded samples and stream seq records travel worker-to-worker over Unix sockets, not through the primary.
@@ -99,6 +101,7 @@ export async function runWorker(cfg: ResolvedConfig, slot: number, log: Logger, 
     });
     store = partitioned;
     ownerOf = (source) => partitioned.ownerOf(source);
+    ownership = () => partitioned.ownership();
     serveHandoff(partition, peers, cfg.workerPort);
     const sweep = setInterval(() => partition.sweep(Date.now()), 60_000);
     sweep.unref();
@@ -130,6 +133,7 @@ export async function runWorker(cfg: ResolvedConfig, slot: number, log: Logger, 
     });
     store = affinity;
     ownerOf = (source) => affinity.ownerOf(source);
+    ownership = () => affinity.ownership();
   }
 
   let stored = 0;
@@ -149,7 +153,7 @@ export async function runWorker(cfg: ResolvedConfig, slot: number, log: Logger, 
   let draining = false;
   // One bound on ingest work per event-loop turn for push and stream alike (turn-budget.ts), when set.
   const turns = cfg.ingest.turnBudgetMs > 0 ? new TurnBudget({ budgetMs: cfg.ingest.turnBudgetMs }) : undefined;
-  const push = createPushHandler({ cfg: cfg.ingest, maxAgeMs: cfg.retention.coarseSpanMs, sink, metrics, now: Date.now, limiter, rateLimit: cfg.auth.rateLimit, onSeriesLimit, turns });
+  const push = createPushHandler({ cfg: cfg.ingest, maxAgeMs: cfg.retention.coarseSpanMs, sink, metrics, now: Date.now, limiter, rateLimit: cfg.auth.rateLimit, onSeriesLimit, turns, owners: ownership });
   const router = createRouter({
     push,
     access,
