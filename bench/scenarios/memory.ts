@@ -10,7 +10,7 @@ import { startCluster } from '../../node/testing/cluster.js';
 import { getJson, request } from '../../node/testing/http.js';
 import { rssOf } from '../lib/servers.js';
 import { barChart } from '../lib/svg.js';
-import { RECORD_BYTES } from '../../node/state/records.js';
+import { SplitRecords } from '../../node/state/records.js';
 import type { Scenario } from '../lib/scenario.js';
 
 const WORKERS = 2;
@@ -94,7 +94,7 @@ export const memoryScenario: Scenario = {
         }],
         findings: [
           `Every one of the ${stamps.length} buckets per series holds a sample, so this is the steady state of a full retention, not an empty ring. RSS grows by ${Math.round(perSeriesRss).toLocaleString('en-US')} bytes per series (bucket storage alone: ${Math.round(storeBytes / storedSeries).toLocaleString('en-US')}); 100,000 series project to ${(projected100k / 2 ** 30).toFixed(2)} GiB across all processes against a 2 GiB budget.`,
-          `Fine buckets with a single sample take 10 bytes (a 16-bit offset tag + the value); only buckets with several samples spill into a shared overflow pool, and coarse buckets keep count/sum/min/max/last and the last offset in one ${RECORD_BYTES}-byte record.`,
+          `Fine buckets with a single sample take 10 bytes (a 16-bit offset tag + the value); only buckets with several samples spill into a shared overflow pool, and coarse buckets keep count/sum/min/max/last and the last offset in ${SplitRecords.BYTES} bytes.`,
         ],
         charts: [chart],
       };

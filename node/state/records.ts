@@ -1,72 +1,144 @@
 /**
- * Bucket aggregates (count, sum, min, max, last, last's offset in the bucket) as fixed 40-byte
- * records in one ArrayBuffer, read and written through three views of it:
+ * Bucket aggregates (count, sum, min, max, last, last's offset in the bucket) as numbered records
+ * in typed arrays, in two layouts with one interface:
  *
- *   bytes  0..31  sum, min, max, last   Float64 ×4
- *   bytes 32..35  count                 Uint32
- *   bytes 36..37  last's offset         Uint16 (the ring's unit)
- *   bytes 38..39  unused
+ * - PackedRecords, 40 bytes each in one buffer: sum, min, max, last (Float64 ×4), count (Uint32),
+ *   offset (Uint16), 2 bytes unused. A record spans one or two cache lines.
+ * - SplitRecords, 38 bytes each: the four doubles side by side (32 bytes, half a cache line,
+ *   never split across two), count and offset in columns of their own — three lines.
  *
- * One record spans one or two cache lines; the same fields in six columns were six lines apart.
+ * Why records at all: a write lands on a random series, and with one column per field each field
+ * was a cache miss of its own (six per bucket). Why two layouts: the rings' overflow entries are
+ * allocated from a free list, scattered, and get the faster packed record; every series has a
+ * full coarse ring (360 buckets by default), so the coarse ring keeps the 38 bytes per bucket that
+ * the memory budget (DESIGN.md §6) is tracked with.
+ *
  * Field-wise semantics are merge.ts mergeBucket's: counts and sums add, min/max fold, and the later
  * offset wins `last` — ties go to the incoming bucket (the later arrival).
  */
 import type { BucketVisitor } from './rings.js';
 
-export const RECORD_BYTES = 40;
-const F64 = RECORD_BYTES / 8;
-const U32 = RECORD_BYTES / 4;
-const U16 = RECORD_BYTES / 2;
-const COUNT = 8; // in Uint32 units
-const OFF = 18; // in Uint16 units
-
-export interface Records {
-  f64: Float64Array;
-  u32: Uint32Array;
-  u16: Uint16Array;
+export interface BucketRecords {
+  /** Bytes per record. */
+  readonly recordBytes: number;
+  /** Count of record i (0 = empty). */
+  count(i: number): number;
+  /** Empty record i (count 0; the other fields are rewritten by the next set). */
+  clear(i: number): void;
+  set(i: number, count: number, sum: number, min: number, max: number, last: number, off: number): void;
+  /** Fold a bucket into non-empty record i. */
+  merge(i: number, count: number, sum: number, min: number, max: number, last: number, off: number): void;
+  /** Hand non-empty record i, a bucket starting at `start` whose offsets are in `offUnit` ms, to `visitor`. */
+  visit(i: number, start: number, offUnit: number, visitor: BucketVisitor): void;
+  /** Bytes held. */
+  readonly byteLength: number;
 }
 
-/** `n` zeroed records (count 0 = empty). */
-export function newRecords(n: number): Records {
-  const buf = new ArrayBuffer(n * RECORD_BYTES);
-  return { f64: new Float64Array(buf), u32: new Uint32Array(buf), u16: new Uint16Array(buf) };
+/*
+ * Both layouts are a Float64Array of doubles (sum, min, max, last at d … d + 3), a Uint32Array of
+ * counts and a Uint16Array of offsets, each with its own index per record: the rules below are
+ * written once, the classes only say where a record's fields are.
+ */
+
+function setAt(v: Float64Array, d: number, counts: Uint32Array, c: number, offs: Uint16Array, o: number, count: number, sum: number, min: number, max: number, last: number, off: number): void {
+  v[d] = sum;
+  v[d + 1] = min;
+  v[d + 2] = max;
+  v[d + 3] = last;
+  counts[c] = count;
+  offs[o] = off;
 }
 
-export function recordCount(r: Records, i: number): number {
-  return r.u32[i * U32 + COUNT]!;
-}
-
-/** Empty record i (count 0; the other fields are rewritten by the next setRecord). */
-export function clearRecord(r: Records, i: number): void {
-  r.u32[i * U32 + COUNT] = 0;
-}
-
-export function setRecord(r: Records, i: number, count: number, sum: number, min: number, max: number, last: number, off: number): void {
-  const f = i * F64;
-  r.f64[f] = sum;
-  r.f64[f + 1] = min;
-  r.f64[f + 2] = max;
-  r.f64[f + 3] = last;
-  r.u32[i * U32 + COUNT] = count;
-  r.u16[i * U16 + OFF] = off;
-}
-
-/** Fold a bucket into non-empty record i. */
-export function mergeRecord(r: Records, i: number, count: number, sum: number, min: number, max: number, last: number, off: number): void {
-  const f = i * F64;
-  r.u32[i * U32 + COUNT]! += count;
-  r.f64[f]! += sum;
-  if (min < r.f64[f + 1]!) r.f64[f + 1] = min;
-  if (max > r.f64[f + 2]!) r.f64[f + 2] = max;
-  const o = i * U16 + OFF;
-  if (off >= r.u16[o]!) {
-    r.f64[f + 3] = last;
-    r.u16[o] = off;
+function mergeAt(v: Float64Array, d: number, counts: Uint32Array, c: number, offs: Uint16Array, o: number, count: number, sum: number, min: number, max: number, last: number, off: number): void {
+  counts[c]! += count;
+  v[d]! += sum;
+  if (min < v[d + 1]!) v[d + 1] = min;
+  if (max > v[d + 2]!) v[d + 2] = max;
+  if (off >= offs[o]!) {
+    v[d + 3] = last;
+    offs[o] = off;
   }
 }
 
-/** Hand non-empty record i, a bucket starting at `start` whose offsets are in `offUnit` ms, to `visitor`. */
-export function visitRecord(r: Records, i: number, start: number, offUnit: number, visitor: BucketVisitor): void {
-  const f = i * F64;
-  visitor(start, r.u32[i * U32 + COUNT]!, r.f64[f]!, r.f64[f + 1]!, r.f64[f + 2]!, r.f64[f + 3]!, start + r.u16[i * U16 + OFF]! * offUnit);
+function visitAt(v: Float64Array, d: number, count: number, off: number, start: number, offUnit: number, visitor: BucketVisitor): void {
+  visitor(start, count, v[d]!, v[d + 1]!, v[d + 2]!, v[d + 3]!, start + off * offUnit);
+}
+
+/** 40-byte records in one buffer: doubles at 5i, count at Uint32 10i + 8, offset at Uint16 20i + 18. */
+export class PackedRecords implements BucketRecords {
+  static readonly BYTES = 40;
+  readonly recordBytes = PackedRecords.BYTES;
+  readonly #f64: Float64Array;
+  readonly #u32: Uint32Array;
+  readonly #u16: Uint16Array;
+
+  constructor(n: number) {
+    const buf = new ArrayBuffer(n * PackedRecords.BYTES);
+    this.#f64 = new Float64Array(buf);
+    this.#u32 = new Uint32Array(buf);
+    this.#u16 = new Uint16Array(buf);
+  }
+
+  get byteLength(): number {
+    return this.#f64.byteLength;
+  }
+
+  count(i: number): number {
+    return this.#u32[10 * i + 8]!;
+  }
+
+  clear(i: number): void {
+    this.#u32[10 * i + 8] = 0;
+  }
+
+  set(i: number, count: number, sum: number, min: number, max: number, last: number, off: number): void {
+    setAt(this.#f64, 5 * i, this.#u32, 10 * i + 8, this.#u16, 20 * i + 18, count, sum, min, max, last, off);
+  }
+
+  merge(i: number, count: number, sum: number, min: number, max: number, last: number, off: number): void {
+    mergeAt(this.#f64, 5 * i, this.#u32, 10 * i + 8, this.#u16, 20 * i + 18, count, sum, min, max, last, off);
+  }
+
+  visit(i: number, start: number, offUnit: number, visitor: BucketVisitor): void {
+    visitAt(this.#f64, 5 * i, this.#u32[10 * i + 8]!, this.#u16[20 * i + 18]!, start, offUnit, visitor);
+  }
+}
+
+/** 38-byte records: doubles at 4i, count and offset at i of their own columns. */
+export class SplitRecords implements BucketRecords {
+  static readonly BYTES = 32 + 4 + 2;
+  readonly recordBytes = SplitRecords.BYTES;
+  readonly #f64: Float64Array;
+  readonly #count: Uint32Array;
+  readonly #off: Uint16Array;
+
+  constructor(n: number) {
+    this.#f64 = new Float64Array(4 * n);
+    this.#count = new Uint32Array(n);
+    this.#off = new Uint16Array(n);
+  }
+
+  get byteLength(): number {
+    return this.#f64.byteLength + this.#count.byteLength + this.#off.byteLength;
+  }
+
+  count(i: number): number {
+    return this.#count[i]!;
+  }
+
+  clear(i: number): void {
+    this.#count[i] = 0;
+  }
+
+  set(i: number, count: number, sum: number, min: number, max: number, last: number, off: number): void {
+    setAt(this.#f64, 4 * i, this.#count, i, this.#off, i, count, sum, min, max, last, off);
+  }
+
+  merge(i: number, count: number, sum: number, min: number, max: number, last: number, off: number): void {
+    mergeAt(this.#f64, 4 * i, this.#count, i, this.#off, i, count, sum, min, max, last, off);
+  }
+
+  visit(i: number, start: number, offUnit: number, visitor: BucketVisitor): void {
+    visitAt(this.#f64, 4 * i, this.#count[i]!, this.#off[i]!, start, offUnit, visitor);
+  }
 }

@@ -21,8 +21,7 @@
  *   `<id>C<c>`   CH × <I4ddddH coarse chunk: count (0 empty), sum, min, max, last, offset of last;
  *                             every coarse bucket but the head one (moved here when the head advances)
  * Chunk c holds buckets [c·CH, c·CH+CH-1]. The same compact layout as the memory rings (rings.ts):
- * 10 B per fine bucket, 38 B per coarse bucket (the memory rings pad theirs to 40 for alignment),
- * overflow only for fine buckets with > 1 sample.
+ * 10 B per fine bucket, 38 B per coarse bucket, overflow only for fine buckets with > 1 sample.
  * Ring semantics equal the memory rings per partial: a ring holds buckets (head − N, head].
  */
 

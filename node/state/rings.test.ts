@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { RingStore } from './rings.js';
-import { RECORD_BYTES } from './records.js';
+import { PackedRecords } from './records.js';
 
 const r = { fineStepMs: 1000, fineSpanMs: 10_000, coarseStepMs: 5000, coarseSpanMs: 60_000 };
 const T0 = 1_800_000_000_000;
@@ -100,7 +100,7 @@ test('multi-sample buckets past one overflow page keep their own values, and the
     }
   }
   const grown = s.bytes() - before;
-  assert.equal(grown, 2 * 16_384 * RECORD_BYTES, 'two pages of overflow records');
+  assert.equal(grown, 2 * 16_384 * PackedRecords.BYTES, 'two pages of overflow records');
   for (const k of [0, 1637, 1638, 1999]) {
     const fine = buckets(s, ids[k]!, 'fine');
     assert.equal(fine.length, 10);

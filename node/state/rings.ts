@@ -7,24 +7,24 @@
  *   last Float64 the bucket's last value (by ts; ties go to the later arrival), or for MULTI the
  *                index of its overflow entry
  * A fine bucket that gets a second sample moves its count/sum/min/max/last/last offset into a
- * shared overflow pool (`ext`, one 40 B record an entry), freed when the slot is recycled. 10 B per
+ * shared overflow pool (`ext`, one 40 B packed record an entry), freed when the slot is recycled. 10 B per
  * fine slot instead of 40. (The index lives in the slot itself: a Map from slot to entry cost ~30 B
  * more per entry, and rehashing it at millions of entries stalled the event loop for 100+ ms.)
  *
- * Coarse ring (1 min × 360 by default): one 40 B record per slot (count, sum/min/max/last, last
+ * Coarse ring (1 min × 360 by default): one 38 B split record per slot (count, sum/min/max/last, last
  * offset in units of ceil(coarseStep / 65535) ms).
  *
- * A record's fields sit together (records.ts' layout), not in a column each: a write lands on a
- * random series, so each column was a cache miss of its own — six for a coarse bucket and six more
- * for an overflow entry, the largest share of a memory-mode worker's per-sample cost (profiled).
- * Likewise a series' two ring heads share one array.
+ * A bucket's fields sit together (records.ts), not in a column each: a write lands on a random
+ * series, so each column was a cache miss of its own — six for a coarse bucket and six more for an
+ * overflow entry, the largest share of a memory-mode worker's per-sample cost (profiled). Likewise a
+ * series' two ring heads share one array.
  *
  * Invariant: slot (b mod N) of a series holds bucket b iff head − N < b ≤ head; older slots are
  * cleared when the head advances past them, so a read never sees a stale lap of the ring.
  */
 import assert from 'node:assert/strict';
 import type { RetentionConfig } from '../config/schema.js';
-import { clearRecord, mergeRecord, newRecords, RECORD_BYTES, recordCount, setRecord, visitRecord, type Records } from './records.js';
+import { PackedRecords, SplitRecords } from './records.js';
 
 const CHUNK_BITS = 8;
 const CHUNK = 1 << CHUNK_BITS;
@@ -39,7 +39,7 @@ interface Chunk {
   heads: Float64Array;
   fineTag: Uint16Array;
   fineLast: Float64Array;
-  coarse: Records;
+  coarse: SplitRecords;
 }
 
 /** The fine overflow pool is paged: entry e is record e & EXT_MASK of page e >>> EXT_BITS. */
@@ -62,7 +62,7 @@ export class RingStore {
   // Overflow pool for fine buckets holding more than one sample.
   // Pages of EXT_PAGE entries: growing adds a page instead of copying the pool (a doubling copy
   // at millions of entries stalled the event loop for ~250 ms per column).
-  readonly #ext: Records[] = [];
+  readonly #ext: PackedRecords[] = [];
   #extNext = 0;
   readonly #extFree: number[] = [];
 
@@ -92,7 +92,7 @@ export class RingStore {
     for (let s = 0; s < this.#fineN; s++) this.#clearFine(c, fb, s);
     c.heads[2 * row + FINE] = NO_HEAD;
     c.heads[2 * row + COARSE] = NO_HEAD;
-    for (let s = row * this.#coarseN; s < (row + 1) * this.#coarseN; s++) clearRecord(c.coarse, s);
+    for (let s = row * this.#coarseN; s < (row + 1) * this.#coarseN; s++) c.coarse.clear(s);
     this.#freeIds.push(id);
   }
 
@@ -135,17 +135,17 @@ export class RingStore {
       const e = this.#extAlloc();
       const p = this.#ext[e >>> EXT_BITS]!;
       const i = e & EXT_MASK;
-      if (tag === 0) setRecord(p, i, count, sum, min, max, last, off);
+      if (tag === 0) p.set(i, count, sum, min, max, last, off);
       else {
         const prev = c.fineLast[slot]!;
-        setRecord(p, i, 1, prev, prev, prev, prev, tag - 1);
-        mergeRecord(p, i, count, sum, min, max, last, off);
+        p.set(i, 1, prev, prev, prev, prev, tag - 1);
+        p.merge(i, count, sum, min, max, last, off);
       }
       c.fineLast[slot] = e; // a MULTI slot's float column holds its overflow index
       c.fineTag[slot] = MULTI;
     } else {
       const e = c.fineLast[slot]!;
-      mergeRecord(this.#ext[e >>> EXT_BITS]!, e & EXT_MASK, count, sum, min, max, last, off);
+      this.#ext[e >>> EXT_BITS]!.merge(e & EXT_MASK, count, sum, min, max, last, off);
     }
   }
 
@@ -156,14 +156,14 @@ export class RingStore {
     const head = c.heads[2 * row + COARSE]!;
     if (head === NO_HEAD || b > head) {
       const from = head === NO_HEAD ? b - n + 1 : Math.max(head + 1, b - n + 1);
-      for (let bb = from; bb <= b; bb++) clearRecord(c.coarse, base + (bb % n));
+      for (let bb = from; bb <= b; bb++) c.coarse.clear(base + (bb % n));
       c.heads[2 * row + COARSE] = b;
     } else if (b <= head - n) {
       return;
     }
     const slot = base + (b % n);
-    if (recordCount(c.coarse, slot) === 0) setRecord(c.coarse, slot, count, sum, min, max, last, off);
-    else mergeRecord(c.coarse, slot, count, sum, min, max, last, off);
+    if (c.coarse.count(slot) === 0) c.coarse.set(slot, count, sum, min, max, last, off);
+    else c.coarse.merge(slot, count, sum, min, max, last, off);
   }
 
   /**
@@ -229,7 +229,7 @@ export class RingStore {
         visitor(start, 1, last, last, last, last, start + tag - 1);
       } else {
         const e = c.fineLast[base + s]!;
-        visitRecord(this.#ext[e >>> EXT_BITS]!, e & EXT_MASK, start, 1, visitor);
+        this.#ext[e >>> EXT_BITS]!.visit(e & EXT_MASK, start, 1, visitor);
       }
     }
   }
@@ -244,7 +244,7 @@ export class RingStore {
     const base = row * n;
     for (let b = b0; b <= b1; b++) {
       const slot = base + (b % n);
-      if (recordCount(c.coarse, slot) !== 0) visitRecord(c.coarse, slot, b * step, this.#coarseOffUnit, visitor);
+      if (c.coarse.count(slot) !== 0) c.coarse.visit(slot, b * step, this.#coarseOffUnit, visitor);
     }
   }
 
@@ -265,8 +265,8 @@ export class RingStore {
   /** Bytes held by the slabs and the overflow pool (what bench/memory reports per series). */
   bytes(): number {
     const c = this.#chunks[0];
-    const perChunk = c === undefined ? 0 : c.heads.byteLength + c.fineTag.byteLength + c.fineLast.byteLength + c.coarse.f64.byteLength;
-    return perChunk * this.#chunks.length + this.#ext.length * EXT_PAGE * RECORD_BYTES;
+    const perChunk = c === undefined ? 0 : c.heads.byteLength + c.fineTag.byteLength + c.fineLast.byteLength + c.coarse.byteLength;
+    return perChunk * this.#chunks.length + this.#ext.length * EXT_PAGE * PackedRecords.BYTES;
   }
 
   /** Number of live series ids. */
@@ -291,7 +291,7 @@ export class RingStore {
     const e = this.#extFree.pop();
     if (e !== undefined) return e;
     if (this.#extNext === this.#ext.length * EXT_PAGE) {
-      this.#ext.push(newRecords(EXT_PAGE));
+      this.#ext.push(new PackedRecords(EXT_PAGE));
     }
     return this.#extNext++;
   }
@@ -303,7 +303,7 @@ export class RingStore {
       heads: new Float64Array(2 * CHUNK).fill(NO_HEAD),
       fineTag: new Uint16Array(f),
       fineLast: new Float64Array(f),
-      coarse: newRecords(k),
+      coarse: new SplitRecords(k),
     };
   }
 }
