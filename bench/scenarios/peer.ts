@@ -179,6 +179,13 @@ export const peerScenario: Scenario = {
       targets: { directVsVmJsonline: 1.5, caddyVsVmJsonline: 1.0 },
       meetsDirect: rDirect >= 1.5, meetsCaddy: rCaddy >= 1.0,
     };
+    // The same ratios repeat by repeat (each repeat runs every target once, minutes apart): how far this machine drifts.
+    const perRepeat = (t: Target): number[] => Array.from({ length: ctx.repeat }, (_, rep) => {
+      const of = (u: Target): number => runs.find((r) => r.target === u && r.rep === rep)?.samplesPerSec ?? Number.NaN;
+      return ratio(of(t), of('vm-jsonline'));
+    });
+    const pairs = { directVsVmJsonline: perRepeat('fleetpulse-direct'), caddyVsVmJsonline: perRepeat('fleetpulse-caddy'), bareDirectVsVmJsonline: perRepeat('bare-direct') };
+    summary.perRepeat = pairs;
     for (const [t, a] of agg) summary[t] = { samplesPerSec: a.sps, p50Ms: a.p50, p99Ms: a.p99, errors: a.errors, serverCores: a.cores, samplesPerCoreSecond: perCore(a), storedShare: a.storedShare };
 
     const rows = targets.map((t) => {
@@ -188,6 +195,7 @@ export const peerScenario: Scenario = {
     const x = (v: number): string => `${v.toFixed(2)}×`;
     const findings = [
       `Same run, same samples, same generator: FleetPulse direct ingested ${Math.round(fd.sps.median).toLocaleString('en-US')} samples/s, ${x(rDirect)} VictoriaMetrics' JSON-line import (${Math.round(vmJson.sps.median).toLocaleString('en-US')}; target ≥ 1.5×: ${rDirect >= 1.5 ? 'met' : 'not met'}), and through Caddy ${Math.round(fc.sps.median).toLocaleString('en-US')}, ${x(rCaddy)} (target ≥ 1.0×: ${rCaddy >= 1.0 ? 'met' : 'not met'}). Against VM's Influx line endpoint (${Math.round(vmInflux.sps.median).toLocaleString('en-US')} samples/s) direct is ${x(rDirectInflux)}.`,
+      `Repeat by repeat against VictoriaMetrics' JSON-line run of the same repeat: direct ${pairs.directVsVmJsonline.map(x).join(', ')}; via Caddy ${pairs.caddyVsVmJsonline.map(x).join(', ')}; bare Node direct ${pairs.bareDirectVsVmJsonline.map(x).join(', ')}. The targets of a repeat run minutes apart on a shared machine, so the spread of these pairs is the measure of its drift.`,
       `Per core of server CPU: FleetPulse direct ${Math.round(perCore(fd)).toLocaleString('en-US')} samples/s (${fd.cores.toFixed(2)} cores), VictoriaMetrics JSON-line ${Math.round(perCore(vmJson)).toLocaleString('en-US')} (${vmJson.cores.toFixed(2)} cores). The generator (autocannon, one thread) shares the same 2 cores, so the server that needs less CPU per sample leaves more for the generator — the per-core figure is the fairer one on this box.`,
       `Controls, same run: bare Node (read, JSON.parse, sum; ${WORKERS} workers) took ${Math.round(bareDirect.sps.median).toLocaleString('en-US')} samples/s direct (${x(ratio(bareDirect.sps.median, vmJson.sps.median))} VictoriaMetrics' JSON-line import) and ${Math.round(bareCaddy.sps.median).toLocaleString('en-US')} through a Caddy with FleetPulse's upstream transport and nothing else (${x(ratio(bareCaddy.sps.median, vmJson.sps.median))}; Caddy and the upstream together used ${bareCaddy.cores.toFixed(2)} cores). That is the ceiling of any JSON push server behind this Caddy on this machine: FleetPulse via Caddy reached ${x(ratio(fc.sps.median, bareCaddy.sps.median))} of it, and direct ${x(ratio(fd.sps.median, bareDirect.sps.median))} of bare Node direct.`,
       `The work is not the same: FleetPulse's 202 comes after the samples are in its in-memory rings (queryable and on their way to the live view), ${fd.storedShare >= 0.99 ? 'and its own counter confirms every acknowledged sample was stored' : `and its counter shows ${(fd.storedShare * 100).toFixed(1)}% of acknowledged samples stored`}; VictoriaMetrics' 204 comes after parsing, with the rows buffered for its on-disk storage (${(vmJson.storedShare * 100).toFixed(1)}% of sent JSON-line samples counted as inserted). VM keeps every raw sample for its retention on disk; FleetPulse keeps 1 s and 1 min buckets in memory. Through Caddy FleetPulse pays a proxy hop on the same cores (${x(ratio(fc.sps.median, fd.sps.median))} of direct).`,
