@@ -224,7 +224,7 @@ const OWNER_BITS = 7;
 const MAX_GENERATION = 1 << 24;
 
 export class SampleScanner {
-  readonly #sources = new NameTable((s) => SOURCE_RE.test(s), { initialLog2: 12, maxLog2: 21 });
+  readonly #sources = new NameTable((s) => SOURCE_RE.test(s), { initialLog2: 12, maxLog2: 20 });
   readonly #metrics = new NameTable(isMetricName, { initialLog2: 8, maxLog2: 16 });
   readonly #units = new NameTable((s) => s.length <= MAX_UNIT, { initialLog2: 4, maxLog2: 12 });
   /** Tags objects by their bytes (a fleet's hosts send the same few again and again). */
