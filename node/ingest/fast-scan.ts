@@ -57,7 +57,6 @@ const MAX_WIDE = 64;
 /** Samples the scanner's scratch columns keep between calls (a larger payload's are let go). */
 const SCRATCH_KEPT = 16_384;
 
-
 /** Thrown inside the scanner to give up (caught in scan()): cheaper than threading a result through. */
 const GIVE_UP = Symbol('give up');
 
@@ -248,8 +247,9 @@ export class SampleScanner {
   /** The membership of the payload being read, and its generation (the tags of older ones no longer match). */
   #own: OwnerLookup | undefined;
   #generation = 0;
-  /** Owner of each sample read (by index, like #scratch); false once one was out of range. */
+  /** Owner of each sample read (by index, like #scratch). */
   #owners = new Int32Array(1024);
+  /** False once an owner of this payload was out of range: the batch then carries no hints. */
   #ownersValid = true;
 
   constructor(opts: ScannerOptions = {}) {
