@@ -65,9 +65,9 @@ export class Ownership {
   }
 }
 
-/** The owner slot of `key` under `own`, or undefined while no membership (or no live worker) is known. */
-export function ownerUnder(own: Ownership | undefined, key: string): number | undefined {
-  return own === undefined || own.slots.length === 0 ? undefined : own.ownerOf(key);
+/** `own` when it has a live worker, else undefined (no membership known yet, or none left). */
+export function liveOwnership(own: Ownership | undefined): Ownership | undefined {
+  return own !== undefined && own.slots.length > 0 ? own : undefined;
 }
 
 /**

@@ -14,7 +14,7 @@ import type { Peers } from '../worker/peers.js';
 import type { SlotBatcher, SlotResults } from '../worker/slot-batcher.js';
 import { MemoryPartition } from './memory.js';
 import { mergeMetrics, mergeSeries, mergeSources, mergeSummary } from './merge.js';
-import { Ownership, ownerUnder, splitByOwner } from './ownership.js';
+import { liveOwnership, Ownership, splitByOwner } from './ownership.js';
 import type {
   BucketPartial, BucketUpdate, MetricAnswer, MetricPartial, SeriesAnswer, SeriesQuery, SourceAnswer, SourcePartial,
   StateStore, StoreStats, SummaryAnswer, SummaryPartial, SummaryQuery,
@@ -58,14 +58,12 @@ export class PartitionedStore implements StateStore {
     this.#serve();
   }
 
-  /** The current membership (undefined until one with a live worker is known): the ingest fast path hints owners under it. */
+  /**
+   * The current membership, which says the slot that stores each source (undefined until one with
+   * a live worker is known); the ingest fast path hints owners under it.
+   */
   ownership(): Ownership | undefined {
-    return this.#ownership !== undefined && this.#ownership.slots.length > 0 ? this.#ownership : undefined;
-  }
-
-  /** The slot that stores `source` under the current membership; undefined until one is known. */
-  ownerOf(source: string): number | undefined {
-    return ownerUnder(this.#ownership, source);
+    return liveOwnership(this.#ownership);
   }
 
   /** Ops our peers call on this worker's partition. */

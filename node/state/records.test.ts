@@ -5,9 +5,9 @@ import { PackedRecords, SplitRecords, type BucketRecords } from './records.js';
 
 interface Bucket { count: number; sum: number; min: number; max: number; last: number; off: number }
 
-const layouts: Array<[string, (n: number) => BucketRecords, number]> = [
-  ['packed', (n) => new PackedRecords(n), 40],
-  ['split', (n) => new SplitRecords(n), 38],
+const layouts: Array<[string, (n: number) => BucketRecords, number, number]> = [
+  ['packed', (n) => new PackedRecords(n), PackedRecords.BYTES, 40],
+  ['split', (n) => new SplitRecords(n), SplitRecords.BYTES, 38],
 ];
 
 function read(r: BucketRecords, i: number, start = 0, unit = 1): number[] {
@@ -16,10 +16,10 @@ function read(r: BucketRecords, i: number, start = 0, unit = 1): number[] {
   return out;
 }
 
-for (const [name, make, bytes] of layouts) {
+for (const [name, make, declared, bytes] of layouts) {
   test(`${name} records: ${bytes} bytes each, empty at first`, () => {
     const r = make(3);
-    assert.equal(r.recordBytes, bytes);
+    assert.equal(declared, bytes);
     assert.equal(r.byteLength, 3 * bytes);
     for (let i = 0; i < 3; i++) assert.equal(r.count(i), 0);
   });

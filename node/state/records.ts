@@ -19,8 +19,6 @@
 import type { BucketVisitor } from './rings.js';
 
 export interface BucketRecords {
-  /** Bytes per record. */
-  readonly recordBytes: number;
   /** Count of record i (0 = empty). */
   count(i: number): number;
   /** Empty record i (count 0; the other fields are rewritten by the next set). */
@@ -67,7 +65,6 @@ function visitAt(v: Float64Array, d: number, count: number, off: number, start: 
 /** 40-byte records in one buffer: doubles at 5i, count at Uint32 10i + 8, offset at Uint16 20i + 18. */
 export class PackedRecords implements BucketRecords {
   static readonly BYTES = 40;
-  readonly recordBytes = PackedRecords.BYTES;
   readonly #f64: Float64Array;
   readonly #u32: Uint32Array;
   readonly #u16: Uint16Array;
@@ -107,7 +104,6 @@ export class PackedRecords implements BucketRecords {
 /** 38-byte records: doubles at 4i, count and offset at i of their own columns. */
 export class SplitRecords implements BucketRecords {
   static readonly BYTES = 32 + 4 + 2;
-  readonly recordBytes = SplitRecords.BYTES;
   readonly #f64: Float64Array;
   readonly #count: Uint32Array;
   readonly #off: Uint16Array;

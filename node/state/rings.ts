@@ -7,9 +7,10 @@
  *   last Float64 the bucket's last value (by ts; ties go to the later arrival), or for MULTI the
  *                index of its overflow entry
  * A fine bucket that gets a second sample moves its count/sum/min/max/last/last offset into a
- * shared overflow pool (`ext`, one 40 B packed record an entry), freed when the slot is recycled. 10 B per
- * fine slot instead of 40. (The index lives in the slot itself: a Map from slot to entry cost ~30 B
- * more per entry, and rehashing it at millions of entries stalled the event loop for 100+ ms.)
+ * shared overflow pool (`ext`, one 40 B packed record an entry), freed when the slot is recycled.
+ * 10 B per fine slot instead of 40. (The index lives in the slot itself: a Map from slot to entry
+ * cost ~30 B more per entry, and rehashing it at millions of entries stalled the event loop for
+ * 100+ ms.)
  *
  * Coarse ring (1 min × 360 by default): one 38 B split record per slot (count, sum/min/max/last, last
  * offset in units of ceil(coarseStep / 65535) ms).

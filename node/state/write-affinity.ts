@@ -22,7 +22,7 @@ import { toFleetPulseError } from '../errors.js';
 import type { SampleBatch } from '../protocol/samples.js';
 import type { ApplyArgs, ApplyResult, Forwarder } from '../worker/forwarder.js';
 import { PeerUnreachableError } from '../worker/peer-link.js';
-import { Ownership, ownerUnder, splitByOwner } from './ownership.js';
+import { liveOwnership, Ownership, splitByOwner } from './ownership.js';
 import { WriteWrapper, type StateStore } from './store.js';
 
 /** What the store needs of the worker's cluster membership (worker/peers.ts). */
@@ -53,14 +53,12 @@ export class WriteAffinityStore extends WriteWrapper {
     });
   }
 
-  /** The current membership (undefined until one with a live worker is known): the ingest fast path hints owners under it. */
+  /**
+   * The current membership, which says the slot that writes each source (undefined until one with
+   * a live worker is known); the ingest fast path hints owners under it.
+   */
   ownership(): Ownership | undefined {
-    return this.#ownership !== undefined && this.#ownership.slots.length > 0 ? this.#ownership : undefined;
-  }
-
-  /** The slot that writes `source` (undefined until a membership is known). */
-  ownerOf(source: string): number | undefined {
-    return ownerUnder(this.#ownership, source);
+    return liveOwnership(this.#ownership);
   }
 
   async apply(batch: SampleBatch, receivedAt: number): Promise<void> {

@@ -76,9 +76,10 @@ export async function runWorker(cfg: ResolvedConfig, slot: number, log: Logger, 
   let forwardedTotal = 0;
   let closeLinks = (): void => {};
   let store: StateStore;
-  /** Where a source is stored (memory) or written (Redis): stream connections are handed there. */
-  let ownerOf: (source: string) => number | undefined = () => undefined;
-  /** The membership batches are split by (the push fast path hints each sample's owner under it). */
+  /**
+   * The membership that says where a source is stored (memory) or written (Redis): batches are split
+   * by it, stream connections handed by it, and the push fast path hints each sample's owner under it.
+   */
   let ownership: () => Ownership | undefined = () => undefined;
   if (cfg.state.mode === 'memory') {
     const partition = new MemoryPartition(cfg.retention, { maxSeries: cfg.state.maxSeries, streamSeqTtlMs: cfg.state.streamSeqTtlMs });
@@ -100,7 +101,6 @@ export async function runWorker(cfg: ResolvedConfig, slot: number, log: Logger, 
       },
     });
     store = partitioned;
-    ownerOf = (source) => partitioned.ownerOf(source);
     ownership = () => partitioned.ownership();
     serveHandoff(partition, peers, cfg.workerPort);
     const sweep = setInterval(() => partition.sweep(Date.now()), 60_000);
@@ -132,7 +132,6 @@ export async function runWorker(cfg: ResolvedConfig, slot: number, log: Logger, 
       },
     });
     store = affinity;
-    ownerOf = (source) => affinity.ownerOf(source);
     ownership = () => affinity.ownership();
   }
 
@@ -188,7 +187,7 @@ export async function runWorker(cfg: ResolvedConfig, slot: number, log: Logger, 
     log: log.child({ mod: 'stream' }), workerId: slot, access, limiter, onSeriesLimit,
   });
   const connHandoff = new ConnectionHandoff({
-    slot, server, ownerOf, log: log.child({ mod: 'handoff' }),
+    slot, server, ownerOf: (source) => ownership()?.ownerOf(source), log: log.child({ mod: 'handoff' }),
     onHandoff: (outcome) => metrics.streamHandoffs.inc({ result: outcome }),
   });
   server.http.on('upgrade', (req, socket, head: Buffer) => {
