@@ -53,6 +53,20 @@ export function processTree(pid: number): number[] {
   return [...new Set(out)];
 }
 
+/** A process's command name ('' when it is gone). */
+function commandName(pid: number): string {
+  try {
+    return readFileSync(`/proc/${pid}/comm`, 'utf8').trim();
+  } catch {
+    return '';
+  }
+}
+
+/** The Caddy process FleetPulse's primary `root` runs (balancer caddy), if any: its CPU is reported apart from the workers'. */
+export function caddyUnder(root: number): number | undefined {
+  return processTree(root).find((p) => commandName(p) === 'caddy');
+}
+
 /** Busy and total jiffies of the whole machine (all cores), from /proc/stat. */
 function machineJiffies(): { busy: number; total: number } {
   const line = readFileSync('/proc/stat', 'utf8').split('\n')[0]!;

@@ -12,14 +12,14 @@
  * row on the same body. Per run: requests/s, samples/s, p50/p99, share of samples forwarded
  * between workers, and CPU of Caddy, of FleetPulse (primary + workers) and of the generator.
  */
-import { readFileSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { startCluster, type RunningCluster } from '../../node/testing/cluster.js';
 import { getJson } from '../../node/testing/http.js';
 import { hasBinary } from '../../node/testing/binaries.js';
 import { scrape } from '../../node/testing/prom.js';
 import { sumSeries } from '../../node/testing/prom-text.js';
-import { CpuMeter, processTree } from '../lib/cpu.js';
+import { caddyUnder, CpuMeter } from '../lib/cpu.js';
 import { h2load } from '../lib/h2load.js';
 import { httpLoad, type HttpLoadResult } from '../lib/load.js';
 import { ratio, spread } from '../lib/stats.js';
@@ -61,14 +61,6 @@ function fixedBody(): string {
   return JSON.stringify(Array.from({ length: BATCH }, (_, i) => ({ source: `bal-fixed-${i}`, metric: 'cpu', value: i })));
 }
 
-function comm(pid: number): string {
-  try {
-    return readFileSync(`/proc/${pid}/comm`, 'utf8').trim();
-  } catch {
-    return '';
-  }
-}
-
 interface Run extends HttpLoadResult {
   variant: string;
   rep: number;
@@ -79,7 +71,7 @@ interface Run extends HttpLoadResult {
 
 async function measure(ctx: BenchContext, fp: RunningCluster, v: Variant, connections: number, durationS: number): Promise<Omit<Run, 'variant' | 'rep'>> {
   const primary = fp.proc.child.pid!;
-  const caddyPid = processTree(primary).find((p) => comm(p) === 'caddy');
+  const caddyPid = caddyUnder(primary);
   const before = await scrape(fp.adminUrl);
   const meter = new CpuMeter({ caddy: caddyPid === undefined ? [] : [caddyPid], fleetpulse: [primary], generator: [process.pid] }).start();
   let r: HttpLoadResult;
