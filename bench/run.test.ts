@@ -47,3 +47,16 @@ test('the bench runner rejects an unknown scenario with exit 2 and the usage', {
   assert.equal(await p.exited, 2, p.output());
   assert.match(p.output(), /unknown scenario\(s\): nope[\s\S]*Usage: npm run bench/);
 });
+
+test('the bench runner rejects an unknown flag and a bad --duration with exit 2 and a message, no stack trace', { timeout: 30_000 }, async () => {
+  for (const [args, message] of [
+    [['push', '--bogus'], /Unknown option '--bogus'[\s\S]*Usage: npm run bench/],
+    [['push', '--duration', '-1'], /'--duration' argument is ambiguous[\s\S]*Usage: npm run bench/],
+    [['push', '--duration', 'abc'], /--duration a positive number of seconds/],
+  ] as const) {
+    const p = spawnProcess(process.execPath, [RUNNER, ...args]);
+    assert.equal(await p.exited, 2, `${args.join(' ')}: ${p.output()}`);
+    assert.match(p.output(), message);
+    assert.doesNotMatch(p.output(), /\n\s+at /, 'no stack trace');
+  }
+});

@@ -10,7 +10,7 @@ import { mkdirSync } from 'node:fs';
 import os from 'node:os';
 import { machine } from './lib/machine.js';
 import { recordFailure, SCHEMA_VERSION, writeReport } from './lib/report.js';
-import type { BenchContext } from './lib/scenario.js';
+import { durationFor, type BenchContext } from './lib/scenario.js';
 import { scenarios } from './scenarios/index.js';
 
 const HELP = `Usage: npm run bench -- <scenario…|all> [--quick] [--out DIR] [--repeat N] [--duration S]
@@ -21,15 +21,23 @@ ${scenarios.map((s) => `  ${s.name.padEnd(12)} ${s.description}`).join('\n')}
   --quick        every scenario briefly (smoke check; numbers are not comparable)
   --out DIR      where to write <scenario>.json/.md/.svg and README.md (default: results/)
   --repeat N     runs per variant, median reported (default 3; 1 with --quick)
-  --duration S   measured seconds per run (default 10; 1 with --quick)
+  --duration S   measured seconds per run (default 10, soak 600; 1 with --quick)
 `;
 
 async function main(): Promise<number> {
-  const { values, positionals } = parseArgs({
-    args: process.argv.slice(2),
-    options: { quick: { type: 'boolean' }, out: { type: 'string' }, repeat: { type: 'string' }, duration: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
-    allowPositionals: true,
-  });
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: process.argv.slice(2),
+      options: { quick: { type: 'boolean' }, out: { type: 'string' }, repeat: { type: 'string' }, duration: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+      allowPositionals: true,
+    });
+  } catch (err) {
+    // An unknown flag or a flag without its value: say which, not a stack trace.
+    process.stderr.write(`${(err as Error).message}\n\n${HELP}`);
+    return 2;
+  }
+  const { values, positionals } = parsed;
   if (values.help === true || positionals.length === 0) {
     process.stdout.write(HELP);
     return positionals.length === 0 && values.help !== true ? 2 : 0;
@@ -42,8 +50,8 @@ async function main(): Promise<number> {
   }
   const quick = values.quick === true;
   const repeat = Number(values.repeat ?? (quick ? 1 : 3));
-  const durationS = Number(values.duration ?? (quick ? 1 : 10));
-  if (!Number.isInteger(repeat) || repeat < 1 || !(durationS > 0)) {
+  const explicitDurationS = values.duration === undefined ? undefined : Number(values.duration);
+  if (!Number.isInteger(repeat) || repeat < 1 || (explicitDurationS !== undefined && !(explicitDurationS > 0))) {
     process.stderr.write('--repeat must be a positive integer and --duration a positive number of seconds\n');
     return 2;
   }
@@ -55,6 +63,7 @@ async function main(): Promise<number> {
   let failed = 0;
   for (const name of names) {
     const sc = scenarios.find((s) => s.name === name)!;
+    const durationS = durationFor(sc, { quick, durationS: explicitDurationS });
     const limitS = sc.timeLimitS({ quick, durationS, repeat });
     const ac = new AbortController();
     const started = Date.now();

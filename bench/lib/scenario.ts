@@ -19,9 +19,16 @@ export interface BenchContext {
 export interface Scenario {
   name: string;
   description: string;
+  /** Measured seconds per run when --duration is not given (default 10): soak's measure is its length. */
+  defaultDurationS?: number;
   /** Hard limit for the whole scenario at the given settings, seconds. */
   timeLimitS(ctx: Pick<BenchContext, 'quick' | 'durationS' | 'repeat'>): number;
   /** How the scenario runs when it does not repeat each variant --repeat times (reports say this instead). */
   runsNote?(ctx: Pick<BenchContext, 'quick' | 'durationS' | 'repeat'>): string;
   run(ctx: BenchContext): Promise<Omit<ScenarioReport, 'schemaVersion' | 'scenario' | 'machine' | 'durationS'>>;
+}
+
+/** Measured seconds per run of `sc`: --duration when given, else 1 with --quick, else the scenario's default (10). */
+export function durationFor(sc: Pick<Scenario, 'defaultDurationS'>, opts: { quick: boolean; durationS: number | undefined }): number {
+  return opts.durationS ?? (opts.quick ? 1 : (sc.defaultDurationS ?? 10));
 }
