@@ -2,9 +2,10 @@
  * bench/soak: `npm run bench -- soak` (600 s unless --duration says otherwise; `all` runs it that
  * long too) — ten minutes of push ingest at half the capacity measured at the start of the same
  * run, on a 2-worker cluster (memory state, node:cluster shared port), 100-sample batches over
- * 10,000 sources (a fixed series set, so memory must level off once every ring is allocated). Every interval (60 s; a sixth of the run when shorter) records
- * the RSS of every process, the p50/p99 latency of that interval (autocannon open-loop at a fixed
- * rate, so latency is not hidden by coordinated omission), throughput and errors.
+ * 10,000 sources (a fixed series set, so memory must level off once every ring is allocated).
+ * Every interval (60 s; a sixth of the run when shorter) records the RSS of every process, the
+ * p50/p99 latency of that interval (autocannon open-loop at a fixed rate, so latency is not hidden
+ * by coordinated omission), throughput and errors.
  *
  * The baseline is the first interval of the same run: each later interval is reported as a ratio
  * to it. Flat means: RSS of the last interval within 15 % of the third, and no interval's p99
@@ -70,7 +71,7 @@ function openLoop(url: string, payloads: readonly string[], ratePerS: number, se
 
 export const soakScenario: Scenario = {
   name: 'soak',
-  description: 'push at half the measured capacity for --duration seconds (600 for the real run): RSS and p99 per minute must stay flat',
+  description: 'push at half the measured capacity for 600 s (or --duration): RSS and p99 per minute must stay flat',
   defaultDurationS: 600,
   timeLimitS: (c) => (c.quick ? 180 : c.durationS + 300),
   runsNote: (c) => `One run of ${c.quick ? 20 : c.durationS} s, measured per interval.`,

@@ -467,5 +467,3 @@ export function closeReason(message: string): string {
   while (Buffer.byteLength(r) > 123) r = r.slice(0, -1);
   return r;
 }
-
-
