@@ -6,6 +6,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
+import net from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { Registry } from 'prom-client';
 import pino from 'pino';
@@ -39,10 +40,14 @@ for (const flavour of ['sharded', 'classic'] as const) {
     t.after(() => redis.stop());
     const a = await liveOn(redis.url, flavour, `t${flavour}:`);
     const b = await liveOn(redis.url, flavour, `t${flavour}:`);
-    t.after(async () => {
+    let closed = false;
+    const closeBoth = async (): Promise<void> => {
+      if (closed) return;
+      closed = true;
       await a.live.close();
       await b.live.close();
-    });
+    };
+    t.after(closeBoth);
     assert.equal(a.live.adapter, flavour === 'sharded' ? 'redis-sharded' : 'redis-classic');
 
     const client: Socket<ServerToClientEvents, ClientToServerEvents> = connect(`${a.url}/live`, { transports: ['websocket'], reconnection: false });
@@ -82,5 +87,30 @@ for (const flavour of ['sharded', 'classic'] as const) {
     await until('publish failures are counted', 10_000, async () => ((await b.metrics.livePublishErrors.get()).values[0]?.value ?? 0) >= 50);
     await new Promise((r) => setTimeout(r, 300));
     assert.equal(unhandled, 0, 'no unhandled rejections');
+
+    // Redis hangs (a listener that accepts and never answers): the clients reconnect into it and
+    // queue what they send. Closing the servers then fails those commands ("Connection is
+    // closed."), which must not surface as unhandled rejections either.
+    const hung = net.createServer();
+    const conns: net.Socket[] = [];
+    let dropped = 0;
+    hung.on('connection', (c) => {
+      conns.push(c);
+      c.on('close', () => void dropped++);
+      c.resume(); // read and ignore what they send, so their end is seen
+    });
+    await new Promise<void>((resolve, reject) => {
+      hung.once('error', reject);
+      hung.listen(redis.port, '127.0.0.1', resolve);
+    });
+    t.after(() => {
+      for (const c of conns) c.destroy();
+      hung.close();
+    });
+    await until('both servers\' Redis clients reconnect into the hung listener', 15_000, () => conns.length >= 4);
+    await closeBoth();
+    await until('the closed servers drop their connections', 10_000, () => dropped === conns.length);
+    await new Promise((r) => setTimeout(r, 300));
+    assert.equal(unhandled, 0, 'no unhandled rejections when closing with Redis hung');
   });
 }

@@ -224,8 +224,11 @@ export async function createLiveServer(deps: LiveServerDeps): Promise<LiveServer
  * Publisher and subscriber for the redis adapter. The publisher fails fast while Redis is down
  * (`enableOfflineQueue: false`): a live update that cannot be sent now is worthless later, and the
  * default offline queue grows without bound and replays stale broadcasts (NOTES.md §3, §6). The
- * classic adapter calls `publish()` without a catch, so a rejected publish would be an unhandled
- * rejection; every publish is wrapped to count the failure instead.
+ * adapters call `publish()` and the (un)subscribe commands without a catch, so a rejection would be
+ * unhandled: every publish is wrapped to count the failure, every (un)subscribe to drop it. The
+ * subscriber keeps its offline queue (a room joined while Redis is down is subscribed when it is
+ * back), so the commands it queued reject with "Connection is closed." when it is disconnected
+ * mid-reconnect, which is what closing a worker while Redis is down or hung does.
  */
 export async function connectAdapterClients(url: string, log: Logger, onPublishError: () => void): Promise<{ pub: Redis; sub: Redis }> {
   const pub = new Redis(url, { enableOfflineQueue: false, maxRetriesPerRequest: 1, lazyConnect: true });
@@ -241,17 +244,20 @@ export async function connectAdapterClients(url: string, log: Logger, onPublishE
     if (down) log.info('live adapter reconnected to Redis');
     down = false;
   });
-  guardPublish(pub, onPublishError);
+  neverReject(pub, ['publish', 'spublish'], onPublishError);
+  neverReject(sub, ['subscribe', 'psubscribe', 'ssubscribe', 'unsubscribe', 'punsubscribe', 'sunsubscribe'], () => {});
   await Promise.all([pub.connect(), sub.connect()]);
   return { pub, sub };
 }
 
-/** Make `publish`/`spublish` never reject: count and drop instead (the adapters don't catch). */
-export function guardPublish(client: Redis, onError: () => void): void {
-  for (const name of ['publish', 'spublish'] as const) {
-    const orig = client[name].bind(client) as (channel: string | Buffer, message: string | Buffer) => Promise<number>;
-    const guarded = (channel: string | Buffer, message: string | Buffer): Promise<number> =>
-      orig(channel, message).catch(() => {
+type AdapterCommand = 'publish' | 'spublish' | 'subscribe' | 'psubscribe' | 'ssubscribe' | 'unsubscribe' | 'punsubscribe' | 'sunsubscribe';
+
+/** Make the named commands never reject (the adapters don't catch): call `onError` and resolve 0. */
+export function neverReject(client: Redis, names: readonly AdapterCommand[], onError: () => void): void {
+  for (const name of names) {
+    const orig = client[name].bind(client) as (...args: unknown[]) => Promise<unknown>;
+    const guarded = (...args: unknown[]): Promise<unknown> =>
+      orig(...args).catch(() => {
         onError();
         return 0;
       });
