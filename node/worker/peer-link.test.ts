@@ -14,7 +14,7 @@ import { ErrorCode, FleetPulseError } from '../errors.js';
 import { createLogger } from '../observability/logger.js';
 import { emptyBatch, pushSample, SampleKind } from '../protocol/samples.js';
 import { Forwarder, type ApplyArgs } from './forwarder.js';
-import { linkPath, PeerLinks, PeerUnreachableError, type PeerLinkHandlers, type SeqOp } from './peer-link.js';
+import { frameReader, linkPath, PeerLinks, PeerUnreachableError, type PeerLinkHandlers, type SeqOp } from './peer-link.js';
 import net from 'node:net';
 import { deserialize } from 'node:v8';
 import { BatchEncoder } from '../protocol/batch-codec.js';
@@ -234,4 +234,53 @@ test('a frame out of step with its connection\'s dictionary fails its parts and 
   // Other connections to the same owner are not affected.
   assert.deepEqual(await p.client.apply(1, { parts: [{ batch: b, receivedAt: 3 }] }, 5000), [null]);
   assert.equal(applied, 2);
+});
+
+test('frames arrive whole and in order however the byte stream is cut into reads', () => {
+  // Frames as writeFrame lays them out: u32 length of the rest, u8 type, u32 id, payload.
+  const frames: Array<{ type: number; id: number; payload: Buffer }> = [];
+  for (let id = 0; id < 60; id++) {
+    const size = id % 7 === 0 ? 300_000 + id : id % 3 === 0 ? 0 : 1 + ((id * 7919) % 5000);
+    const payload = Buffer.alloc(size);
+    for (let i = 0; i < size; i++) payload[i] = (i * 31 + id) & 0xff;
+    frames.push({ type: 1 + (id % 4), id, payload });
+  }
+  const wire = Buffer.concat(frames.flatMap((f) => {
+    const head = Buffer.alloc(9);
+    head.writeUInt32LE(f.payload.length + 5, 0);
+    head.writeUInt8(f.type, 4);
+    head.writeUInt32LE(f.id, 5);
+    return [head, f.payload];
+  }));
+  // Reads of 1..3 bytes (length fields cut apart), 64 KB as a socket gives them, and random sizes.
+  const cuts: Array<(i: number) => number> = [(i) => 1 + (i % 3), () => 65_536, (i) => 1 + ((i * 104_729) % 90_000)];
+  for (const cut of cuts) {
+    const got: Array<{ type: number; id: number; payload: Buffer }> = [];
+    const read = frameReader((type, id, payload) => got.push({ type, id, payload: Buffer.from(payload) }));
+    for (let o = 0, i = 0; o < wire.length; i++) {
+      const n = Math.min(cut(i), wire.length - o);
+      read(wire.subarray(o, o + n));
+      o += n;
+    }
+    assert.equal(got.length, frames.length);
+    got.forEach((g, k) => {
+      assert.equal(g.type, frames[k]!.type);
+      assert.equal(g.id, frames[k]!.id);
+      assert.ok(g.payload.equals(frames[k]!.payload), `frame ${k} intact`);
+    });
+  }
+});
+
+test('a forwarded batch much larger than a socket read reaches the owner intact', async (t) => {
+  let got: ApplyArgs['parts'] = [];
+  const p = await pair({ apply: (args) => ((got = args.parts), args.parts.map(() => null)), seqOps: () => [] });
+  t.after(() => p.close());
+  const fwd = new Forwarder(p.client, 5000, () => {});
+  const b = emptyBatch();
+  for (let i = 0; i < 40_000; i++) pushSample(b, 'cpu', `big-${i}`, i / 4, 1_000 + i, '%', i % 2 === 0 ? SampleKind.Gauge : SampleKind.Counter, i % 5 === 0 ? 'dc=x' : '');
+  await fwd.send(1, b, 7);
+  assert.equal(got.length, 1);
+  const r = got[0]!.batch;
+  assert.equal(r.length, b.length);
+  assert.deepEqual([r.source, r.value, r.ts, r.kind, r.tags, r.metric, r.unit], [b.source, b.value, b.ts, b.kind, b.tags, b.metric, b.unit]);
 });

@@ -65,19 +65,42 @@ function writeFrame(socket: net.Socket, type: number, id: number, payload: Buffe
   socket.uncork();
 }
 
-/** Splits a byte stream into frames; calls `onFrame` for each. */
-function reader(onFrame: (type: number, id: number, payload: Buffer) => void): (chunk: Buffer) => void {
+/**
+ * Splits a byte stream into frames; calls `onFrame` for each. A frame spread over several reads
+ * is joined once, when its last byte arrives: joining at every read copied a frame of k reads
+ * k/2 times (forwarded frames hold every part of a loop turn, hundreds of KB under load).
+ */
+export function frameReader(onFrame: (type: number, id: number, payload: Buffer) => void): (chunk: Buffer) => void {
   let buf: Buffer = Buffer.alloc(0);
+  /** Reads after `buf` that do not complete its frame yet, and their bytes with buf's. */
+  let waiting: Buffer[] = [];
+  let have = 0;
   return (chunk) => {
-    buf = buf.length === 0 ? chunk : Buffer.concat([buf, chunk]);
+    if (waiting.length > 0) {
+      waiting.push(chunk);
+      have += chunk.length;
+      if (have < need(waiting[0]!)) return;
+      buf = Buffer.concat(waiting, have);
+      waiting = [];
+    } else {
+      buf = buf.length === 0 ? chunk : Buffer.concat([buf, chunk]);
+    }
     while (buf.length >= 4) {
       const len = buf.readUInt32LE(0);
       if (buf.length < 4 + len) break;
       onFrame(buf.readUInt8(4), buf.readUInt32LE(5), buf.subarray(HEADER, 4 + len));
       buf = buf.subarray(4 + len);
     }
+    if (buf.length >= 4 && buf.length < need(buf)) {
+      waiting = [buf];
+      have = buf.length;
+      buf = Buffer.alloc(0);
+    }
   };
 }
+
+/** Bytes of the frame that starts `b` (b holds at least its length field). */
+const need = (b: Buffer): number => 4 + b.readUInt32LE(0);
 
 /**
  * The link to a peer never connected (its socket is gone: the worker stopped or is not up yet), so
@@ -140,7 +163,7 @@ export class PeerLinks {
       if (!socket.destroyed && !socket.writableEnded) writeFrame(socket, type + 1, id, serialize(result));
     };
     const decoder = new BatchDecoder();
-    socket.on('data', reader((type, id, payload) => {
+    socket.on('data', frameReader((type, id, payload) => {
       if (type === FrameType.Apply) {
         const result = this.#serveApply(decoder, payload, () => socket.end());
         if (result instanceof Promise) void result.then((r) => answer(type, id, r));
@@ -233,7 +256,7 @@ export class PeerLinks {
     socket.once('connect', () => {
       connected = true;
     });
-    socket.on('data', reader((type, id, payload) => {
+    socket.on('data', frameReader((type, id, payload) => {
       if (type !== FrameType.ApplyResult && type !== FrameType.SeqResults) return;
       const p = link.pending.get(id);
       if (p === undefined) return;
