@@ -16,7 +16,9 @@
  * (bench/lib/caddy-front.ts) — the cost of the proxy hop by itself. CPU is measured per group
  * (Caddy, the rest of the server, the generator), so the report can say what Caddy and the
  * generator alone would leave of this machine's cores at their CPU per sample: the ceiling of any
- * upstream behind this Caddy here.
+ * upstream behind this Caddy here. A third control is FleetPulse itself with one worker: it owns
+ * every source, so nothing is forwarded, and its CPU per sample against the 2-worker run's is what
+ * forwarding half the samples to their owner costs.
  */
 import { writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
@@ -39,10 +41,11 @@ const CONNECTIONS = 64;
 const SOURCES = 10_000;
 const BODIES = 20;
 
-type Target = 'fleetpulse-direct' | 'fleetpulse-caddy' | 'vm-jsonline' | 'vm-influx' | 'bare-direct' | 'bare-caddy';
+type Target = 'fleetpulse-direct' | 'fleetpulse-caddy' | 'fleetpulse-1worker' | 'vm-jsonline' | 'vm-influx' | 'bare-direct' | 'bare-caddy';
 const LABEL: Record<Target, string> = {
   'fleetpulse-direct': 'FleetPulse direct (JSON)',
   'fleetpulse-caddy': 'FleetPulse via Caddy (JSON)',
+  'fleetpulse-1worker': 'control: FleetPulse direct, 1 worker (nothing forwarded)',
   'vm-jsonline': 'VictoriaMetrics JSON-line import',
   'vm-influx': 'VictoriaMetrics Influx line',
   'bare-direct': 'control: bare Node (JSON.parse + sum), direct',
@@ -96,8 +99,8 @@ async function fpStored(c: RunningCluster): Promise<number> {
 
 export const peerScenario: Scenario = {
   name: 'peer',
-  description: 'FleetPulse push batch 1000 (2 workers, memory; direct and via Caddy) vs VictoriaMetrics JSON-line import and Influx line, same samples, same generator',
-  timeLimitS: (c) => 150 + c.repeat * 6 * (c.durationS + 12),
+  description: 'FleetPulse push batch 1000 (2 workers, memory; direct and via Caddy; 1 worker as a control) vs VictoriaMetrics JSON-line import and Influx line, same samples, same generator',
+  timeLimitS: (c) => 180 + c.repeat * 7 * (c.durationS + 12),
   async run(ctx: BenchContext) {
     if (!hasBinary(VM_BINARY)) {
       // The one allowed skip: no peer binary, nothing to compare against.
@@ -109,14 +112,16 @@ export const peerScenario: Scenario = {
     const warmS = ctx.quick ? 0 : 2;
     const direct = await startCluster({ workers: WORKERS, balancer: 'cluster', env: { FLEETPULSE_LOG_LEVEL: 'warn' } });
     let caddy: RunningCluster | undefined;
+    let single: RunningCluster | undefined;
     const runs: Run[] = [];
     try {
       caddy = await startCluster({ workers: WORKERS, balancer: 'caddy', env: { FLEETPULSE_LOG_LEVEL: 'warn' } });
-      const fps: Record<'fleetpulse-direct' | 'fleetpulse-caddy', RunningCluster> = { 'fleetpulse-direct': direct, 'fleetpulse-caddy': caddy };
+      single = await startCluster({ workers: 1, balancer: 'cluster', env: { FLEETPULSE_LOG_LEVEL: 'warn' } });
+      const fps: Record<'fleetpulse-direct' | 'fleetpulse-caddy' | 'fleetpulse-1worker', RunningCluster> = { 'fleetpulse-direct': direct, 'fleetpulse-caddy': caddy, 'fleetpulse-1worker': single };
       for (let rep = 0; rep < ctx.repeat; rep++) {
         const b = bodies();
         // FleetPulse first, then a fresh VictoriaMetrics (its background merges must not steal CPU from the FleetPulse runs).
-        for (const target of ['fleetpulse-direct', 'fleetpulse-caddy'] as const) {
+        for (const target of ['fleetpulse-direct', 'fleetpulse-caddy', 'fleetpulse-1worker'] as const) {
           const fp = fps[target];
           const url = `${fp.url}/api/v1/ingest`;
           if (warmS > 0) await httpLoad({ url, connections: 16, durationS: warmS, bodies: b.fp, signal: ctx.signal });
@@ -170,11 +175,12 @@ export const peerScenario: Scenario = {
         }
       }
     } finally {
+      await single?.stop();
       await caddy?.stop();
       await direct.stop();
     }
 
-    const targets: Target[] = ['fleetpulse-direct', 'fleetpulse-caddy', 'vm-jsonline', 'vm-influx', 'bare-direct', 'bare-caddy'];
+    const targets: Target[] = ['fleetpulse-direct', 'fleetpulse-caddy', 'fleetpulse-1worker', 'vm-jsonline', 'vm-influx', 'bare-direct', 'bare-caddy'];
     const agg = new Map(targets.map((t) => {
       const rs = runs.filter((r) => r.target === t);
       const requested = rs.reduce((a, r) => a + r.requests * BATCH, 0);
@@ -203,8 +209,12 @@ export const peerScenario: Scenario = {
     const perCore = (a: { sps: Spread; cores: number }): number => a.sps.median / Math.max(0.01, a.cores);
     const bareDirect = agg.get('bare-direct')!;
     const bareCaddy = agg.get('bare-caddy')!;
+    const f1 = agg.get('fleetpulse-1worker')!;
+    // Server CPU per sample of the 2-worker run over the 1-worker run's, less one: the share forwarding adds.
+    const forwardingCost = perCore(f1) / perCore(fd) - 1;
     const summary: Record<string, unknown> = {
-      controls: { bareDirectVsVmJsonline: ratio(bareDirect.sps.median, vmJson.sps.median), bareCaddyVsVmJsonline: ratio(bareCaddy.sps.median, vmJson.sps.median), caddyVsBareCaddy: ratio(fc.sps.median, bareCaddy.sps.median), directVsBareDirect: ratio(fd.sps.median, bareDirect.sps.median) },
+      controls: { bareDirectVsVmJsonline: ratio(bareDirect.sps.median, vmJson.sps.median), bareCaddyVsVmJsonline: ratio(bareCaddy.sps.median, vmJson.sps.median), caddyVsBareCaddy: ratio(fc.sps.median, bareCaddy.sps.median), directVsBareDirect: ratio(fd.sps.median, bareDirect.sps.median), oneWorkerVsVmJsonline: ratio(f1.sps.median, vmJson.sps.median) },
+      forwardingCpuPerSample: forwardingCost,
       ratioDirectVsVmJsonline: rDirect, ratioCaddyVsVmJsonline: rCaddy, ratioDirectVsVmInflux: rDirectInflux, ratioCaddyVsVmInflux: ratio(fc.sps.median, vmInflux.sps.median),
       targets: { directVsVmJsonline: 1.5, caddyVsVmJsonline: 1.0 },
       meetsDirect: rDirect >= 1.5, meetsCaddy: rCaddy >= 1.0,
@@ -228,6 +238,7 @@ export const peerScenario: Scenario = {
       `Repeat by repeat against VictoriaMetrics' JSON-line run of the same repeat: direct ${pairs.directVsVmJsonline.map(x).join(', ')}; via Caddy ${pairs.caddyVsVmJsonline.map(x).join(', ')}; bare Node direct ${pairs.bareDirectVsVmJsonline.map(x).join(', ')}. The targets of a repeat run minutes apart on a shared machine, so the spread of these pairs is the measure of its drift.`,
       `Per core of server CPU: FleetPulse direct ${Math.round(perCore(fd)).toLocaleString('en-US')} samples/s (${fd.cores.toFixed(2)} cores), VictoriaMetrics JSON-line ${Math.round(perCore(vmJson)).toLocaleString('en-US')} (${vmJson.cores.toFixed(2)} cores). The generator (autocannon, one thread) shares the same 2 cores, so the server that needs less CPU per sample leaves more for the generator — the per-core figure is the fairer one on this box.`,
       `Controls, same run: bare Node (read, JSON.parse, sum; ${WORKERS} workers) took ${Math.round(bareDirect.sps.median).toLocaleString('en-US')} samples/s direct (${x(ratio(bareDirect.sps.median, vmJson.sps.median))} VictoriaMetrics' JSON-line import) and ${Math.round(bareCaddy.sps.median).toLocaleString('en-US')} through a Caddy with FleetPulse's upstream transport and nothing else (${x(ratio(bareCaddy.sps.median, vmJson.sps.median))}; Caddy and the upstream together used ${bareCaddy.cores.toFixed(2)} cores). That is the ceiling of any JSON push server behind this Caddy on this machine: FleetPulse via Caddy reached ${x(ratio(fc.sps.median, bareCaddy.sps.median))} of it, and direct ${x(ratio(fd.sps.median, bareDirect.sps.median))} of bare Node direct.`,
+      `FleetPulse with one worker owns every source and forwards nothing: ${Math.round(f1.sps.median).toLocaleString('en-US')} samples/s on ${f1.cores.toFixed(2)} server cores, ${Math.round(perCore(f1)).toLocaleString('en-US')} per core-second against the 2-worker run's ${Math.round(perCore(fd)).toLocaleString('en-US')}. With two workers about half of each batch belongs to the other worker and crosses to it (split, encode, socket, decode, the owner's ack), and the server spends ${(forwardingCost * 100).toFixed(0)}% more CPU per sample: that is what forwarding costs here, and the most a cheaper forwarding path could win back per core.`,
       `Where the via-Caddy CPU goes: Caddy used ${fc.caddy.toFixed(2)} of FleetPulse's ${fc.cores.toFixed(2)} server cores (generator ${fc.generator.toFixed(2)}); in the bare control ${bareCaddy.caddy.toFixed(2)} of ${bareCaddy.cores.toFixed(2)} (generator ${bareCaddy.generator.toFixed(2)}). At the control's CPU per sample, Caddy and the generator alone — behind them an upstream that cost nothing — would fill this machine's ${availableParallelism()} cores at about ${Math.round(bareCaddy.proxyCeiling).toLocaleString('en-US')} samples/s, ${x(ratio(bareCaddy.proxyCeiling, vmJson.sps.median))} VictoriaMetrics' JSON-line import (at FleetPulse's own run's: ${Math.round(fc.proxyCeiling).toLocaleString('en-US')}, ${x(ratio(fc.proxyCeiling, vmJson.sps.median))}): ${ratio(bareCaddy.proxyCeiling, vmJson.sps.median) >= 1 ? 'the 1.0× target lies under that ceiling, so the upstream\'s own cost decides it' : 'the 1.0× target lies above that ceiling, out of reach for any upstream on this machine'}.`,
       `The work is not the same: FleetPulse's 202 comes after the samples are in its in-memory rings (queryable and on their way to the live view), ${fd.storedShare >= 0.99 ? 'and its own counter confirms every acknowledged sample was stored' : `and its counter shows ${(fd.storedShare * 100).toFixed(1)}% of acknowledged samples stored`}; VictoriaMetrics' 204 comes after parsing, with the rows buffered for its on-disk storage (${(vmJson.storedShare * 100).toFixed(1)}% of sent JSON-line samples counted as inserted). VM keeps every raw sample for its retention on disk; FleetPulse keeps 1 s and 1 min buckets in memory. Through Caddy FleetPulse pays a proxy hop on the same cores (${x(ratio(fc.sps.median, fd.sps.median))} of direct).`,
     ];
