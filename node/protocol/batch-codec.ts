@@ -26,12 +26,15 @@
  * are; loading the module refuses otherwise).
  */
 import { ErrorCode, FleetPulseError } from '../errors.js';
-import type { SampleBatch, SampleKind } from './samples.js';
+import { viewLength, type SampleBatch, type SampleKind } from './samples.js';
 
 export interface BatchPart {
   batch: SampleBatch;
   receivedAt: number;
+  /** Sender side: encode only the samples at these positions (a split's view, samples.ts BatchView). Decoded parts have none. */
+  index?: Int32Array | undefined;
 }
+
 
 const MAGIC = 0x46504232; // 'FPB2'
 const HEADER = 24;
@@ -67,7 +70,7 @@ export class BatchEncoder {
 
   encode(parts: readonly BatchPart[]): Buffer {
     let total = 0;
-    for (const p of parts) total += p.batch.length;
+    for (const p of parts) total += viewLength(p);
     const ids = this.#ids;
     let flags = 0;
     if (ids.size > 0 && ids.size + 4 * total > this.#max) {
@@ -80,12 +83,14 @@ export class BatchEncoder {
     // Pass 1: every string's index; names the link has not carried yet join the dictionary.
     const fresh: string[] = [];
     let k = 0;
-    for (const { batch: b } of parts) {
-      for (const col of stringColumns(b)) {
+    for (const p of parts) {
+      const index = p.index;
+      const n = viewLength(p);
+      for (const col of stringColumns(p.batch)) {
         let prev: string | undefined;
         let prevId = 0;
-        for (let i = 0; i < b.length; i++) {
-          const s = col[i]!;
+        for (let j = 0; j < n; j++) {
+          const s = col[index === undefined ? j : index[j]!]!;
           if (s !== prev) {
             // Runs of one name (a source's metrics, empty units and tags) skip the map.
             prev = s;
@@ -104,7 +109,10 @@ export class BatchEncoder {
     const w = ids.size > 0xffff ? 4 : 2;
     const lengths = fresh.map((s) => Buffer.byteLength(s, 'utf8'));
     let size = HEADER + pad8(4 * fresh.length + lengths.reduce((a, n) => a + n, 0));
-    for (const { batch: b } of parts) size += 16 + 16 * b.length + 4 * pad8(w * b.length) + pad8(b.length);
+    for (const p of parts) {
+      const n = viewLength(p);
+      size += 16 + 16 * n + 4 * pad8(w * n) + pad8(n);
+    }
     const buf = Buffer.alloc(size); // never pooled: its own ArrayBuffer at offset 0, as the typed views need
     const ab = buf.buffer;
     const base = buf.byteOffset;
@@ -122,25 +130,35 @@ export class BatchEncoder {
     for (const s of fresh) o += buf.write(s, o, 'utf8');
     o = pad8(o);
     k = 0;
-    for (const { batch: b, receivedAt } of parts) {
-      const n = b.length;
+    for (const p of parts) {
+      const { batch: b, receivedAt, index } = p;
+      const n = viewLength(p);
       buf.writeDoubleLE(receivedAt, o);
       buf.writeUInt32LE(n, o + 8);
       o += 16;
-      new Float64Array(ab, base + o, n).set(b.ts);
+      gather(new Float64Array(ab, base + o, n), b.ts, index);
       o += 8 * n;
-      new Float64Array(ab, base + o, n).set(b.value);
+      gather(new Float64Array(ab, base + o, n), b.value, index);
       o += 8 * n;
       for (let c = 0; c < 4; c++) {
         (w === 4 ? new Uint32Array(ab, base + o, n) : new Uint16Array(ab, base + o, n)).set(scratch.subarray(k, k + n));
         k += n;
         o += pad8(w * n);
       }
-      new Uint8Array(ab, base + o, n).set(b.kind);
+      gather(new Uint8Array(ab, base + o, n), b.kind, index);
       o += pad8(n);
     }
     return buf;
   }
+}
+
+/** `to[k] = from[index[k]]` (or the first to.length of `from` without an index). */
+function gather(to: Float64Array | Uint8Array, from: readonly number[], index: Int32Array | undefined): void {
+  if (index === undefined) {
+    to.set(from.length === to.length ? from : from.slice(0, to.length));
+    return;
+  }
+  for (let k = 0; k < index.length; k++) to[k] = from[index[k]!]!;
 }
 
 /**

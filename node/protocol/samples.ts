@@ -62,6 +62,33 @@ export interface OwnerHints {
   slots: Int32Array;
 }
 
+/**
+ * Some samples of a batch without copying its columns: those at `index` (positions in increasing
+ * order), or every one when `index` is undefined. What a split by owner hands on: forwarding
+ * encodes straight from the view, and the owner's own part is applied through it.
+ */
+export interface BatchView {
+  batch: SampleBatch;
+  index: Int32Array | undefined;
+}
+
+/** Samples in a view (or in anything with a batch and an optional index, as a forwarded part). */
+export function viewLength(v: { batch: SampleBatch; index?: Int32Array | undefined }): number {
+  return v.index === undefined ? v.batch.length : v.index.length;
+}
+
+/** A view's samples as a batch of their own (the batch itself when the view holds all of it). */
+export function materialize(v: BatchView): SampleBatch {
+  const { batch: b, index } = v;
+  if (index === undefined) return b;
+  const out = sizedBatch(index.length);
+  for (let k = 0; k < index.length; k++) {
+    const i = index[k]!;
+    setSample(out, k, b.metric[i]!, b.source[i]!, b.value[i]!, b.ts[i]!, b.unit[i]!, b.kind[i]!, b.tags[i]!);
+  }
+  return out;
+}
+
 export function emptyBatch(): SampleBatch {
   return { length: 0, metric: [], source: [], value: [], ts: [], unit: [], kind: [], tags: [], owners: undefined };
 }

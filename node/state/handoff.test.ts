@@ -6,62 +6,7 @@ import { emptyBatch, pushSample, SampleKind } from '../protocol/samples.js';
 import { splitExport } from './handoff.js';
 import { MemoryPartition } from './memory.js';
 import { Ownership } from './ownership.js';
-import type { SeriesQuery } from './store.js';
-
-const retention = { fineStepMs: 1000, fineSpanMs: 20_000, coarseStepMs: 5000, coarseSpanMs: 60_000 };
-const opts = { maxSeries: 10_000, streamSeqTtlMs: 600_000 };
-const T0 = 1_800_000_000_000;
-const METRICS = ['cpu', 'mem'];
-const SOURCES = ['a', 'b', 'c', 'd'];
-
-interface S { metric: string; source: string; tags: string; ts: number; value: number; to: 0 | 1 }
-
-function apply(p: MemoryPartition, s: S, receivedAt: number): void {
-  const b = emptyBatch();
-  pushSample(b, s.metric, s.source, s.value, s.ts, '%', SampleKind.Gauge, s.tags);
-  p.apply(b, receivedAt);
-}
-
-function snapshot(p: MemoryPartition): unknown {
-  const out: Record<string, unknown> = {};
-  for (const metric of METRICS) {
-    for (const source of SOURCES) {
-      for (const ring of ['fine', 'coarse'] as const) {
-        const q: SeriesQuery = { metric, source, ring, fromMs: 0, toMs: Number.MAX_SAFE_INTEGER, stepMs: ring === 'fine' ? 1000 : 5000 };
-        out[`${metric}/${source}/${ring}`] = p.seriesPartial(q).sort((x, y) => x[0] - y[0]);
-      }
-    }
-  }
-  out.metrics = p.metricsPartial().map((m) => [m.metric, m.sources]).sort();
-  out.sources = p.sourcesPartial().map((s) => [s.source, s.lastSeen, [...s.metrics].sort()]).sort();
-  out.series = p.stats().series;
-  return out;
-}
-
-// Distinct timestamps per source and metric keep `last` well defined: a query merges every tag set
-// of a source, and a tie between two series held by different partitions is arbitrary (fast-check
-// found one: cpu of d untagged and tagged at the same ms, split over both partitions).
-const samples = fc
-  .array(
-    fc.record({
-      metric: fc.constantFrom(...METRICS),
-      source: fc.constantFrom(...SOURCES),
-      tags: fc.constantFrom('', 'k\u001ev'),
-      ts: fc.integer({ min: T0, max: T0 + 90_000 }),
-      value: fc.integer({ min: -1000, max: 1000 }),
-      to: fc.constantFrom<0 | 1>(0, 1),
-    }),
-    { maxLength: 120 },
-  )
-  .map((xs) => {
-    const seen = new Set<string>();
-    return xs.filter((x) => {
-      const k = `${x.metric}|${x.source}|${x.ts}`;
-      if (seen.has(k)) return false;
-      seen.add(k);
-      return true;
-    });
-  });
+import { apply, opts, retention, samples, snapshot, SOURCES, T0 } from './partition.fixtures.js';
 
 test('a partition handed over and merged equals one partition that got every sample (any split, any order)', () => {
   fc.assert(

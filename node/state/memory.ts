@@ -76,19 +76,20 @@ export class MemoryPartition implements PartitionReader {
   }
 
   /**
-   * Apply a batch synchronously. The series limit is checked before anything is written,
-   * so a rejected batch leaves the partition untouched.
+   * Apply a batch synchronously: all of it, or the samples at `index` (a split's view). The series
+   * limit is checked before anything is written, so a rejected batch leaves the partition untouched.
    */
-  apply(b: SampleBatch, receivedAt: number): void {
+  apply(b: SampleBatch, receivedAt: number, index?: Int32Array): void {
     if (this.#sealed) throw sealedError();
-    const n = b.length;
+    const n = index === undefined ? b.length : index.length;
     // Pass 1: resolve series ids (no writes), so the series limit can refuse the batch whole.
     const ids = new Int32Array(n);
     let fresh = 0;
     let seen: Set<string> | undefined;
     let lastMetric = '';
     let m: MetricEntry | undefined;
-    for (let i = 0; i < n; i++) {
+    for (let k = 0; k < n; k++) {
+      const i = index === undefined ? k : index[k]!;
       const metric = b.metric[i]!;
       if (metric !== lastMetric) {
         m = this.#metrics.get(metric);
@@ -98,14 +99,14 @@ export class MemoryPartition implements PartitionReader {
       const key = tags === '' ? b.source[i]! : b.source[i]! + TAG_SEPARATOR + tags;
       const id = m?.ids.get(key);
       if (id !== undefined) {
-        ids[i] = id;
+        ids[k] = id;
         continue;
       }
-      ids[i] = -1;
-      const k = metric + '\u0000' + key;
+      ids[k] = -1;
+      const series = metric + '\u0000' + key;
       seen ??= new Set();
-      if (!seen.has(k)) {
-        seen.add(k);
+      if (!seen.has(series)) {
+        seen.add(series);
         fresh++;
       }
     }
@@ -116,7 +117,8 @@ export class MemoryPartition implements PartitionReader {
     let lastSource = '';
     lastMetric = '';
     m = undefined;
-    for (let i = 0; i < n; i++) {
+    for (let k = 0; k < n; k++) {
+      const i = index === undefined ? k : index[k]!;
       const metric = b.metric[i]!;
       const source = b.source[i]!;
       const unit = b.unit[i]!;
@@ -134,7 +136,7 @@ export class MemoryPartition implements PartitionReader {
         m!.kind = kind;
         m!.updatedAt = receivedAt;
       }
-      let id = ids[i]!;
+      let id = ids[k]!;
       if (id === -1) {
         const tags = b.tags[i]!;
         const key = tags === '' ? source : source + TAG_SEPARATOR + tags;

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { fnv1a32, Ownership, splitByOwner, workerDial } from './ownership.js';
-import { emptyBatch, pushSample, SampleKind, type SampleBatch } from '../protocol/samples.js';
+import { emptyBatch, materialize, pushSample, SampleKind, viewLength, type SampleBatch } from '../protocol/samples.js';
 
 test('FNV-1a 32 matches the reference vectors', () => {
   assert.equal(fnv1a32(''), 0x811c9dc5);
@@ -27,7 +27,7 @@ test('rendezvous ownership spreads evenly and moves only the leaving worker\'s s
   assert.equal(new Ownership([], 9100).ownerOf('x'), -1);
 });
 
-test('splitByOwner: every sample goes to its source\'s owner, in order; one owner gets the batch itself', () => {
+test('splitByOwner: every sample goes to its source\'s owner, in order, as views; one owner gets the whole batch', () => {
   const own = new Ownership([0, 2, 5], 9100);
   const b: SampleBatch = emptyBatch();
   // Runs of one source (the wide form), single samples, and sources coming back later.
@@ -41,12 +41,16 @@ test('splitByOwner: every sample goes to its source\'s owner, in order; one owne
   for (let i = 0; i < b.length; i++) {
     pushSample(expected.get(own.ownerOf(b.source[i]!))!, b.metric[i]!, b.source[i]!, b.value[i]!, b.ts[i]!, b.unit[i]!, b.kind[i]!, b.tags[i]!);
   }
-  for (const [slot, part] of parts) assert.deepEqual({ ...part }, { ...expected.get(slot)! }, `slot ${slot}`);
+  for (const [slot, part] of parts) {
+    assert.equal(part.batch, b, 'a view of the batch, not a copy');
+    assert.deepEqual({ ...materialize(part) }, { ...expected.get(slot)! }, `slot ${slot}`);
+  }
+  assert.equal([...parts.values()].reduce((n, v) => n + viewLength(v), 0), b.length);
 
   const mine = emptyBatch();
   for (let i = 0; i < 50; i++) pushSample(mine, 'cpu', 'host-1', i, 1000 + i, '', SampleKind.Gauge, '');
-  assert.equal(splitByOwner(mine, own).get(own.ownerOf('host-1')), mine, 'one owner: no copy');
-  assert.equal(splitByOwner(b, new Ownership([3], 9100)).get(3), b, 'one worker: no copy');
+  assert.deepEqual(splitByOwner(mine, own).get(own.ownerOf('host-1')), { batch: mine, index: undefined }, 'one owner: the whole batch');
+  assert.deepEqual(splitByOwner(b, new Ownership([3], 9100)).get(3), { batch: b, index: undefined }, 'one worker: the whole batch');
   assert.equal(splitByOwner(emptyBatch(), own).size, 0);
 });
 
@@ -78,9 +82,9 @@ test('splitByOwner follows the batch\'s owner hints made under this membership, 
   const slots = Int32Array.from({ length: 10 }, (_, i) => i % 2);
   b.owners = { under: own, slots };
   const parts = splitByOwner(b, own);
-  assert.deepEqual(parts.get(0)!.source, ['h-0', 'h-2', 'h-4', 'h-6', 'h-8']);
-  assert.deepEqual(parts.get(1)!.source, ['h-1', 'h-3', 'h-5', 'h-7', 'h-9']);
+  assert.deepEqual(materialize(parts.get(0)!).source, ['h-0', 'h-2', 'h-4', 'h-6', 'h-8']);
+  assert.deepEqual(materialize(parts.get(1)!).source, ['h-1', 'h-3', 'h-5', 'h-7', 'h-9']);
   // Made under an earlier membership: looked up afresh.
   b.owners = { under: new Ownership([0, 1], 9100), slots };
-  for (const [slot, part] of splitByOwner(b, own)) for (const s of part.source) assert.equal(own.ownerOf(s), slot, s);
+  for (const [slot, part] of splitByOwner(b, own)) for (const s of materialize(part).source) assert.equal(own.ownerOf(s), slot, s);
 });

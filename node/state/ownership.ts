@@ -5,7 +5,7 @@
  * So when Caddy hashes X-Source over the same healthy upstreams, it picks the owner itself and
  * nothing needs forwarding; when a worker leaves, only its sources move.
  */
-import { setSample, sizedBatch, type SampleBatch } from '../protocol/samples.js';
+import type { BatchView, SampleBatch } from '../protocol/samples.js';
 
 /** The dial address Caddy knows worker `slot` by (also used as the hash input in cluster mode). */
 export function workerDial(slot: number, workerPort: number): string {
@@ -71,20 +71,22 @@ export function liveOwnership(own: Ownership | undefined): Ownership | undefined
 }
 
 /**
- * Split a batch by owner slot; the common one-owner case returns the batch itself. Each sample's
- * owner comes from the batch's hints when they were made under `own` (the ingest fast path's), or
- * is looked up once per run of one source; then every part's columns are filled at their final
- * size: the push-as-you-go copy it replaces was most of the split's cost at batch 1000.
+ * Split a batch by owner slot, as views (no column is copied): the common one-owner case is the
+ * whole batch, otherwise each owner gets the positions of its samples. Each sample's owner comes
+ * from the batch's hints when they were made under `own` (the ingest fast path's), or is looked up
+ * once per run of one source. Views rather than copies: a forwarded part is encoded straight from
+ * the batch, and no second set of columns lives on the heap while the owner's answer is awaited
+ * (young garbage that outlives a scavenge is copied, then promoted).
  */
-export function splitByOwner(b: SampleBatch, own: Ownership): Map<number, SampleBatch> {
-  const out = new Map<number, SampleBatch>();
+export function splitByOwner(b: SampleBatch, own: Ownership): Map<number, BatchView> {
+  const out = new Map<number, BatchView>();
   const n = b.length;
   if (n === 0) return out;
   if (own.slots.length === 1) {
-    out.set(own.slots[0]!, b);
+    out.set(own.slots[0]!, { batch: b, index: undefined });
     return out;
   }
-  // Slots are small integers: per-slot counts, parts and fill positions in arrays indexed by slot.
+  // Slots are small integers: per-slot counts, indexes and fill positions in arrays indexed by slot.
   const counts: number[] = [];
   let owner = -1;
   let owners: Int32Array;
@@ -108,22 +110,21 @@ export function splitByOwner(b: SampleBatch, own: Ownership): Map<number, Sample
     }
   }
   if (counts[owner] === n) {
-    out.set(owner, b);
+    out.set(owner, { batch: b, index: undefined });
     return out;
   }
-  const parts: SampleBatch[] = [];
+  const index: Int32Array[] = [];
   const fill: number[] = [];
   for (const slot of own.slots) {
     const count = counts[slot] ?? 0;
     if (count === 0) continue;
-    parts[slot] = sizedBatch(count);
+    index[slot] = new Int32Array(count);
     fill[slot] = 0;
-    out.set(slot, parts[slot]);
+    out.set(slot, { batch: b, index: index[slot] });
   }
   for (let i = 0; i < n; i++) {
     const slot = owners[i]!;
-    setSample(parts[slot]!, fill[slot]!++, b.metric[i]!, b.source[i]!, b.value[i]!, b.ts[i]!, b.unit[i]!, b.kind[i]!, b.tags[i]!);
+    index[slot]![fill[slot]!++] = i;
   }
   return out;
 }
-

@@ -7,7 +7,7 @@
  */
 import { ErrorCode, FleetPulseError, toFleetPulseError } from '../errors.js';
 import { RpcOp } from '../protocol/ipc.js';
-import { concatBatches, type SampleBatch } from '../protocol/samples.js';
+import { concatBatches, materialize, viewLength, type SampleBatch } from '../protocol/samples.js';
 import type { Forwarder, ApplyArgs, ApplyResult } from '../worker/forwarder.js';
 import type { SeqOp } from '../worker/peer-link.js';
 import type { Peers } from '../worker/peers.js';
@@ -104,7 +104,7 @@ export class PartitionedStore implements StateStore {
       const parts = splitByOwner(pending, own);
       const local = parts.get(this.#peers.slot);
       if (local !== undefined) {
-        this.#local.apply(local, receivedAt);
+        this.#local.apply(local.batch, receivedAt, local.index);
         parts.delete(this.#peers.slot);
       }
       if (parts.size === 0) return;
@@ -112,13 +112,13 @@ export class PartitionedStore implements StateStore {
       const failed: SampleBatch[] = [];
       await Promise.all(
         [...parts].map(async ([slot, part]) => {
-          forwarded += part.length;
+          forwarded += viewLength(part);
           try {
             await this.#forwarder.send(slot, part, receivedAt);
           } catch (err) {
             const e = toFleetPulseError(err);
             // The owner left (crash, scale-down): re-split its part over the new membership.
-            if (e.code === ErrorCode.STATE_UNAVAILABLE && this.#now() < deadline) failed.push(part);
+            if (e.code === ErrorCode.STATE_UNAVAILABLE && this.#now() < deadline) failed.push(materialize(part));
             else throw e;
           }
         }),

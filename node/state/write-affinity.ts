@@ -19,7 +19,7 @@
  * Reads, stream seqs and live updates are the inner store's (Redis).
  */
 import { toFleetPulseError } from '../errors.js';
-import type { SampleBatch } from '../protocol/samples.js';
+import { materialize, viewLength, type BatchView, type SampleBatch } from '../protocol/samples.js';
 import type { ApplyArgs, ApplyResult, Forwarder } from '../worker/forwarder.js';
 import { PeerUnreachableError } from '../worker/peer-link.js';
 import { liveOwnership, Ownership, splitByOwner } from './ownership.js';
@@ -67,20 +67,20 @@ export class WriteAffinityStore extends WriteWrapper {
     const parts = splitByOwner(batch, own);
     const writes: Array<Promise<void>> = [];
     for (const [slot, part] of parts) {
-      writes.push(slot === this.#slot ? this.inner.apply(part, receivedAt) : this.#forward(slot, part, receivedAt));
+      writes.push(slot === this.#slot ? this.inner.apply(materialize(part), receivedAt) : this.#forward(slot, part, receivedAt));
     }
     // Every part settles before the answer (the ack covers all of them); the first error wins.
     const results = await Promise.allSettled(writes);
     for (const r of results) if (r.status === 'rejected') throw toFleetPulseError(r.reason);
   }
 
-  async #forward(slot: number, part: SampleBatch, receivedAt: number): Promise<void> {
-    this.#opts.onForwarded(part.length);
+  async #forward(slot: number, part: BatchView, receivedAt: number): Promise<void> {
+    this.#opts.onForwarded(viewLength(part));
     try {
       await this.#forwarder.send(slot, part, receivedAt);
     } catch (err) {
       // Never delivered: the samples are still only ours to write.
-      if (err instanceof PeerUnreachableError) return this.inner.apply(part, receivedAt);
+      if (err instanceof PeerUnreachableError) return this.inner.apply(materialize(part), receivedAt);
       throw err;
     }
   }

@@ -4,7 +4,8 @@
  * request's part is applied (or fails) on its own, so one request's error never fails another's.
  */
 import type { WireError } from '../errors.js';
-import type { SampleBatch } from '../protocol/samples.js';
+import type { BatchPart } from '../protocol/batch-codec.js';
+import { viewLength, type BatchView, type SampleBatch } from '../protocol/samples.js';
 import { SlotBatcher } from './slot-batcher.js';
 
 /** Delivers coalesced parts to an owner worker (PeerLinks in production). */
@@ -12,29 +13,32 @@ export interface ApplyTransport {
   apply(slot: number, args: ApplyArgs, timeoutMs: number): Promise<ApplyResult>;
 }
 
-/** What an owner receives: independent parts, each applied all-or-nothing. */
+/**
+ * What an owner receives: independent parts, each applied all-or-nothing. The sender's parts may
+ * be views of its batches (BatchPart.index); the owner's, decoded, are whole batches.
+ */
 export interface ApplyArgs {
-  parts: Array<{ batch: SampleBatch; receivedAt: number }>;
+  parts: Array<BatchPart & { batch: SampleBatch }>;
 }
 /** One entry per part: null = applied. */
 export type ApplyResult = Array<WireError | null>;
 
 export class Forwarder {
-  readonly #batcher: SlotBatcher<ApplyArgs['parts'][number], null>;
+  readonly #batcher: SlotBatcher<BatchPart, null>;
 
   constructor(transport: ApplyTransport, timeoutMs: number, onBatchSent: (samples: number) => void) {
     this.#batcher = new SlotBatcher(
       (slot, parts) => transport.apply(slot, { parts }, timeoutMs),
       (_slot, parts) => {
         let n = 0;
-        for (const p of parts) n += p.batch.length;
+        for (const p of parts) n += viewLength(p);
         onBatchSent(n);
       },
     );
   }
 
-  /** Resolves (with null) once the owner applied the part. */
-  send(slot: number, batch: SampleBatch, receivedAt: number): Promise<null> {
-    return this.#batcher.submit(slot, { batch, receivedAt });
+  /** Resolves (with null) once the owner applied the view's samples. */
+  send(slot: number, part: BatchView, receivedAt: number): Promise<null> {
+    return this.#batcher.submit(slot, { batch: part.batch, index: part.index, receivedAt });
   }
 }

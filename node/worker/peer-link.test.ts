@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ErrorCode, FleetPulseError } from '../errors.js';
 import { createLogger } from '../observability/logger.js';
-import { emptyBatch, pushSample, SampleKind } from '../protocol/samples.js';
+import { emptyBatch, materialize, pushSample, SampleKind, type BatchView, type SampleBatch } from '../protocol/samples.js';
 import { Forwarder, type ApplyArgs } from './forwarder.js';
 import { frameReader, linkPath, PeerLinks, PeerUnreachableError, type PeerLinkHandlers, type SeqOp } from './peer-link.js';
 import net from 'node:net';
@@ -114,7 +114,8 @@ test('forwarded parts reach the owner intact and are answered per part', async (
     pushSample(b, 'cpu', source, value, 1_000, '%', SampleKind.Gauge, '');
     return b;
   };
-  const settled = await Promise.allSettled([fwd.send(1, batch('h1', 1.5), 10), fwd.send(1, batch('h2', -1), 11)]);
+  const whole = (b: ReturnType<typeof emptyBatch>): BatchView => ({ batch: b, index: undefined });
+  const settled = await Promise.allSettled([fwd.send(1, whole(batch('h1', 1.5)), 10), fwd.send(1, whole(batch('h2', -1)), 11)]);
   assert.equal(settled[0]!.status, 'fulfilled');
   assert.equal(settled[1]!.status, 'rejected');
   assert.equal((settled[1] as PromiseRejectedResult).reason.code, ErrorCode.SERIES_LIMIT);
@@ -278,9 +279,13 @@ test('a forwarded batch much larger than a socket read reaches the owner intact'
   const fwd = new Forwarder(p.client, 5000, () => {});
   const b = emptyBatch();
   for (let i = 0; i < 40_000; i++) pushSample(b, 'cpu', `big-${i}`, i / 4, 1_000 + i, '%', i % 2 === 0 ? SampleKind.Gauge : SampleKind.Counter, i % 5 === 0 ? 'dc=x' : '');
-  await fwd.send(1, b, 7);
-  assert.equal(got.length, 1);
-  const r = got[0]!.batch;
-  assert.equal(r.length, b.length);
-  assert.deepEqual([r.source, r.value, r.ts, r.kind, r.tags, r.metric, r.unit], [b.source, b.value, b.ts, b.kind, b.tags, b.metric, b.unit]);
+  // The whole batch, and a view of every third sample (a split's part), in one frame.
+  const index = Int32Array.from({ length: Math.ceil(b.length / 3) }, (_, k) => 3 * k);
+  await Promise.all([fwd.send(1, { batch: b, index: undefined }, 7), fwd.send(1, { batch: b, index }, 8)]);
+  assert.equal(got.length, 2);
+  const cols = (x: SampleBatch): unknown[] => [x.source, x.value, x.ts, x.kind, x.tags, x.metric, x.unit];
+  assert.equal(got[0]!.batch.length, b.length);
+  assert.deepEqual(cols(got[0]!.batch), cols(b));
+  assert.equal(got[1]!.receivedAt, 8);
+  assert.deepEqual(cols(got[1]!.batch), cols(materialize({ batch: b, index })));
 });
