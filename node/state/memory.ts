@@ -8,6 +8,7 @@ import { SampleKind, tagsFromCanonical, TAG_SEPARATOR, type SampleBatch } from '
 import assert from 'node:assert/strict';
 import { ErrorCode, FleetPulseError } from '../errors.js';
 import type { RetentionConfig } from '../config/schema.js';
+import { SeriesColumns, SeriesFlag, SourceColumns } from './hot-columns.js';
 import { RingStore } from './rings.js';
 import { emptyExport, type PartitionExport } from './handoff.js';
 import { addAtStep, mergeMetrics, mergeSeries, mergeSources, mergeSummary, mergeTagSet, MIN_INTERVAL_MS, SummaryAccumulator } from './merge.js';
@@ -16,16 +17,11 @@ import type {
   SourcePartial, StateStore, StoreStats, SummaryAnswer, SummaryPartial, SummaryQuery,
 } from './store.js';
 
+/** A series' names; what every sample updates is in SeriesColumns (hot-columns.ts). */
 interface SeriesMeta {
   metric: string;
   source: string;
   tags: string;
-  counter: boolean;
-  /** Server receive time of the newest sample (for sample-to-screen latency). */
-  receivedAt: number;
-  /** Already queued in #dirty since the last drainUpdates(). */
-  dirty: boolean;
-  /** The source's entry, so the hot path updates it without a string-keyed lookup. */
   src: SourceEntry;
 }
 
@@ -38,20 +34,14 @@ interface MetricEntry {
   sources: Map<string, number>; // source → number of series (tag sets) of this metric
 }
 
+/** A source's metrics and series; its arrival times are in SourceColumns at `index`. */
 interface SourceEntry {
-  lastSeen: number;
-  intervalMs: number;
+  index: number;
   metrics: Set<string>;
   /** Ids of the source's series (so a handoff finds them without scanning every series). */
   series: number[];
 }
 
-/** Count an arrival of a source: smoothed interval between arrivals, newest receive time. */
-function touchSource(e: SourceEntry, now: number): void {
-  const gap = now - e.lastSeen;
-  if (gap >= MIN_INTERVAL_MS) e.intervalMs = e.intervalMs === 0 ? gap : 0.8 * e.intervalMs + 0.2 * gap;
-  if (now > e.lastSeen) e.lastSeen = now;
-}
 
 export class MemoryPartition implements PartitionReader {
   readonly #rings: RingStore;
@@ -60,6 +50,8 @@ export class MemoryPartition implements PartitionReader {
   readonly #sources = new Map<string, SourceEntry>();
   /** Series id → metadata; undefined once a series was handed off (its id may be reused). */
   readonly #meta: Array<SeriesMeta | undefined> = [];
+  readonly #series = new SeriesColumns();
+  readonly #sourceCols = new SourceColumns();
   readonly #streamSeqs = new Map<string, { seq: number; expiresAt: number }>();
   readonly #streamSeqTtlMs: number;
   /** Series touched since the last drainUpdates(), each once. */
@@ -145,7 +137,8 @@ export class MemoryPartition implements PartitionReader {
         else {
           id = this.#rings.allocate();
           const src = this.#entryOf(source, receivedAt);
-          this.#meta[id] = { metric, source, tags, counter: false, receivedAt, dirty: false, src };
+          this.#meta[id] = { metric, source, tags, src };
+          this.#series.init(id, src.index, false, receivedAt);
           m!.ids.set(key, id);
           m!.sources.set(source, (m!.sources.get(source) ?? 0) + 1);
           src.series.push(id);
@@ -153,17 +146,15 @@ export class MemoryPartition implements PartitionReader {
           src.metrics.add(metric);
         }
       }
-      const meta = this.#meta[id]!;
+      const cols = this.#series;
       if (source !== lastSource) {
-        touchSource(meta.src, receivedAt);
+        this.#sourceCols.touch(cols.source[id]!, receivedAt, MIN_INTERVAL_MS);
         lastSource = source;
       }
-      meta.counter = kind === SampleKind.Counter;
-      meta.receivedAt = receivedAt;
-      if (!meta.dirty) {
-        meta.dirty = true;
-        this.#dirty.push(id);
-      }
+      const flags = cols.flags[id]!;
+      cols.flags[id] = (kind === SampleKind.Counter ? flags | SeriesFlag.Counter : flags & ~SeriesFlag.Counter) | SeriesFlag.Dirty;
+      if ((flags & SeriesFlag.Dirty) === 0) this.#dirty.push(id);
+      cols.receivedAt[id] = receivedAt;
       this.#rings.write(id, b.ts[i]!, b.value[i]!);
     }
   }
@@ -172,7 +163,7 @@ export class MemoryPartition implements PartitionReader {
   #entryOf(source: string, now: number): SourceEntry {
     let e = this.#sources.get(source);
     if (e === undefined) {
-      e = { lastSeen: now, intervalMs: 0, metrics: new Set(), series: [] };
+      e = { index: this.#sourceCols.allocate(now, 0), metrics: new Set(), series: [] };
       this.#sources.set(source, e);
     }
     return e;
@@ -180,7 +171,8 @@ export class MemoryPartition implements PartitionReader {
 
   sourcesPartial(): SourcePartial[] {
     const out: SourcePartial[] = [];
-    for (const [source, e] of this.#sources) out.push({ source, lastSeen: e.lastSeen, intervalMs: Math.round(e.intervalMs), metrics: [...e.metrics] });
+    const cols = this.#sourceCols;
+    for (const [source, e] of this.#sources) out.push({ source, lastSeen: cols.lastSeen[e.index]!, intervalMs: Math.round(cols.intervalMs[e.index]!), metrics: [...e.metrics] });
     return out;
   }
 
@@ -222,7 +214,7 @@ export class MemoryPartition implements PartitionReader {
       const acc = new SummaryAccumulator();
       this.#rings.visit(id, q.ring, fromMs, q.now, (_s, count, sum, min, max, last, lastTs) => acc.add(count, sum, min, max, last, lastTs));
       if (acc.count === 0) continue;
-      const p = acc.partial(meta.source, meta.counter);
+      const p = acc.partial(meta.source, this.#series.isCounter(id));
       const cur = bySource.get(meta.source);
       if (cur === undefined) bySource.set(meta.source, p);
       else mergeTagSet(cur, p); // several tag sets of one source
@@ -240,11 +232,12 @@ export class MemoryPartition implements PartitionReader {
     const out: BucketUpdate[] = [];
     for (const id of ids) {
       const meta = this.#meta[id];
-      if (meta === undefined || !meta.dirty) continue; // handed off meanwhile (or its id reused and listed again)
-      meta.dirty = false;
+      const cols = this.#series;
+      if (meta === undefined || (cols.flags[id]! & SeriesFlag.Dirty) === 0) continue; // handed off meanwhile (or its id reused and listed again)
+      cols.flags[id]! &= ~SeriesFlag.Dirty;
       const b = this.#rings.headBucket(id);
       if (b === undefined) continue;
-      out.push({ metric: meta.metric, source: meta.source, tags: meta.tags, start: b[0], count: b[1], sum: b[2], min: b[3], max: b[4], last: b[5], lastTs: b[6], receivedAt: meta.receivedAt });
+      out.push({ metric: meta.metric, source: meta.source, tags: meta.tags, start: b[0], count: b[1], sum: b[2], min: b[3], max: b[4], last: b[5], lastTs: b[6], receivedAt: cols.receivedAt[id]! });
     }
     return out;
   }
@@ -314,13 +307,14 @@ export class MemoryPartition implements PartitionReader {
         if (meta === undefined || meta.source !== source) continue;
         const fine = this.#rings.exportRing(id, 'fine');
         const coarse = this.#rings.exportRing(id, 'coarse');
-        out.series.push({ metric: meta.metric, source, tags: meta.tags, counter: meta.counter, receivedAt: meta.receivedAt, fine, coarse });
+        out.series.push({ metric: meta.metric, source, tags: meta.tags, counter: this.#series.isCounter(id), receivedAt: this.#series.receivedAt[id]!, fine, coarse });
         values += fine.length + coarse.length + 8;
         metrics.add(meta.metric);
         this.#removeSeries(id, meta);
       }
-      out.sources.push({ source, lastSeen: e.lastSeen, intervalMs: e.intervalMs, metrics: [...e.metrics] });
+      out.sources.push({ source, lastSeen: this.#sourceCols.lastSeen[e.index]!, intervalMs: this.#sourceCols.intervalMs[e.index]!, metrics: [...e.metrics] });
       this.#sources.delete(source);
+      this.#sourceCols.release(e.index);
     }
     for (const metric of metrics) {
       const meta = this.#metrics.get(metric) ?? this.#removedMetrics.get(metric);
@@ -343,6 +337,7 @@ export class MemoryPartition implements PartitionReader {
     }
     this.#rings.release(id);
     this.#meta[id] = undefined;
+    this.#series.flags[id] = 0; // not dirty: a drain that still lists the id skips it
   }
 
   /** After the last chunk: refuse samples (a late forward gets STATE_UNAVAILABLE and is re-routed). */
@@ -377,15 +372,16 @@ export class MemoryPartition implements PartitionReader {
       if (id === undefined) {
         id = this.#rings.allocate();
         const src = this.#entryOf(se.source, se.receivedAt);
-        this.#meta[id] = { metric: se.metric, source: se.source, tags: se.tags, counter: se.counter, receivedAt: se.receivedAt, dirty: false, src };
+        this.#meta[id] = { metric: se.metric, source: se.source, tags: se.tags, src };
+        this.#series.init(id, src.index, se.counter, se.receivedAt);
         m.ids.set(key, id);
         m.sources.set(se.source, (m.sources.get(se.source) ?? 0) + 1);
         src.series.push(id);
       } else {
-        const meta = this.#meta[id]!;
-        if (se.receivedAt >= meta.receivedAt) {
-          meta.counter = se.counter;
-          meta.receivedAt = se.receivedAt;
+        const cols = this.#series;
+        if (se.receivedAt >= cols.receivedAt[id]!) {
+          cols.flags[id] = se.counter ? cols.flags[id]! | SeriesFlag.Counter : cols.flags[id]! & ~SeriesFlag.Counter;
+          cols.receivedAt[id] = se.receivedAt;
         }
       }
       this.#rings.importRing(id, 'fine', se.fine);
@@ -393,10 +389,11 @@ export class MemoryPartition implements PartitionReader {
     }
     for (const is of x.sources) {
       const e = this.#sources.get(is.source);
-      if (e === undefined) this.#sources.set(is.source, { lastSeen: is.lastSeen, intervalMs: is.intervalMs, metrics: new Set(is.metrics), series: [] });
+      const cols = this.#sourceCols;
+      if (e === undefined) this.#sources.set(is.source, { index: cols.allocate(is.lastSeen, is.intervalMs), metrics: new Set(is.metrics), series: [] });
       else {
-        if (is.lastSeen > e.lastSeen) e.lastSeen = is.lastSeen;
-        e.intervalMs = Math.max(e.intervalMs, is.intervalMs);
+        if (is.lastSeen > cols.lastSeen[e.index]!) cols.lastSeen[e.index] = is.lastSeen;
+        cols.intervalMs[e.index] = Math.max(cols.intervalMs[e.index]!, is.intervalMs);
         for (const metric of is.metrics) e.metrics.add(metric);
       }
     }
