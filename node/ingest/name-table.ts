@@ -15,6 +15,8 @@
  * so names sent once and never again (a flood of bogus sources, say) cannot grow it without limit.
  */
 
+import { processNames } from '../protocol/interner.js';
+
 /** FNV-1a 32's start and step: the scanner hashes a string while it looks for its closing quote. */
 export const FNV_BASIS = 0x811c9dc5 | 0;
 export const FNV_PRIME = 0x01000193;
@@ -113,8 +115,9 @@ export class NameTable {
       }
       slot = (slot + 1) & this.#mask;
     }
-    const name = buf.toString('latin1', start, end);
-    if (!this.#valid(name)) return undefined;
+    const fresh = buf.toString('latin1', start, end);
+    if (!this.#valid(fresh)) return undefined;
+    const name = processNames.intern(fresh);
     this.#insert(h, name, slot);
     return name;
   }

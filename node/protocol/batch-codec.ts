@@ -26,6 +26,7 @@
  * are; loading the module refuses otherwise).
  */
 import { ErrorCode, FleetPulseError } from '../errors.js';
+import { processNames } from './interner.js';
 import { viewLength, type SampleBatch, type SampleKind } from './samples.js';
 
 export interface BatchPart {
@@ -227,7 +228,7 @@ export class BatchDecoder {
     for (let i = 0; i < fresh; i++) {
       const len = buf.readUInt32LE(o + 4 * i);
       need(s, len);
-      table.push(buf.toString('utf8', s, s + len));
+      table.push(processNames.intern(buf.toString('utf8', s, s + len)));
       s += len;
     }
     o = pad8(s);
