@@ -22,7 +22,6 @@ interface SeriesMeta {
   metric: string;
   source: string;
   tags: string;
-  src: SourceEntry;
 }
 
 interface MetricEntry {
@@ -41,7 +40,6 @@ interface SourceEntry {
   /** Ids of the source's series (so a handoff finds them without scanning every series). */
   series: number[];
 }
-
 
 export class MemoryPartition implements PartitionReader {
   readonly #rings: RingStore;
@@ -137,7 +135,7 @@ export class MemoryPartition implements PartitionReader {
         else {
           id = this.#rings.allocate();
           const src = this.#entryOf(source, receivedAt);
-          this.#meta[id] = { metric, source, tags, src };
+          this.#meta[id] = { metric, source, tags };
           this.#series.init(id, src.index, false, receivedAt);
           m!.ids.set(key, id);
           m!.sources.set(source, (m!.sources.get(source) ?? 0) + 1);
@@ -372,7 +370,7 @@ export class MemoryPartition implements PartitionReader {
       if (id === undefined) {
         id = this.#rings.allocate();
         const src = this.#entryOf(se.source, se.receivedAt);
-        this.#meta[id] = { metric: se.metric, source: se.source, tags: se.tags, src };
+        this.#meta[id] = { metric: se.metric, source: se.source, tags: se.tags };
         this.#series.init(id, src.index, se.counter, se.receivedAt);
         m.ids.set(key, id);
         m.sources.set(se.source, (m.sources.get(se.source) ?? 0) + 1);
