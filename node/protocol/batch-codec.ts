@@ -36,7 +36,6 @@ export interface BatchPart {
   index?: Int32Array | undefined;
 }
 
-
 const MAGIC = 0x46504232; // 'FPB2'
 const HEADER = 24;
 const RESET = 1;

@@ -78,7 +78,7 @@ export function viewLength(v: { batch: SampleBatch; index?: Int32Array | undefin
 }
 
 /** A view's samples as a batch of their own (the batch itself when the view holds all of it). */
-export function materialize(v: BatchView): SampleBatch {
+export function materialize(v: { batch: SampleBatch; index?: Int32Array | undefined }): SampleBatch {
   const { batch: b, index } = v;
   if (index === undefined) return b;
   const out = sizedBatch(index.length);

@@ -88,7 +88,7 @@ export class PartitionedStore implements StateStore {
   applyForwarded(args: ApplyArgs): ApplyResult {
     return args.parts.map((part) => {
       try {
-        this.#local.apply(part.batch, part.receivedAt);
+        this.#local.apply(part.batch, part.receivedAt, part.index);
         return null;
       } catch (err) {
         return toFleetPulseError(err).toJSON();

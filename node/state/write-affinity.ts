@@ -87,7 +87,7 @@ export class WriteAffinityStore extends WriteWrapper {
 
   /** Parts a peer forwarded to this writer: each written (and answered) on its own. */
   async applyForwarded(args: ApplyArgs): Promise<ApplyResult> {
-    return Promise.all(args.parts.map((p) => this.inner.apply(p.batch, p.receivedAt).then(
+    return Promise.all(args.parts.map((p) => this.inner.apply(materialize(p), p.receivedAt).then(
       () => null,
       (err: unknown) => toFleetPulseError(err).toJSON(),
     )));

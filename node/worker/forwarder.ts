@@ -5,7 +5,7 @@
  */
 import type { WireError } from '../errors.js';
 import type { BatchPart } from '../protocol/batch-codec.js';
-import { viewLength, type BatchView, type SampleBatch } from '../protocol/samples.js';
+import { viewLength, type BatchView } from '../protocol/samples.js';
 import { SlotBatcher } from './slot-batcher.js';
 
 /** Delivers coalesced parts to an owner worker (PeerLinks in production). */
@@ -18,7 +18,7 @@ export interface ApplyTransport {
  * be views of its batches (BatchPart.index); the owner's, decoded, are whole batches.
  */
 export interface ApplyArgs {
-  parts: Array<BatchPart & { batch: SampleBatch }>;
+  parts: BatchPart[];
 }
 /** One entry per part: null = applied. */
 export type ApplyResult = Array<WireError | null>;

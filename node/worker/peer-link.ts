@@ -72,7 +72,7 @@ function writeFrame(socket: net.Socket, type: number, id: number, payload: Buffe
  */
 export function frameReader(onFrame: (type: number, id: number, payload: Buffer) => void): (chunk: Buffer) => void {
   let buf: Buffer = Buffer.alloc(0);
-  /** Reads after `buf` that do not complete its frame yet, and their bytes with buf's. */
+  /** The reads of a frame that is still incomplete (the first one starts it), and their bytes in all. */
   let waiting: Buffer[] = [];
   let have = 0;
   return (chunk) => {
