@@ -27,13 +27,11 @@
  */
 import { ErrorCode, FleetPulseError } from '../errors.js';
 import { processNames } from './interner.js';
-import { viewLength, type SampleBatch, type SampleKind } from './samples.js';
+import { viewLength, type BatchView, type SampleBatch, type SampleKind } from './samples.js';
 
-export interface BatchPart {
-  batch: SampleBatch;
+/** A view of a batch (the sender's parts may hold only some of its samples; decoded parts are whole batches) and when it arrived. */
+export interface BatchPart extends BatchView {
   receivedAt: number;
-  /** Sender side: encode only the samples at these positions (a split's view, samples.ts BatchView). Decoded parts have none. */
-  index?: Int32Array | undefined;
 }
 
 const MAGIC = 0x46504232; // 'FPB2'
@@ -152,13 +150,10 @@ export class BatchEncoder {
   }
 }
 
-/** `to[k] = from[index[k]]` (or the first to.length of `from` without an index). */
+/** `to[k] = from[index[k]]`, or all of `from` without an index. */
 function gather(to: Float64Array | Uint8Array, from: readonly number[], index: Int32Array | undefined): void {
-  if (index === undefined) {
-    to.set(from.length === to.length ? from : from.slice(0, to.length));
-    return;
-  }
-  for (let k = 0; k < index.length; k++) to[k] = from[index[k]!]!;
+  if (index === undefined) to.set(from);
+  else for (let k = 0; k < index.length; k++) to[k] = from[index[k]!]!;
 }
 
 /**

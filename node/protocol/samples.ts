@@ -69,16 +69,16 @@ export interface OwnerHints {
  */
 export interface BatchView {
   batch: SampleBatch;
-  index: Int32Array | undefined;
+  index?: Int32Array | undefined;
 }
 
-/** Samples in a view (or in anything with a batch and an optional index, as a forwarded part). */
-export function viewLength(v: { batch: SampleBatch; index?: Int32Array | undefined }): number {
+/** Samples in a view. */
+export function viewLength(v: BatchView): number {
   return v.index === undefined ? v.batch.length : v.index.length;
 }
 
 /** A view's samples as a batch of their own (the batch itself when the view holds all of it). */
-export function materialize(v: { batch: SampleBatch; index?: Int32Array | undefined }): SampleBatch {
+export function materialize(v: BatchView): SampleBatch {
   const { batch: b, index } = v;
   if (index === undefined) return b;
   const out = sizedBatch(index.length);

@@ -107,6 +107,7 @@ export class MemoryPartition implements PartitionReader {
     let lastSource = '';
     lastMetric = '';
     m = undefined;
+    const cols = this.#series;
     for (let k = 0; k < n; k++) {
       const i = index === undefined ? k : index[k]!;
       const metric = b.metric[i]!;
@@ -144,7 +145,6 @@ export class MemoryPartition implements PartitionReader {
           src.metrics.add(metric);
         }
       }
-      const cols = this.#series;
       if (source !== lastSource) {
         this.#sourceCols.touch(cols.source[id]!, receivedAt, MIN_INTERVAL_MS);
         lastSource = source;

@@ -39,6 +39,6 @@ export class Forwarder {
 
   /** Resolves (with null) once the owner applied the view's samples. */
   send(slot: number, part: BatchView, receivedAt: number): Promise<null> {
-    return this.#batcher.submit(slot, { batch: part.batch, index: part.index, receivedAt });
+    return this.#batcher.submit(slot, { ...part, receivedAt });
   }
 }
