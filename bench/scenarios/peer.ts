@@ -18,7 +18,9 @@
  * generator alone would leave of this machine's cores at their CPU per sample: the ceiling of any
  * upstream behind this Caddy here. A third control is FleetPulse itself with one worker: it owns
  * every source, so nothing is forwarded, and its CPU per sample against the 2-worker run's is what
- * forwarding half the samples to their owner costs.
+ * forwarding half the samples to their owner costs. For each FleetPulse run the workers' own stage
+ * clock (fleetpulse_ingest_stage_seconds_total, read before and after) splits that CPU by stage:
+ * decode, apply, forwarding's split/encode and decode, and everything else.
  */
 import { writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
@@ -80,6 +82,8 @@ interface Run extends HttpLoadResult {
   /** The load generator's (this process). */
   generatorCores: number;
   stored: number;
+  /** FleetPulse runs: worker CPU per stored sample by ingest stage, ns; `other` = the rest of the workers' CPU (HTTP, event loop, GC, kernel). */
+  stageNs?: Record<Stage | 'other', number>;
 }
 
 /** Measure with Caddy (when there is one) and the rest of the server apart, and the generator last (its tree holds everything). */
@@ -93,8 +97,19 @@ const cores = (cpu: CpuWindow): Pick<Run, 'serverCores' | 'caddyCores' | 'genera
   generatorCores: cpu.groups.generator ?? 0,
 });
 
-async function fpStored(c: RunningCluster): Promise<number> {
-  return metricTotal(await scrapeMetrics(c.adminUrl), 'fleetpulse_ingest_samples_total', { result: 'accepted' });
+const STAGES = ['decode', 'apply', 'forward_encode', 'forward_decode'] as const;
+type Stage = (typeof STAGES)[number];
+
+/** FleetPulse's counters that a run reads before and after: samples stored, and CPU seconds per ingest stage (all workers). */
+interface FpReading {
+  stored: number;
+  stageSeconds: Record<Stage, number>;
+}
+
+async function fpReading(c: RunningCluster): Promise<FpReading> {
+  const text = await scrapeMetrics(c.adminUrl);
+  const stageSeconds = Object.fromEntries(STAGES.map((stage) => [stage, metricTotal(text, 'fleetpulse_ingest_stage_seconds_total', { stage })])) as Record<Stage, number>;
+  return { stored: metricTotal(text, 'fleetpulse_ingest_samples_total', { result: 'accepted' }), stageSeconds };
 }
 
 export const peerScenario: Scenario = {
@@ -126,12 +141,19 @@ export const peerScenario: Scenario = {
           const url = `${fp.url}/api/v1/ingest`;
           if (warmS > 0) await httpLoad({ url, connections: 16, durationS: warmS, bodies: b.fp, signal: ctx.signal });
           ctx.progress(`peer: run ${rep + 1}/${ctx.repeat} ${LABEL[target]}`);
-          const before = await fpStored(fp);
+          const before = await fpReading(fp);
           const m = meter([fp.proc.child.pid!], caddyUnder(fp.proc.child.pid!));
           const r = await httpLoad({ url, connections: CONNECTIONS, durationS: ctx.durationS, bodies: b.fp, signal: ctx.signal });
           const cpu = m.stop();
-          const stored = (await fpStored(fp)) - before;
-          runs.push({ target, rep, ...r, samplesPerSec: r.reqPerSec * BATCH, ...cores(cpu), stored });
+          const after = await fpReading(fp);
+          const stored = after.stored - before.stored;
+          const c = cores(cpu);
+          // FleetPulse's own CPU (Caddy's share out) per stored sample, stage by stage.
+          const perSample = (seconds: number): number => (stored > 0 ? (seconds * 1e9) / stored : Number.NaN);
+          const stageNs = Object.fromEntries(STAGES.map((st) => [st, perSample(after.stageSeconds[st] - before.stageSeconds[st])])) as Record<Stage | 'other', number>;
+          const ownNs = perSample(((c.serverCores - c.caddyCores) * cpu.wallMs) / 1000);
+          stageNs.other = ownNs - STAGES.reduce((a, st) => a + stageNs[st], 0);
+          runs.push({ target, rep, ...r, samplesPerSec: r.reqPerSec * BATCH, ...c, stored, stageNs });
         }
         // Controls: bare Node direct and behind a Caddy of its own (stopped before VictoriaMetrics starts).
         const bare = await startBarePush(WORKERS);
@@ -218,12 +240,18 @@ export const peerScenario: Scenario = {
     };
     const forwardingCosts = Array.from({ length: ctx.repeat }, (_, rep) => cpuPerSample('fleetpulse-direct', rep) / cpuPerSample('fleetpulse-1worker', rep) - 1);
     const forwardingCost = median(forwardingCosts);
+    // Where FleetPulse's worker CPU goes, per stored sample and stage (medians of the repeats).
+    const fpTargets = ['fleetpulse-direct', 'fleetpulse-caddy', 'fleetpulse-1worker'] as const;
+    const stageParts = [...STAGES, 'other'] as const;
+    const stageNs = Object.fromEntries(fpTargets.map((t) => [t, Object.fromEntries(stageParts.map((st) => [st, median(runs.filter((r) => r.target === t && r.stageNs !== undefined).map((r) => r.stageNs![st]))]))])) as Record<(typeof fpTargets)[number], Record<Stage | 'other', number>>;
+    const stageTotal = (t: (typeof fpTargets)[number]): number => stageParts.reduce((a, st) => a + stageNs[t][st], 0);
     const summary: Record<string, unknown> = {
       controls: { bareDirectVsVmJsonline: ratio(bareDirect.sps.median, vmJson.sps.median), bareCaddyVsVmJsonline: ratio(bareCaddy.sps.median, vmJson.sps.median), caddyVsBareCaddy: ratio(fc.sps.median, bareCaddy.sps.median), directVsBareDirect: ratio(fd.sps.median, bareDirect.sps.median), oneWorkerVsVmJsonline: ratio(f1.sps.median, vmJson.sps.median) },
       forwardingCpuPerSample: forwardingCost, forwardingCpuPerSampleByRepeat: forwardingCosts,
       ratioDirectVsVmJsonline: rDirect, ratioCaddyVsVmJsonline: rCaddy, ratioDirectVsVmInflux: rDirectInflux, ratioCaddyVsVmInflux: ratio(fc.sps.median, vmInflux.sps.median),
       targets: { directVsVmJsonline: 1.5, caddyVsVmJsonline: 1.0 },
       meetsDirect: rDirect >= 1.5, meetsCaddy: rCaddy >= 1.0,
+      workerCpuNsPerSampleByStage: stageNs,
     };
     // The same ratios repeat by repeat (each repeat runs every target once, minutes apart): how far this machine drifts.
     const perRepeat = (t: Target): number[] => Array.from({ length: ctx.repeat }, (_, rep) => {
@@ -248,6 +276,10 @@ export const peerScenario: Scenario = {
       `Where the via-Caddy CPU goes: Caddy used ${fc.caddy.toFixed(2)} of FleetPulse's ${fc.cores.toFixed(2)} server cores (generator ${fc.generator.toFixed(2)}); in the bare control ${bareCaddy.caddy.toFixed(2)} of ${bareCaddy.cores.toFixed(2)} (generator ${bareCaddy.generator.toFixed(2)}). At the control's CPU per sample, Caddy and the generator alone — behind them an upstream that cost nothing — would fill this machine's ${availableParallelism()} cores at about ${Math.round(bareCaddy.proxyCeiling).toLocaleString('en-US')} samples/s, ${x(ratio(bareCaddy.proxyCeiling, vmJson.sps.median))} VictoriaMetrics' JSON-line import (at FleetPulse's own run's: ${Math.round(fc.proxyCeiling).toLocaleString('en-US')}, ${x(ratio(fc.proxyCeiling, vmJson.sps.median))}): ${ratio(bareCaddy.proxyCeiling, vmJson.sps.median) >= 1 ? 'the 1.0× target lies under that ceiling, so the upstream\'s own cost decides it' : 'the 1.0× target lies above that ceiling, out of reach for any upstream on this machine'}.`,
       `The work is not the same: FleetPulse's 202 comes after the samples are in its in-memory rings (queryable and on their way to the live view), ${fd.storedShare >= 0.99 ? 'and its own counter confirms every acknowledged sample was stored' : `and its counter shows ${(fd.storedShare * 100).toFixed(1)}% of acknowledged samples stored`}; VictoriaMetrics' 204 comes after parsing, with the rows buffered for its on-disk storage (${(vmJson.storedShare * 100).toFixed(1)}% of sent JSON-line samples counted as inserted). VM keeps every raw sample for its retention on disk; FleetPulse keeps 1 s and 1 min buckets in memory. Through Caddy FleetPulse pays a proxy hop on the same cores (${x(ratio(fc.sps.median, fd.sps.median))} of direct).`,
     ];
+    const d1 = stageNs['fleetpulse-1worker'];
+    const d2 = stageNs['fleetpulse-direct'];
+    const ns = (v: number): string => `${v >= 0 ? '+' : ''}${Math.round(v)}`;
+    findings.push(`Where the workers' CPU goes (fleetpulse_ingest_stage_seconds_total over the stored samples; medians of the repeats): one worker spends ${Math.round(stageTotal('fleetpulse-1worker'))} ns per sample — decode ${Math.round(d1.decode)}, apply ${Math.round(d1.apply)}, everything else (HTTP, event loop, GC, kernel) ${Math.round(d1.other)}; two workers ${Math.round(stageTotal('fleetpulse-direct'))} ns: forwarding's own stages ${Math.round(d2.forward_encode + d2.forward_decode)} (split and encode ${Math.round(d2.forward_encode)}, decode at the owner ${Math.round(d2.forward_decode)}), decode ${ns(d2.decode - d1.decode)}, apply ${ns(d2.apply - d1.apply)}, everything else ${ns(d2.other - d1.other)} against one worker. The same code costs more per sample when the two workers and the generator share the 2 cores: a worker that runs alone on a core keeps its caches, one that takes turns with another process finds them cold (ARCHITECTURE.md, "What the push path costs").`);
     const chart = 'peer-samples.svg';
     writeFileSync(join(ctx.outDir, chart), barChart(`Push batch ${BATCH}, samples/s at ${CONNECTIONS} connections (median, min–max)`, 'samples/s', targets.map((t) => {
       const a = agg.get(t)!;
@@ -267,6 +299,10 @@ export const peerScenario: Scenario = {
         title: `Push, batch ${BATCH}, ${CONNECTIONS} connections (median of ${ctx.repeat})`,
         columns: ['target', 'samples/s', 'range', 'p50 ms', 'p99 ms', 'errors', 'stored / acknowledged', 'server CPU (cores)', 'of it Caddy', 'generator CPU', 'samples per server core-second', 'vs VM JSON-line'],
         rows,
+      }, {
+        title: `Where FleetPulse's worker CPU goes: ns per stored sample by ingest stage (median of ${ctx.repeat}; Caddy's CPU not included)`,
+        columns: ['target', 'decode', 'apply', 'forward: split + encode', 'forward: decode at owner', 'everything else', 'total'],
+        rows: fpTargets.map((t) => [LABEL[t], stageNs[t].decode, stageNs[t].apply, stageNs[t].forward_encode, stageNs[t].forward_decode, stageNs[t].other, stageTotal(t)]),
       }],
       findings,
       charts: [chart],

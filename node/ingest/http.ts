@@ -15,6 +15,7 @@ import type { TurnBudget } from './turn-budget.js';
 import { SampleScanner, type ScannerOptions } from './fast-scan.js';
 import { parseJson, parseNdjson, type ParseLimits } from './parse.js';
 import type { RateLimiter } from './rate-limit.js';
+import { IngestStage, ingestStages } from '../observability/stage-clock.js';
 
 export interface PushDeps {
   cfg: IngestConfig;
@@ -96,9 +97,14 @@ export function createPushHandler(deps: PushDeps): PushHandler {
       if (body.length === 0) throw new FleetPulseError(ErrorCode.INVALID_SAMPLE, 'empty body: send a sample, an array of samples, or {"samples":[…]}');
       const now = deps.now();
       const parse = (): SampleBatch => {
-        if (kind === 'ndjson') return parseNdjson(body.toString('utf8'), limits, now);
-        // The common shapes straight from the bytes; anything else (and every error) via parse.ts.
-        return scanner.scan(body, limits, now)?.batch ?? parseJson(body.toString('utf8'), limits, now);
+        const started = performance.now();
+        try {
+          if (kind === 'ndjson') return parseNdjson(body.toString('utf8'), limits, now);
+          // The common shapes straight from the bytes; anything else (and every error) via parse.ts.
+          return scanner.scan(body, limits, now)?.batch ?? parseJson(body.toString('utf8'), limits, now);
+        } finally {
+          ingestStages.add(IngestStage.Decode, started);
+        }
       };
       batch = deps.turns === undefined ? parse() : await inTurn(deps.turns, parse, () => m.ingestDeferred.inc({ transport: 'http' }));
       samples = batch.length;

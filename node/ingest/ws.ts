@@ -24,6 +24,7 @@ import { closeReason, StreamConnection } from './stream-conn.js';
 import { SampleScanner } from './fast-scan.js';
 import { decodeStreamFrame } from './stream-decode.js';
 import type { TurnBudget } from './turn-budget.js';
+import { IngestStage, ingestStages } from '../observability/stage-clock.js';
 
 export const STREAM_PATH = '/api/v1/stream';
 
@@ -210,7 +211,9 @@ export class StreamServer {
     const buf = Array.isArray(data) ? Buffer.concat(data) : Buffer.isBuffer(data) ? data : Buffer.from(data);
     this.#deps.metrics.ingestBodyBytes.observe({ transport: 'ws' }, buf.length);
     void isBinary; // binary frames are read as UTF-8 JSON too
+    const decodeStarted = performance.now();
     const msg = decodeStreamFrame(buf, this.#scanner, this.#limits, receivedAt);
+    ingestStages.add(IngestStage.Decode, decodeStarted);
     if (msg.batch !== undefined) {
       this.#deps.metrics.ingestRequestSamples.observe({ transport: 'ws' }, msg.batch.length);
       // Over the key's rate: the message is kept (it was read), the connection stops reading

@@ -2,6 +2,7 @@
  * Observability of a real cluster (primary + 2 workers):
  * - docs/metrics.md against what admin /metrics really exposes, both directions, label names too,
  *   and `promtool check metrics` clean;
+ * - the ingest stage clock: decode/apply/forward stages grow with the work that is theirs;
  * - a stopped (SIGSTOP) worker is left out of the scrape and counted, the scrape still answers 200
  *   within the scraper's timeout, and the worker is back in the next scrape once it runs again;
  * - /healthz, /readyz and /admin/cluster shapes; X-Request-Id honoured or generated (h1 and h2c)
@@ -88,6 +89,39 @@ test('admin /metrics exposes exactly the documented catalogue, and promtool find
     assert.equal(check.out, '', `promtool check metrics:\n${check.out}`);
     assert.equal(check.code, 0);
   }
+});
+
+test('ingest stage seconds: decode and apply grow with every batch, forward_encode/forward_decode with forwarded ones', { timeout: 60_000 }, async (t) => {
+  const cluster = await startCluster({ workers: 2 });
+  t.after(() => cluster.stop());
+  const stage = (e: ReturnType<typeof parseExposition>, name: string, worker?: string): number =>
+    sumSeries(e, 'fleetpulse_ingest_stage_seconds_total', worker === undefined ? { stage: name } : { stage: name, worker });
+  const scrape = async (): Promise<ReturnType<typeof parseExposition>> => parseExposition((await request(`${cluster.adminUrl}/metrics`)).body);
+  const before = await scrape();
+  for (const name of ['decode', 'apply', 'forward_encode', 'forward_decode']) {
+    assert.ok(before.samples.some((s) => s.name === 'fleetpulse_ingest_stage_seconds_total' && s.labels.stage === name), `stage ${name} is exported from the start`);
+  }
+  // 400 sources per request: both workers own some of every batch, so each forwards to the other.
+  const body = JSON.stringify(Array.from({ length: 2000 }, (_, i) => ({ source: `stage-${i % 400}`, metric: `m${i % 5}`, value: i })));
+  for (let r = 0; r < 10; r++) {
+    const res = await request(`${cluster.url}/api/v1/ingest`, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
+    assert.equal(res.status, 202);
+  }
+  const after = await scrape();
+  const forwarded = sumSeries(after, 'fleetpulse_forwarded_samples_total') - sumSeries(before, 'fleetpulse_forwarded_samples_total');
+  assert.ok(forwarded > 0, 'some samples were forwarded');
+  for (const name of ['decode', 'apply', 'forward_encode', 'forward_decode']) {
+    assert.ok(stage(after, name) > stage(before, name), `${name}: ${stage(before, name)} s → ${stage(after, name)} s`);
+  }
+  // Every worker that applied forwarded samples decoded frames itself; the stage is per worker.
+  const workers = [...new Set(after.samples.filter((s) => s.name === 'fleetpulse_ingest_stage_seconds_total').map((s) => s.labels.worker))].sort();
+  assert.deepEqual(workers, ['0', '1']);
+  // A body that fails validation was still decoded (its CPU counts), and nothing more was applied.
+  const bad = await request(`${cluster.url}/api/v1/ingest`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '[{"source":"stage-x","metric":"cpu","value":"high"}]' });
+  assert.equal(bad.status, 400);
+  const last = await scrape();
+  assert.ok(stage(last, 'decode') > stage(after, 'decode'), 'the rejected body was decoded');
+  assert.equal(stage(last, 'apply'), stage(after, 'apply'), 'nothing was applied for it');
 });
 
 test('a stopped worker is left out of the scrape and counted; the scrape still answers in time', { timeout: 60_000 }, async (t) => {

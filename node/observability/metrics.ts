@@ -4,6 +4,7 @@
  * gauges). Label values come from fixed sets only: no client-supplied names in labels.
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { ingestStageNames, ingestStages, type IngestStage } from './stage-clock.js';
 import { LIVE_LATENCY_BOUNDS } from '../broadcast/rolling-histogram.js';
 
 export const Transport = { Http: 'http', Ws: 'ws' } as const;
@@ -86,6 +87,14 @@ export function createWorkerMetrics(registry: Registry) {
     forwardBatches: new Counter({
       name: 'fleetpulse_forward_batches_total', help: 'Forward messages sent to owner workers over the peer links (each carries one or more requests\' samples).',
       registers: [registry],
+    }),
+    ingestStageSeconds: new Counter({
+      name: 'fleetpulse_ingest_stage_seconds_total', help: 'CPU time of the synchronous ingest stages (observability/stage-clock.ts): decode = body or message to a batch; apply = samples into this worker\'s partition (memory mode); forward_encode = splitting batches by owner and encoding forwarded frames; forward_decode = decoding frames forwarded to this worker. Read at scrape time.',
+      labelNames: ['stage'] as const, registers: [registry],
+      collect() {
+        this.reset();
+        ingestStageNames.forEach((stage, i) => this.inc({ stage }, ingestStages.seconds(i as IngestStage)));
+      },
     }),
     pendingSamples: new Gauge({
       name: 'fleetpulse_ingest_pending_samples', help: 'Samples accepted by this worker and not yet acknowledged by the state store.',

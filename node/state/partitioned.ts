@@ -15,6 +15,7 @@ import type { SlotBatcher, SlotResults } from '../worker/slot-batcher.js';
 import { MemoryPartition } from './memory.js';
 import { mergeMetrics, mergeSeries, mergeSources, mergeSummary } from './merge.js';
 import { liveOwnership, Ownership, splitByOwner } from './ownership.js';
+import { IngestStage, ingestStages } from '../observability/stage-clock.js';
 import type {
   BucketPartial, BucketUpdate, MetricAnswer, MetricPartial, SeriesAnswer, SeriesQuery, SourceAnswer, SourcePartial,
   StateStore, StoreStats, SummaryAnswer, SummaryPartial, SummaryQuery,
@@ -86,7 +87,8 @@ export class PartitionedStore implements StateStore {
 
   /** Apply parts a peer forwarded to this owner (over the peer link), each all-or-nothing. */
   applyForwarded(args: ApplyArgs): ApplyResult {
-    return args.parts.map((part) => {
+    const started = performance.now();
+    const result = args.parts.map((part) => {
       try {
         this.#local.apply(part.batch, part.receivedAt, part.index);
         return null;
@@ -94,6 +96,8 @@ export class PartitionedStore implements StateStore {
         return toFleetPulseError(err).toJSON();
       }
     });
+    ingestStages.add(IngestStage.Apply, started);
+    return result;
   }
 
   async apply(batch: SampleBatch, receivedAt: number): Promise<void> {
@@ -101,10 +105,14 @@ export class PartitionedStore implements StateStore {
     let pending: SampleBatch = batch;
     for (;;) {
       const own = await this.#currentOwnership(deadline);
+      const splitStarted = performance.now();
       const parts = splitByOwner(pending, own);
+      ingestStages.add(IngestStage.ForwardEncode, splitStarted);
       const local = parts.get(this.#peers.slot);
       if (local !== undefined) {
+        const applyStarted = performance.now();
         this.#local.apply(local.batch, receivedAt, local.index);
+        ingestStages.add(IngestStage.Apply, applyStarted);
         parts.delete(this.#peers.slot);
       }
       if (parts.size === 0) return;

@@ -24,6 +24,7 @@ import type { ApplyArgs, ApplyResult, Forwarder } from '../worker/forwarder.js';
 import { PeerUnreachableError } from '../worker/peer-link.js';
 import { liveOwnership, Ownership, splitByOwner } from './ownership.js';
 import { WriteWrapper, type StateStore } from './store.js';
+import { IngestStage, ingestStages } from '../observability/stage-clock.js';
 
 /** What the store needs of the worker's cluster membership (worker/peers.ts). */
 export interface Membership {
@@ -64,7 +65,9 @@ export class WriteAffinityStore extends WriteWrapper {
   async apply(batch: SampleBatch, receivedAt: number): Promise<void> {
     const own = this.#ownership;
     if (own === undefined || own.slots.length < 2) return this.inner.apply(batch, receivedAt);
+    const splitStarted = performance.now();
     const parts = splitByOwner(batch, own);
+    ingestStages.add(IngestStage.ForwardEncode, splitStarted);
     const writes: Array<Promise<void>> = [];
     for (const [slot, part] of parts) {
       writes.push(slot === this.#slot ? this.inner.apply(materialize(part), receivedAt) : this.#forward(slot, part, receivedAt));

@@ -28,6 +28,7 @@ import type { Logger } from '../observability/logger.js';
 import { BatchDecoder, BatchEncoder } from '../protocol/batch-codec.js';
 import type { ApplyArgs, ApplyResult } from './forwarder.js';
 import type { SlotResults } from './slot-batcher.js';
+import { IngestStage, ingestStages } from '../observability/stage-clock.js';
 
 /** A request type's answer is type + 1. */
 const FrameType = { Apply: 1, ApplyResult: 2, SeqOps: 3, SeqResults: 4 } as const;
@@ -183,8 +184,10 @@ export class PeerLinks {
       return Array.from({ length: Math.min(Math.max(n, 1), 1_000_000) }, () => e);
     };
     let args: ApplyArgs;
+    const decodeStarted = performance.now();
     try {
       args = { parts: decoder.decode(payload) };
+      ingestStages.add(IngestStage.ForwardDecode, decodeStarted);
     } catch (err) {
       this.#log.warn({ err }, 'unreadable forwarded batch frame: closing the peer link');
       // After the answer below is written (end() sends what is queued, then closes).
@@ -217,7 +220,10 @@ export class PeerLinks {
   /** Send parts to the owner `slot`; resolves with one result per part. */
   apply(slot: number, args: ApplyArgs, timeoutMs: number): Promise<ApplyResult> {
     const link = this.#connect(slot);
-    return this.#request(link, slot, FrameType.Apply, link.encoder.encode(args.parts), timeoutMs, 'apply forwarded samples', (b) => deserialize(b) as ApplyResult);
+    const encodeStarted = performance.now();
+    const frame = link.encoder.encode(args.parts);
+    ingestStages.add(IngestStage.ForwardEncode, encodeStarted);
+    return this.#request(link, slot, FrameType.Apply, frame, timeoutMs, 'apply forwarded samples', (b) => deserialize(b) as ApplyResult);
   }
 
   /** Run seq ops on the owner `slot`; resolves with one answer per op. */
