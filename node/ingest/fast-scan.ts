@@ -25,6 +25,7 @@ import { emptyBatch, pushSample, SampleKind, sliceBatch, type SampleBatch } from
 import { isMetricName, MAX_UNIT, SOURCE_RE } from '../protocol/names.js';
 import { readTags, type ParseLimits } from './parse.js';
 import { fnv1a, FNV_BASIS, FNV_PRIME, NameTable } from './name-table.js';
+import { processNames } from '../protocol/interner.js';
 
 export interface Scanned {
   batch: SampleBatch;
@@ -218,6 +219,13 @@ export interface ScannerOptions {
   owners?: (() => OwnerLookup | undefined) | undefined;
 }
 
+/** `col` grown to hold at least `need` entries, its first `keep` kept. */
+function grow(col: Int32Array<ArrayBuffer>, keep: number, need: number): Int32Array<ArrayBuffer> {
+  const grown = new Int32Array(Math.max(2 * col.length, need));
+  grown.set(col.subarray(0, keep));
+  return grown;
+}
+
 /** Owner tags in the source table: generation · 128 + owner slot; generations stay below 2^24, so a tag is a small integer. */
 const OWNER_BITS = 7;
 const MAX_GENERATION = 1 << 24;
@@ -249,6 +257,8 @@ export class SampleScanner {
   #generation = 0;
   /** Owner of each sample read (by index, like #scratch). */
   #owners = new Int32Array(1024);
+  /** Process name id of each sample's source (by index, like #scratch). */
+  #sourceIds = new Int32Array(1024);
   /** False once an owner of this payload was out of range: the batch then carries no hints. */
   #ownersValid = true;
 
@@ -261,6 +271,9 @@ export class SampleScanner {
     this.#limits = limits;
     this.#now = now;
     this.#scratch.length = 0;
+    // Source ids of an earlier interner generation mean nothing now: the table starts over.
+    const generation = processNames.generation;
+    if (this.#sources.generation !== generation) this.#sources.clear();
     const own = this.#ownersNow?.();
     if (own !== this.#own) {
       this.#own = own;
@@ -282,6 +295,8 @@ export class SampleScanner {
       const n = this.#scratch.length;
       const batch = sliceBatch(this.#scratch, n);
       if (this.#own !== undefined && this.#ownersValid) batch.owners = { under: this.#own, slots: this.#owners.slice(0, n) };
+      // Unless the interner started over while this payload was read (ids from both generations).
+      if (processNames.generation === generation) batch.sourceIds = { generation, ids: this.#sourceIds.slice(0, n) };
       return { batch, seq };
     } catch (err) {
       if (err === GIVE_UP) return undefined;
@@ -289,6 +304,7 @@ export class SampleScanner {
     } finally {
       if (this.#scratch.metric.length > SCRATCH_KEPT) this.#scratch = emptyBatch();
       if (this.#owners.length > SCRATCH_KEPT) this.#owners = new Int32Array(1024);
+      if (this.#sourceIds.length > SCRATCH_KEPT) this.#sourceIds = new Int32Array(1024);
     }
   }
 
@@ -537,6 +553,7 @@ export class SampleScanner {
     if (source === undefined) throw GIVE_UP;
     const batch = this.#scratch;
     const owner = this.#own === undefined ? -1 : this.#ownerOf(source);
+    const sourceId = this.#sources.id(this.#sources.lastSlot);
     const first = batch.length;
     if ((seen & K_METRICS) !== 0) {
       if ((seen & (K_METRIC | K_VALUE)) !== 0) throw GIVE_UP; // both forms at once: leave it to parse.ts
@@ -548,14 +565,13 @@ export class SampleScanner {
       pushSample(batch, metric, source, value, ts, unit, kind, tags);
     }
     if (batch.length > this.#limits!.maxSamples) throw GIVE_UP;
-    if (this.#own !== undefined) {
-      if (batch.length > this.#owners.length) {
-        const grown = new Int32Array(Math.max(2 * this.#owners.length, batch.length));
-        grown.set(this.#owners.subarray(0, first));
-        this.#owners = grown;
-      }
-      for (let k = first; k < batch.length; k++) this.#owners[k] = owner; // usually one: a loop, not a fill() call
+    if (batch.length > this.#sourceIds.length) {
+      this.#owners = grow(this.#owners, first, batch.length);
+      this.#sourceIds = grow(this.#sourceIds, first, batch.length);
     }
+    // Usually one sample: loops, not fill() calls.
+    for (let k = first; k < batch.length; k++) this.#sourceIds[k] = sourceId;
+    if (this.#own !== undefined) for (let k = first; k < batch.length; k++) this.#owners[k] = owner;
     return seq;
   }
 

@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { fnv1a, NameTable } from './name-table.js';
+import { processNames } from '../protocol/interner.js';
 
 const bytes = (s: string): Buffer => Buffer.from(s, 'latin1');
 const get = (t: NameTable, s: string): string | undefined => t.get(bytes(s), 0, s.length);
@@ -85,4 +86,19 @@ test('tags: 0 for a new name, kept per name through growth, all back to 0 on cle
   t.clearTags();
   assert.equal(tagOf('first'), 0);
   for (const n of names) assert.equal(tagOf(n), 0);
+});
+
+test('ids: each name\'s process id next to it; clear() forgets every name and takes the interner\'s generation', () => {
+  const t = new NameTable(() => true, { initialLog2: 2, maxLog2: 12 });
+  const names = Array.from({ length: 300 }, (_, i) => `nt-id-${i}`);
+  for (const n of names) get(t, n);
+  for (const n of names) {
+    assert.equal(get(t, n), n);
+    assert.equal(processNames.name(t.id(t.lastSlot)), n, 'kept through growth');
+  }
+  assert.equal(t.generation, processNames.generation);
+  t.clear();
+  assert.equal(t.size, 0);
+  assert.equal(get(t, names[7]!), names[7]);
+  assert.equal(t.id(t.lastSlot), processNames.id(names[7]!));
 });

@@ -9,10 +9,14 @@
  * pass: 9.6% of a 10,000-source fleet's names and 78% of a 100,000-source fleet's were rebuilt,
  * revalidated and rehashed downstream on every sample.
  *
- * A slot is three adjacent cells, [FNV-1a hash, name, tag]: a probe reads one cache line, then the
- * name's bytes. The tag is the caller's small integer per name (the scanner keeps each source's
- * owner there, so finding a source also finds its owner without another lookup); 0 for a new name. Held names are bounded (maxLog2): a table full at its largest size starts over empty,
- * so names sent once and never again (a flood of bogus sources, say) cannot grow it without limit.
+ * A slot is four adjacent cells, [FNV-1a hash, name, tag, id]: a probe reads one cache line, then
+ * the name's bytes. The tag is the caller's small integer per name (the scanner keeps each source's
+ * owner there, so finding a source also finds its owner without another lookup); 0 for a new name.
+ * The id is the name's process id (protocol/interner.ts), valid while the table's generation is the
+ * interner's: a table whose names got ids in an earlier generation starts over at its next insert
+ * (and a caller that hands ids on checks `generation` first). Held names are bounded (maxLog2): a
+ * table full at its largest size starts over empty, so names sent once and never again (a flood of
+ * bogus sources, say) cannot grow it without limit.
  */
 
 import { processNames } from '../protocol/interner.js';
@@ -35,8 +39,8 @@ export interface NameTableOptions {
   maxLog2?: number;
 }
 
-/** Cells per slot: hash (undefined when the slot is empty), name, tag. */
-const CELLS = 3;
+/** Cells per slot: hash (undefined when the slot is empty), name, tag, id. */
+const CELLS = 4;
 
 export class NameTable {
   #cells: Array<string | number | undefined>;
@@ -44,6 +48,8 @@ export class NameTable {
   #size = 0;
   /** Slot of the name the last get() returned. */
   #last = 0;
+  /** The interner generation of the ids held. */
+  #generation = processNames.generation;
   readonly #maxLog2: number;
   readonly #initialLog2: number;
   readonly #valid: (name: string) => boolean;
@@ -73,6 +79,24 @@ export class NameTable {
   /** The slot of the name the last get() returned (valid until the next get()). */
   get lastSlot(): number {
     return this.#last;
+  }
+
+  /** The interner generation of the ids this table holds. */
+  get generation(): number {
+    return this.#generation;
+  }
+
+  /** The process id of the name at `slot` (protocol/interner.ts; of the table's generation). */
+  id(slot: number): number {
+    return this.#cells[CELLS * slot + 3] as number;
+  }
+
+  /** Forget every name (they come back at their next get()), and take the interner's generation. */
+  clear(): void {
+    this.#cells = NameTable.#empty(this.#initialLog2);
+    this.#mask = (1 << this.#initialLog2) - 1;
+    this.#size = 0;
+    this.#generation = processNames.generation;
   }
 
   /** The tag of the name at `slot` (0 until set). */
@@ -117,27 +141,29 @@ export class NameTable {
     }
     const fresh = buf.toString('latin1', start, end);
     if (!this.#valid(fresh)) return undefined;
-    const name = processNames.intern(fresh);
-    this.#insert(h, name, slot);
+    const id = processNames.id(fresh);
+    const name = processNames.name(id);
+    this.#insert(h, name, id, slot);
     return name;
   }
 
   /** Put a name that is not held at `slot` (the empty slot its probe ended on). */
-  #insert(h: number, name: string, slot: number): void {
-    if (2 * (this.#size + 1) > this.#mask + 1) {
+  #insert(h: number, name: string, id: number, slot: number): void {
+    if (this.#generation !== processNames.generation) {
+      // The interner started over: every id held is stale.
+      this.clear();
+      slot = this.#free(h);
+    } else if (2 * (this.#size + 1) > this.#mask + 1) {
       const log2 = Math.log2(this.#mask + 1);
+      // Full at its largest: start over (names still in use come back on their next sample).
       if (log2 < this.#maxLog2) this.#rehash(log2 + 1);
-      else {
-        // Full at its largest: start over (names still in use come back on their next sample).
-        this.#cells = NameTable.#empty(this.#initialLog2);
-        this.#mask = (1 << this.#initialLog2) - 1;
-        this.#size = 0;
-      }
+      else this.clear();
       slot = this.#free(h);
     }
     this.#cells[CELLS * slot] = h;
     this.#cells[CELLS * slot + 1] = name;
     this.#cells[CELLS * slot + 2] = 0;
+    this.#cells[CELLS * slot + 3] = id;
     this.#size++;
     this.#last = slot;
   }

@@ -2,7 +2,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { BatchDecoder, BatchEncoder, decodeParts, encodeParts, type BatchPart } from './batch-codec.js';
-import { emptyBatch, pushSample, SampleKind, type SampleBatch } from './samples.js';
+import { emptyBatch, materialize, pushSample, SampleKind, type SampleBatch } from './samples.js';
+import { processNames } from './interner.js';
 import { ErrorCode, FleetPulseError } from '../errors.js';
 
 const name = fc.string({ minLength: 0, maxLength: 40, unit: 'grapheme' });
@@ -111,6 +112,41 @@ test('many frames over one link round-trip exactly (property)', () => {
         const parts = ps.map(toPart);
         assert.deepEqual(dec.decode(enc.encode(parts)), parts);
         assert.equal(dec.size, enc.size);
+      }
+    }),
+    { numRuns: 300 },
+  );
+});
+
+test('sources found by their name ids: the same frames as by the Map, views and RESETs included; stale ids are not used (property)', () => {
+  const withIds = (b: SampleBatch, generation: number, ids: (source: string, i: number) => number): SampleBatch => ({
+    ...b, sourceIds: { generation, ids: Int32Array.from(b.source, ids) },
+  });
+  const view = fc.record({ p: part, keep: fc.array(fc.boolean(), { maxLength: 60 }) });
+  fc.assert(
+    fc.property(fc.array(fc.array(view, { maxLength: 3 }), { maxLength: 8 }), fc.integer({ min: 8, max: 400 }), (frames, max) => {
+      const byMap = new BatchEncoder(max);
+      const byId = new BatchEncoder(max);
+      const stale = new BatchEncoder(max);
+      const dec = new BatchDecoder();
+      for (const vs of frames) {
+        const plain: BatchPart[] = [];
+        const ided: BatchPart[] = [];
+        const staled: BatchPart[] = [];
+        for (const { p, keep } of vs) {
+          const whole = toPart(p);
+          // Every other part is a view (the positions a split by owner keeps).
+          const positions = whole.batch.source.map((_, i) => i).filter((i) => keep[i] === true);
+          const index = positions.length % 2 === 0 ? undefined : Int32Array.from(positions);
+          plain.push({ batch: whole.batch, index, receivedAt: whole.receivedAt });
+          ided.push({ batch: withIds(whole.batch, processNames.generation, (s) => processNames.id(s)), index, receivedAt: whole.receivedAt });
+          // Ids of another generation, and wrong ones: the encoder must not read them.
+          staled.push({ batch: withIds(whole.batch, processNames.generation + 1, (_s, i) => i % 3), index, receivedAt: whole.receivedAt });
+        }
+        const frame = byMap.encode(plain);
+        assert.deepEqual(byId.encode(ided), frame);
+        assert.deepEqual(stale.encode(staled), frame);
+        assert.deepEqual(dec.decode(frame).map((d) => d.batch), plain.map(materialize));
       }
     }),
     { numRuns: 300 },

@@ -11,12 +11,17 @@ import { BatchDecoder, BatchEncoder } from './batch-codec.js';
 import { emptyBatch, pushSample, SampleKind } from './samples.js';
 import { NameTable } from '../ingest/name-table.js';
 
-test('an interner holds each name once and starts over at its bound', () => {
+test('an interner holds each name once, with a dense id, and starts over (a new generation) at its bound', () => {
   const i = new Interner(3);
   for (const s of ['a', 'b', 'a', 'c', 'b']) assert.equal(i.intern(s), s);
   assert.equal(i.size, 3);
-  i.intern('d');
-  assert.equal(i.size, 1, 'full: started over');
+  assert.deepEqual(['a', 'b', 'c'].map((s) => i.id(s)), [0, 1, 2]);
+  assert.equal(i.name(1), 'b');
+  assert.equal(i.generation, 0);
+  assert.equal(i.id('d'), 0, 'full: started over, ids from 0 again');
+  assert.equal(i.size, 1);
+  assert.equal(i.generation, 1);
+  assert.equal(i.id('a'), 1, 'an old name comes back with a new id');
 });
 
 test('name table misses and new dictionary strings register their names with the process', () => {

@@ -50,6 +50,17 @@ export interface SampleBatch {
   tags: string[];
   /** Each sample's owner, when the ingest fast path looked it up as it read the batch. */
   owners?: OwnerHints | undefined;
+  /** Each sample's source as a process name id, when the ingest fast path read the batch. */
+  sourceIds?: NameIds | undefined;
+}
+
+/**
+ * Process name ids (protocol/interner.ts) of a batch's sources (sample i's at ids[i]), valid only
+ * while `generation` is the interner's: consumers index arrays by them instead of hashing strings.
+ */
+export interface NameIds {
+  generation: number;
+  ids: Int32Array;
 }
 
 /**
@@ -90,14 +101,14 @@ export function materialize(v: BatchView): SampleBatch {
 }
 
 export function emptyBatch(): SampleBatch {
-  return { length: 0, metric: [], source: [], value: [], ts: [], unit: [], kind: [], tags: [], owners: undefined };
+  return { length: 0, metric: [], source: [], value: [], ts: [], unit: [], kind: [], tags: [], owners: undefined, sourceIds: undefined };
 }
 
 /** A batch of `n` samples whose columns are allocated at that size, to be filled by setSample. */
 export function sizedBatch(n: number): SampleBatch {
   return {
     length: n, metric: new Array<string>(n), source: new Array<string>(n), value: new Array<number>(n),
-    ts: new Array<number>(n), unit: new Array<string>(n), kind: new Array<SampleKind>(n), tags: new Array<string>(n), owners: undefined,
+    ts: new Array<number>(n), unit: new Array<string>(n), kind: new Array<SampleKind>(n), tags: new Array<string>(n), owners: undefined, sourceIds: undefined,
   };
 }
 
@@ -138,7 +149,7 @@ export function concatBatches(batches: readonly SampleBatch[]): SampleBatch {
 export function sliceBatch(b: SampleBatch, n: number): SampleBatch {
   return {
     length: n, metric: b.metric.slice(0, n), source: b.source.slice(0, n), value: b.value.slice(0, n), ts: b.ts.slice(0, n),
-    unit: b.unit.slice(0, n), kind: b.kind.slice(0, n), tags: b.tags.slice(0, n), owners: undefined,
+    unit: b.unit.slice(0, n), kind: b.kind.slice(0, n), tags: b.tags.slice(0, n), owners: undefined, sourceIds: undefined,
   };
 }
 
