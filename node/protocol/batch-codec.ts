@@ -214,6 +214,9 @@ const corrupt = (why: string): FleetPulseError => new FleetPulseError(ErrorCode.
 /** The receiving end of a link: decodes frames in the order its encoder wrote them. */
 export class BatchDecoder {
   readonly #table: string[] = [];
+  /** The process name id of each dictionary string (decoded parts carry their sources' ids), of generation #tableGeneration. */
+  readonly #tableIds: number[] = [];
+  #tableGeneration = processNames.generation;
   #broken = false;
 
   /** Strings in the dictionary. */
@@ -250,7 +253,11 @@ export class BatchDecoder {
     const flags = buf.readUInt8(17);
     if (w !== 2 && w !== 4) throw corrupt('bad index width');
     const table = this.#table;
-    if ((flags & RESET) !== 0) table.length = 0;
+    const tableIds = this.#tableIds;
+    if ((flags & RESET) !== 0) {
+      table.length = 0;
+      tableIds.length = 0;
+    }
     if (before !== table.length) throw corrupt(`dictionary out of step (frame expects ${before} strings, the link has ${table.length})`);
     const ab = buf.buffer;
     const base = buf.byteOffset;
@@ -263,8 +270,16 @@ export class BatchDecoder {
     for (let i = 0; i < fresh; i++) {
       const len = buf.readUInt32LE(o + 4 * i);
       need(s, len);
-      table.push(processNames.intern(buf.toString('utf8', s, s + len)));
+      const id = processNames.id(buf.toString('utf8', s, s + len));
+      table.push(processNames.name(id));
+      tableIds.push(id);
       s += len;
+    }
+    const generation = processNames.generation;
+    if (generation !== this.#tableGeneration) {
+      // The interner started over since some strings joined: their ids are stale.
+      for (let j = 0; j < table.length; j++) tableIds[j] = processNames.id(table[j]!);
+      this.#tableGeneration = processNames.generation;
     }
     o = pad8(s);
     const names = table.length;
@@ -280,6 +295,7 @@ export class BatchDecoder {
       const value = toArray(new Float64Array(ab, base + o, n));
       o += 8 * n;
       const cols: string[][] = [];
+      const sourceIds = new Int32Array(n);
       for (let c = 0; c < 4; c++) {
         const idx = w === 4 ? new Uint32Array(ab, base + o, n) : new Uint16Array(ab, base + o, n);
         const col = new Array<string>(n);
@@ -288,13 +304,14 @@ export class BatchDecoder {
           if (j >= names) throw corrupt('string index out of range');
           col[i] = table[j]!;
         }
+        if (c === 1) for (let i = 0; i < n; i++) sourceIds[i] = tableIds[idx[i]!]!;
         cols.push(col);
         o += pad8(w * n);
       }
       const kind = toArray(new Uint8Array(ab, base + o, n)) as SampleKind[];
       o += pad8(n);
       // Fields in samples.ts' order: every batch then has one shape, and the code that reads them stays monomorphic.
-      parts.push({ batch: { length: n, metric: cols[0]!, source: cols[1]!, value, ts, unit: cols[2]!, kind, tags: cols[3]!, owners: undefined, sourceIds: undefined }, receivedAt });
+      parts.push({ batch: { length: n, metric: cols[0]!, source: cols[1]!, value, ts, unit: cols[2]!, kind, tags: cols[3]!, owners: undefined, sourceIds: { generation: this.#tableGeneration, ids: sourceIds } }, receivedAt });
     }
     return parts;
   }

@@ -45,6 +45,11 @@ export class Interner {
     return id;
   }
 
+  /** The id of `s`'s characters if they are interned in this generation (nothing is added). */
+  find(s: string): number | undefined {
+    return this.#ids.get(s);
+  }
+
   /** The string of id `id` (of the current generation). */
   name(id: number): string {
     return this.#names[id]!;

@@ -2,9 +2,10 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { ErrorCode, FleetPulseError } from '../errors.js';
-import { emptyBatch, materialize, pushSample, SampleKind } from '../protocol/samples.js';
+import { emptyBatch, materialize, pushSample, SampleKind, type SampleBatch } from '../protocol/samples.js';
+import { processNames } from '../protocol/interner.js';
 import { MemoryPartition, MemoryStateStore } from './memory.js';
-import { opts, retention, samples, snapshot, T0 } from './partition.fixtures.js';
+import { opts, retention, samples, snapshot, SOURCES, T0 } from './partition.fixtures.js';
 import { storeContract } from './store.contract.js';
 
 storeContract('memory', async (o) => new MemoryStateStore(o.retention, { maxSeries: o.maxSeries, streamSeqTtlMs: o.streamSeqTtlMs }, o.now));
@@ -22,6 +23,29 @@ test('a partition applying a view of a batch equals one applying the view\'s sam
       viaCopy.apply(materialize({ batch: whole, index }), T0);
       assert.deepEqual(snapshot(viaView), snapshot(viaCopy));
       assert.equal(viaView.stats().series, new Set(xs.filter((s) => s.to === 1).map((s) => `${s.metric}|${s.source}|${s.tags}`)).size);
+    }),
+    { numRuns: 300 },
+  );
+});
+
+test('series found by source id equal series found by the Maps, through handoffs that free ids for reuse; ids of another generation are ignored (property)', () => {
+  const withIds = (b: SampleBatch, generation: number): SampleBatch => ({ ...b, sourceIds: { generation, ids: Int32Array.from(b.source, (s) => processNames.id(s)) } });
+  fc.assert(
+    fc.property(fc.array(fc.record({ xs: samples, moves: fc.option(fc.constantFrom(...SOURCES), { nil: undefined }) }), { maxLength: 6 }), (rounds) => {
+      const byMap = new MemoryPartition(retention, opts);
+      const byId = new MemoryPartition(retention, opts);
+      const stale = new MemoryPartition(retention, opts);
+      for (const { xs, moves } of rounds) {
+        const b = emptyBatch();
+        for (const s of xs) pushSample(b, s.metric, s.source, s.value, s.ts, '%', SampleKind.Gauge, s.tags);
+        byMap.apply(b, T0);
+        byId.apply(withIds(b, processNames.generation), T0);
+        stale.apply(withIds(b, processNames.generation + 1), T0);
+        // A handoff removes a source's series; their ids go to the next new series.
+        if (moves !== undefined) for (const p of [byMap, byId, stale]) p.takeChunk(Number.POSITIVE_INFINITY, (key) => key === moves);
+        assert.deepEqual(snapshot(byId), snapshot(byMap));
+        assert.deepEqual(snapshot(stale), snapshot(byMap));
+      }
     }),
     { numRuns: 300 },
   );
