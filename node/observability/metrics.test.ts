@@ -23,6 +23,8 @@ const catalogue = parseCatalogue(readFileSync(join(ROOT, 'docs/metrics.md'), 'ut
  */
 const ALLOWED_LABELS = new Set([
   'worker', 'le', 'transport', 'result', 'code', 'route', 'protocol', 'kind', 'store', 'op', 'reason', 'slot', 'role',
+  // fleetpulse_ingest_stage_seconds_total: the ingest stages of observability/stage-clock.ts.
+  'stage',
   // prom-client runtime metrics: libuv handle/request/resource classes, V8 heap spaces, Node version.
   'type', 'space', 'version', 'major', 'minor', 'patch',
 ]);
