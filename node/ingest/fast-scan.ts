@@ -26,6 +26,7 @@ import { isMetricName, MAX_UNIT, SOURCE_RE } from '../protocol/names.js';
 import { readTags, type ParseLimits } from './parse.js';
 import { fnv1a, FNV_BASIS, FNV_PRIME, NameTable } from './name-table.js';
 import { processNames } from '../protocol/interner.js';
+import { grown } from '../protocol/grown.js';
 
 export interface Scanned {
   batch: SampleBatch;
@@ -219,12 +220,8 @@ export interface ScannerOptions {
   owners?: (() => OwnerLookup | undefined) | undefined;
 }
 
-/** `col` grown to hold at least `need` entries, its first `keep` kept. */
-function grow(col: Int32Array<ArrayBuffer>, keep: number, need: number): Int32Array<ArrayBuffer> {
-  const grown = new Int32Array(Math.max(2 * col.length, need));
-  grown.set(col.subarray(0, keep));
-  return grown;
-}
+/** A new Int32Array (what grown() makes the scanner's per-sample columns with). */
+const int32 = (n: number): Int32Array<ArrayBuffer> => new Int32Array(n);
 
 /** Owner tags in the source table: generation · 128 + owner slot; generations stay below 2^24, so a tag is a small integer. */
 const OWNER_BITS = 7;
@@ -565,10 +562,8 @@ export class SampleScanner {
       pushSample(batch, metric, source, value, ts, unit, kind, tags);
     }
     if (batch.length > this.#limits!.maxSamples) throw GIVE_UP;
-    if (batch.length > this.#sourceIds.length) {
-      this.#owners = grow(this.#owners, first, batch.length);
-      this.#sourceIds = grow(this.#sourceIds, first, batch.length);
-    }
+    this.#owners = grown(this.#owners, batch.length - 1, int32);
+    this.#sourceIds = grown(this.#sourceIds, batch.length - 1, int32);
     // Usually one sample: loops, not fill() calls.
     for (let k = first; k < batch.length; k++) this.#sourceIds[k] = sourceId;
     if (this.#own !== undefined) for (let k = first; k < batch.length; k++) this.#owners[k] = owner;

@@ -27,6 +27,7 @@
  */
 import { ErrorCode, FleetPulseError } from '../errors.js';
 import { processNames } from './interner.js';
+import { grown } from './grown.js';
 import { viewLength, type BatchView, type SampleBatch, type SampleKind } from './samples.js';
 
 /** A view of a batch (the sender's parts may hold only some of its samples; decoded parts are whole batches) and when it arrived. */
@@ -181,11 +182,7 @@ export class BatchEncoder {
       this.#ids.set(s, id);
       fresh.push(s);
     }
-    if (nameId >= byNameId.length) {
-      const grown = new Int32Array(Math.max(nameId + 1, 2 * byNameId.length));
-      grown.set(byNameId);
-      this.#byNameId = byNameId = grown;
-    }
+    this.#byNameId = byNameId = grown(byNameId, nameId, (n) => new Int32Array(n));
     byNameId[nameId] = id + 1;
     return id;
   }

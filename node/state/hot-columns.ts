@@ -8,6 +8,7 @@
  * experiment, not shippable) made one worker under bench/peer's load take ~25% more samples/s;
  * the columns keep them, in a few dense arrays that stay in cache.
  */
+import { grown } from '../protocol/grown.js';
 
 /** Bits of SeriesColumns.flags. */
 export const SeriesFlag = {
@@ -16,16 +17,6 @@ export const SeriesFlag = {
   /** The newest sample was a counter. */
   Counter: 2,
 } as const;
-
-/** Grown copy of `a` with room for index `i` (capacity doubles). */
-function grown<T extends Uint8Array | Int32Array | Float64Array>(a: T, i: number, make: (n: number) => T): T {
-  if (i < a.length) return a;
-  let n = Math.max(1024, a.length);
-  while (n <= i) n *= 2;
-  const b = make(n);
-  b.set(a);
-  return b;
-}
 
 /** By series id (ids are the ring store's, reused after a series leaves). */
 export class SeriesColumns {

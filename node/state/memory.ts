@@ -10,6 +10,7 @@ import { ErrorCode, FleetPulseError } from '../errors.js';
 import type { RetentionConfig } from '../config/schema.js';
 import { SeriesColumns, SeriesFlag, SourceColumns } from './hot-columns.js';
 import { processNames } from '../protocol/interner.js';
+import { grown, grownCapacity } from '../protocol/grown.js';
 import { RingStore } from './rings.js';
 import { emptyExport, type PartitionExport } from './handoff.js';
 import { addAtStep, mergeMetrics, mergeSeries, mergeSources, mergeSummary, mergeTagSet, MIN_INTERVAL_MS, SummaryAccumulator } from './merge.js';
@@ -24,6 +25,8 @@ import type {
  * are found through the Maps as before.
  */
 const MAX_INDEX_BYTES = 64 << 20;
+/** Entries of a metric's first index array. */
+const INDEX_MIN = 256;
 /** The index of a metric with none yet (never written: a metric gets its own array on its first entry). */
 const NOT_INDEXED = new Int32Array(0);
 
@@ -204,17 +207,13 @@ export class MemoryPartition implements PartitionReader {
 
   /** Index tag-less series `id` of `m` by its source's name id (within the partition's index budget). */
   #index(m: MetricEntry, nameId: number, id: number): void {
-    let by = m.bySourceId;
-    if (nameId >= by.length) {
-      const size = Math.max(nameId + 1, 2 * by.length, 256);
-      const more = 4 * (size - by.length);
+    if (nameId >= m.bySourceId.length) {
+      const more = 4 * (grownCapacity(m.bySourceId.length, nameId, INDEX_MIN) - m.bySourceId.length);
       if (this.#indexBytes + more > MAX_INDEX_BYTES) return; // past the budget: found through `ids`
-      const grown = new Int32Array(size);
-      grown.set(by);
+      m.bySourceId = grown(m.bySourceId, nameId, (n) => new Int32Array(n), INDEX_MIN);
       this.#indexBytes += more;
-      m.bySourceId = by = grown;
     }
-    by[nameId] = id + 1;
+    m.bySourceId[nameId] = id + 1;
   }
 
   /** The source's entry, created (without counting an arrival) when new. */

@@ -75,8 +75,8 @@ export function liveOwnership(own: Ownership | undefined): Ownership | undefined
  * whole batch, otherwise each owner gets the positions of its samples. Each sample's owner comes
  * from the batch's hints when they were made under `own` (the ingest fast path's), or is looked up
  * once per run of one source. Views rather than copies: a forwarded part is encoded straight from
- * the batch, and no second set of columns lives on the heap while the owner's answer is awaited
- * (young garbage that outlives a scavenge is copied, then promoted).
+ * the batch, and no second set of columns is built (the batch itself is kept until the owner
+ * answers, for a re-split if it fails).
  */
 export function splitByOwner(b: SampleBatch, own: Ownership): Map<number, BatchView> {
   const out = new Map<number, BatchView>();
