@@ -75,6 +75,38 @@ test('fast path: what it does not know goes to parse.ts (and errors stay parse.t
   for (const text of others) assert.equal(scanner.scan(Buffer.from(text), limits, NOW), undefined, text.slice(0, 120));
 });
 
+test('fast path: a name is found by its closing quote alone, so bytes a held name never has (escapes, controls, non-ASCII) must miss', () => {
+  // Names held first, then bytes that start like them with an escape, a control byte or a non-ASCII
+  // byte before the first quote: the table must refuse them (parse.ts answers), never return a held name.
+  const held = new SampleScanner();
+  assert.ok(agrees(held, Buffer.from('[{"source":"web","metric":"cpu","value":1,"unit":"%"}]')));
+  for (const text of [
+    '[{"source":"web\\","metric":"cpu","value":1}]', // web\" — to JSON an escaped quote, not the end
+    '[{"source":"web\\"x","metric":"cpu","value":1}]', // and more of the same string after it
+    '[{"source":"web","metric":"cpu\\u0030","value":1}]',
+    '[{"source":"web","metric":"cpu","value":1,"unit":"%\\"}]',
+    '[{"source":"web","metric":"cpu","value":1,"unit":"\\u00b5s"}]',
+    '[{"source":"web","metric":"cpu","value":1,"unit":"\t"}]', // a raw control byte (invalid JSON)
+    '[{"source":"w\u00e9b","metric":"cpu","value":1}]', // UTF-8 bytes
+  ]) {
+    assert.equal(held.scan(Buffer.from(text), limits, NOW), undefined, text);
+  }
+  assert.ok(agrees(held, Buffer.from('[{"source":"web","metric":"cpu","value":2,"unit":"%"}]')), 'the held names are still found');
+});
+
+test('fast path: numbers around the 9-digit chunks and the 15-digit exact limit read as JSON.parse reads them', () => {
+  const texts = [
+    '1', '12', '123456789', '1234567890', '999999999', '1000000000', '123456789012345', '1234567890123456', '999999999999999',
+    '0.1', '0.000000001', '0.123456789', '0.1234567891', '1.23456789012345', '12345678.9012345', '123456789.012345', '-123456789.123456',
+    '1733363363363', '-0', '0.5', '9007199254740993', '4294967296.5', '2147483648', '2147483647.25', '-2147483649',
+  ];
+  for (const t of texts) {
+    const text = `[{"source":"n","metric":"x","value":${t}}]`;
+    assert.ok(agrees(scanner, Buffer.from(text)), text);
+    assert.ok(Object.is(scanner.scan(Buffer.from(text), limits, NOW)!.batch.value[0], JSON.parse(t) as number), t);
+  }
+});
+
 test('fast path: stream frames decode as decodeStreamMessage() does, seq included', () => {
   for (const text of [
     JSON.stringify({ seq: 42, samples: [{ source: 'a', metric: 'b', value: 1 }] }),

@@ -102,3 +102,12 @@ test('ids: each name\'s process id next to it; clear() forgets every name and ta
   assert.equal(get(t, names[7]!), names[7]);
   assert.equal(t.id(t.lastSlot), processNames.id(names[7]!));
 });
+
+test('only printable ASCII without a quote or a backslash enters, whatever `valid` says (the scanner relies on it)', () => {
+  const t = new NameTable(() => true);
+  for (const bad of ['a"b', 'a\\', '\\u0041', 'tab\there', 'nul\u0000', 'caf\u00e9', '\u007f']) {
+    assert.equal(get(t, bad), undefined, JSON.stringify(bad));
+  }
+  assert.equal(t.size, 0);
+  assert.equal(get(t, 'a b~!'), 'a b~!', 'space and tilde are printable');
+});

@@ -17,6 +17,10 @@
  * (and a caller that hands ids on checks `generation` first). Held names are bounded (maxLog2): a
  * table full at its largest size starts over empty, so names sent once and never again (a flood of
  * bogus sources, say) cannot grow it without limit.
+ *
+ * Every name held is printable ASCII without `"` or `\` (others are refused before `valid` is
+ * asked): a hit proves the bytes are such a name, so the scanner finds a name's end by its closing
+ * quote alone and leaves the check for escapes and control bytes to the miss.
  */
 
 import { processNames } from '../protocol/interner.js';
@@ -138,6 +142,11 @@ export class NameTable {
         }
       }
       slot = (slot + 1) & this.#mask;
+    }
+    // Only printable ASCII without `"` or `\` enters (see the class comment).
+    for (let i = start; i < end; i++) {
+      const c = buf[i]!;
+      if (c < 0x20 || c > 0x7e || c === 0x22 || c === 0x5c) return undefined;
     }
     const fresh = buf.toString('latin1', start, end);
     if (!this.#valid(fresh)) return undefined;
