@@ -137,11 +137,25 @@ export function copySample(to: SampleBatch, from: SampleBatch, i: number): void 
   pushSample(to, from.metric[i]!, from.source[i]!, from.value[i]!, from.ts[i]!, from.unit[i]!, from.kind[i]!, from.tags[i]!);
 }
 
-/** The samples of several batches as one (a single batch is returned as is). */
+/**
+ * The samples of several batches as one (a single batch is returned as is). Source ids come along
+ * when every batch has them, of one generation (a stream's messages coalesced into one apply keep
+ * the partition's array lookups); owner hints do not (each batch's were made under its own membership).
+ */
 export function concatBatches(batches: readonly SampleBatch[]): SampleBatch {
   if (batches.length === 1) return batches[0]!;
   const out = emptyBatch();
   for (const b of batches) for (let i = 0; i < b.length; i++) copySample(out, b, i);
+  const generation = batches[0]!.sourceIds?.generation;
+  if (generation !== undefined && batches.every((b) => b.sourceIds?.generation === generation)) {
+    const ids = new Int32Array(out.length);
+    let at = 0;
+    for (const b of batches) {
+      ids.set(b.sourceIds!.ids.subarray(0, b.length), at);
+      at += b.length;
+    }
+    out.sourceIds = { generation, ids };
+  }
   return out;
 }
 
