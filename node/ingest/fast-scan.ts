@@ -141,16 +141,6 @@ const K_SEQ = 256;
 const K_SAMPLES = 512;
 
 const word = (w: string): Buffer => Buffer.from(w, 'latin1');
-const W_SOURCE = word('source');
-const W_METRIC = word('metric');
-const W_METRICS = word('metrics');
-const W_SAMPLES = word('samples');
-const W_VALUE = word('value');
-const W_TS = word('ts');
-const W_UNIT = word('unit');
-const W_KIND = word('kind');
-const W_TAGS = word('tags');
-const W_SEQ = word('seq');
 const GAUGE = word('gauge');
 const COUNTER = word('counter');
 
@@ -158,14 +148,6 @@ const COUNTER = word('counter');
 function is(b: Buffer, start: number, end: number, w: Buffer): boolean {
   if (end - start !== w.length) return false;
   for (let i = 0; i < w.length; i++) if (b[start + i] !== w[i]) return false;
-  return true;
-}
-
-/** `w` and a closing quote are at `start`. */
-function quoted(b: Buffer, start: number, w: Buffer): boolean {
-  const n = w.length;
-  if (start + n >= (b.length | 0) || b[start + n] !== QUOTE) return false;
-  for (let i = 0; i < n; i++) if (b[start + i] !== w[i]) return false;
   return true;
 }
 
@@ -251,9 +233,8 @@ export class SampleScanner {
    * SCRATCH_KEPT samples between calls.
    */
   #scratch: SampleBatch = emptyBatch();
-  /** Second results: the end of the last string or number read, and the last string's hash. */
+  /** Second result of the helpers: the end of the last value read. */
   #end = 0;
-  #hash = 0;
   /** The wide form's metrics of the object being read (names and values, reused). */
   readonly #wideNames: string[] = [];
   readonly #wideValues: number[] = [];
@@ -391,21 +372,13 @@ export class SampleScanner {
     return id;
   }
 
-  /**
-   * The closing quote of a string starting at `start` (printable ASCII, no escapes); its FNV-1a
-   * hash in #hash, as NameTable.get() and ByteCache.get() want it.
-   */
+  /** The closing quote of a string starting at `start` (printable ASCII, no escapes: anything else gives up). */
   #stringEnd(b: Buffer, start: number): number {
     const n = b.length | 0;
-    let h = FNV_BASIS;
     for (let i = start; i < n; i++) {
       const c = b[i]!;
-      if (c === QUOTE) {
-        this.#hash = h;
-        return i;
-      }
+      if (c === QUOTE) return i;
       if (c === BACKSLASH || c < 0x20 || c > 0x7e) throw GIVE_UP;
-      h = Math.imul(h ^ c, FNV_PRIME);
     }
     throw GIVE_UP;
   }
@@ -544,7 +517,6 @@ export class SampleScanner {
    * bodies under the same budget (in-process, alternated runs).
    */
   #object(b: Buffer, p: number, seqAllowed: boolean): number | undefined {
-    const n = b.length | 0;
     p = skipSpace(b, p + 1);
     let seen = 0;
     let source: string | undefined;

@@ -1,7 +1,7 @@
 /**
  * Node flags the primary starts its workers with: the primary's own, plus the defaults below for
- * any the operator did not set (on the command line or in NODE_OPTIONS, which reaches the workers
- * by itself).
+ * any the operator did not set (on the command line, or in NODE_OPTIONS, which reaches the workers
+ * by itself — Node allows the semi-space size there, not the inlining budgets).
  */
 
 /**
