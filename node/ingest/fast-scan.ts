@@ -64,7 +64,7 @@ const GIVE_UP = Symbol('give up');
 
 /** The first position at or after p that is not JSON whitespace (b.length at the end). */
 function skipSpace(b: Buffer, p: number): number {
-  const n = b.length | 0;
+  const n = b.length;
   while (p < n) {
     const c = b[p]!;
     if (c !== 0x20 && c !== 0x0a && c !== 0x0d && c !== 0x09) return p;
@@ -160,7 +160,7 @@ function is(b: Buffer, start: number, end: number, w: Buffer): boolean {
 function keyId(b: Buffer, s: number): number {
   // Every comparison below stays inside the buffer (a valid key is followed by `:`, a value and a
   // brace); a payload too short for that goes to parse.ts.
-  if (s + 8 > (b.length | 0)) return 0;
+  if (s + 8 > b.length) return 0;
   switch (b[s]) {
     case 0x73: // s
       if (b[s + 1] === 0x6f && b[s + 2] === 0x75 && b[s + 3] === 0x72 && b[s + 4] === 0x63 && b[s + 5] === 0x65 && b[s + 6] === QUOTE) return K_SOURCE;
@@ -374,7 +374,7 @@ export class SampleScanner {
 
   /** The closing quote of a string starting at `start` (printable ASCII, no escapes: anything else gives up). */
   #stringEnd(b: Buffer, start: number): number {
-    const n = b.length | 0;
+    const n = b.length;
     for (let i = start; i < n; i++) {
       const c = b[i]!;
       if (c === QUOTE) return i;
@@ -390,7 +390,7 @@ export class SampleScanner {
    */
   #name(b: Buffer, p: number, table: NameTable): string {
     if (b[p] !== QUOTE) throw GIVE_UP;
-    const n = b.length | 0;
+    const n = b.length;
     const start = ++p;
     let h = FNV_BASIS;
     let c = 0;
@@ -422,7 +422,7 @@ export class SampleScanner {
    * double multiply-add per digit was a chain of float latencies, most of this method's time.
    */
   #number(b: Buffer, p: number): number {
-    const n = b.length | 0;
+    const n = b.length;
     const start = p;
     const neg = p < n && b[p] === MINUS;
     if (neg) p++;
