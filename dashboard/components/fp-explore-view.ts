@@ -32,7 +32,7 @@ export class FpExploreView extends LitElement {
   @property() range: Range = '5m';
   @property({ attribute: false }) metrics: MetricAnswer[] = [];
   @state() private allSources: string[] = [];
-  readonly #stream = new MetricsStreamController(this, { onResync: () => this.#series.resync() });
+  readonly #stream = new MetricsStreamController(this, { onDisconnect: () => this.#series.markDisconnected(), onResync: () => this.#series.resync() });
   readonly #series = new SeriesController(this.#stream);
 
   override connectedCallback(): void {

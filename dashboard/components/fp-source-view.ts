@@ -35,7 +35,10 @@ export class FpSourceView extends LitElement {
   @state() private all: SourceAnswer[] = [];
   @state() private loaded = false;
   @state() private units = new Map<string, string>();
-  readonly #stream = new MetricsStreamController(this, { onResync: () => this.#charts.forEach((c) => c.resync()) });
+  readonly #stream = new MetricsStreamController(this, {
+    onDisconnect: () => this.#charts.forEach((c) => c.markDisconnected()),
+    onResync: () => this.#charts.forEach((c) => c.resync()),
+  });
   #charts: SeriesController[] = [];
 
   override disconnectedCallback(): void {

@@ -13,6 +13,8 @@ export interface StreamOptions {
   summaries?: boolean;
   /** Re-render on `cluster` events (Cluster, Fleet tiles). */
   cluster?: boolean;
+  /** Called when the connection drops (once per outage): note what the views had. */
+  onDisconnect?: () => void;
   /** Called after a reconnect, once rooms are joined again: refill over REST. */
   onResync?: () => void;
 }
@@ -23,6 +25,13 @@ export class MetricsStreamController implements ReactiveController {
   #conn: LiveConnection | undefined;
   #leaves = new Set<() => void>();
   readonly #onChange = (): void => this.#host.requestUpdate();
+  #wasLive = false;
+  readonly #onState = (): void => {
+    const live = this.state === ConnectionState.Live;
+    if (this.#wasLive && !live) this.#opts.onDisconnect?.();
+    this.#wasLive = live;
+    this.#host.requestUpdate();
+  };
   readonly #onResync = (): void => this.#opts.onResync?.();
 
   constructor(host: ReactiveControllerHost, opts: StreamOptions = {}) {
@@ -33,7 +42,8 @@ export class MetricsStreamController implements ReactiveController {
 
   hostConnected(): void {
     this.#conn = acquireConnection();
-    this.#conn.addEventListener('state', this.#onChange);
+    this.#wasLive = this.#conn.state === ConnectionState.Live;
+    this.#conn.addEventListener('state', this.#onState);
     this.#conn.addEventListener('resync', this.#onResync);
     if (this.#opts.summaries === true) this.#conn.addEventListener('summary', this.#onChange);
     if (this.#opts.cluster === true) this.#conn.addEventListener('cluster', this.#onChange);
@@ -44,7 +54,7 @@ export class MetricsStreamController implements ReactiveController {
     this.#leaves.clear();
     const c = this.#conn;
     if (c === undefined) return;
-    c.removeEventListener('state', this.#onChange);
+    c.removeEventListener('state', this.#onState);
     c.removeEventListener('resync', this.#onResync);
     c.removeEventListener('summary', this.#onChange);
     c.removeEventListener('cluster', this.#onChange);

@@ -25,6 +25,8 @@ interface Entry {
   data: SeriesBuffer | CoarseSeries;
   leave: (() => void) | undefined;
   lastRefill: number;
+  /** The newest bucket start the series had when the connection dropped (the next resync refills from it). */
+  resyncFrom: number | undefined;
 }
 
 export class SeriesController extends EventTarget {
@@ -72,6 +74,7 @@ export class SeriesController extends EventTarget {
       data: this.#fine ? new SeriesBuffer(FINE_STEP_MS) : new CoarseSeries(COARSE_STEP_MS, FINE_STEP_MS),
       leave: undefined,
       lastRefill: 0,
+      resyncFrom: undefined,
     }));
     await Promise.all(
       this.#entries.map(async (e) => {
@@ -130,10 +133,20 @@ export class SeriesController extends EventTarget {
     void this.#backfill(e, fromMs - FINE_STEP_MS);
   }
 
-  /** After a reconnect: refill from a little before the newest bucket each series has. */
+  /** The connection dropped: remember where each series' data ended (live updates may arrive before the resync). */
+  markDisconnected(): void {
+    for (const e of this.#entries) e.resyncFrom ??= e.data.newestStart() ?? Date.now() - this.rangeMs;
+  }
+
+  /**
+   * After a reconnect: refill from a little before the newest bucket each series had when the
+   * connection dropped. Not the newest it has now: rooms are joined again before this runs, so a
+   * live update past the outage may already be in, and refilling from it would leave the outage a gap.
+   */
   resync(): void {
     for (const e of this.#entries) {
-      const newest = e.data.newestStart();
+      const newest = e.resyncFrom ?? e.data.newestStart();
+      e.resyncFrom = undefined;
       e.lastRefill = Date.now();
       void this.#backfill(e, newest === undefined ? Date.now() - this.rangeMs : newest - e.data.stepMs);
     }
