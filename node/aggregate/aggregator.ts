@@ -51,7 +51,8 @@ export class Aggregator implements SampleSink {
     return 0;
   }
 
-  async submit(batch: SampleBatch, receivedAt: number): Promise<void> {
+  /** The batch is the store's once this returns: nothing here holds it while the store works (see worker/forwarder.ts). */
+  submit(batch: SampleBatch, receivedAt: number): Promise<void> {
     const n = batch.length;
     if (this.#pending + n > this.#maxPending && this.#pending > 0) {
       this.#hooks.onShed?.(n);
@@ -59,7 +60,7 @@ export class Aggregator implements SampleSink {
         this.#shedding = true;
         this.#log.warn({ code: ErrorCode.OVERLOADED, pending: this.#pending }, 'shedding ingest: too many samples waiting for the state store');
       }
-      throw new FleetPulseError(ErrorCode.OVERLOADED, `worker overloaded: ${this.#pending} samples waiting for the state store`, { retryAfterS: 1 });
+      return Promise.reject(new FleetPulseError(ErrorCode.OVERLOADED, `worker overloaded: ${this.#pending} samples waiting for the state store`, { retryAfterS: 1 }));
     }
     if (this.#shedding && this.#pending < this.#maxPending / 2) {
       this.#shedding = false;
@@ -70,9 +71,19 @@ export class Aggregator implements SampleSink {
     const id = this.#nextId++;
     const started = performance.now();
     this.#inFlight.set(id, Date.now());
+    let applying: Promise<void>;
+    try {
+      applying = this.#store.apply(batch, receivedAt);
+    } catch (err) {
+      applying = Promise.reject(err);
+    }
+    return this.#settle(applying, n, id, started);
+  }
+
+  async #settle(applying: Promise<void>, n: number, id: number, started: number): Promise<void> {
     let ok = false;
     try {
-      await this.#store.apply(batch, receivedAt);
+      await applying;
       ok = true;
       this.#hooks.onStored?.(n);
     } finally {

@@ -11,6 +11,7 @@ import type { WorkerMetrics } from '../observability/metrics.js';
 import type { Principal } from '../http/auth.js';
 import type { SampleBatch } from '../protocol/samples.js';
 import { decodeBody, readBody } from './body.js';
+import { firstSources } from './series-limit-log.js';
 import type { TurnBudget } from './turn-budget.js';
 import { SampleScanner, type ScannerOptions } from './fast-scan.js';
 import { parseJson, parseNdjson, type ParseLimits } from './parse.js';
@@ -29,7 +30,7 @@ export interface PushDeps {
   /** auth.rateLimit, for the 429's message. */
   rateLimit?: number;
   /** A batch was refused for the series limit (which sources: series-limit-log.ts). */
-  onSeriesLimit?: ((batch: SampleBatch) => void) | undefined;
+  onSeriesLimit?: ((batch: Pick<SampleBatch, 'length' | 'source'>) => void) | undefined;
   /** The worker's bound on ingest work per event-loop turn: a body is decoded within it. */
   turns?: TurnBudget | undefined;
   /** The current membership, when the store splits batches by owner (fast-scan.ts hints owners under it). */
@@ -82,6 +83,7 @@ export function createPushHandler(deps: PushDeps): PushHandler {
     const started = performance.now();
     let samples = 0;
     let batch: SampleBatch | undefined;
+    let named: Pick<SampleBatch, 'length' | 'source'> | undefined;
     let stage: 'parse' | 'limit' | 'store' = 'parse';
     try {
       // A key still in debt is refused before its body costs a parse (Node discards the body).
@@ -115,7 +117,12 @@ export function createPushHandler(deps: PushDeps): PushHandler {
         if (wait > 0) throw rateLimitedError(wait, deps.rateLimit ?? 0);
       }
       stage = 'store';
-      await deps.sink.submit(batch, now);
+      // The batch is the sink's now: holding it while the owners work got it promoted (worker/forwarder.ts).
+      // Only the few sources a series-limit refusal would name are kept.
+      if (deps.onSeriesLimit !== undefined) named = firstSources(batch);
+      const stored = deps.sink.submit(batch, now);
+      batch = undefined;
+      await stored;
       m.ingestSamples.inc({ transport: 'http', result: 'accepted' }, samples);
       m.ingestRequests.inc({ transport: 'http', code: '2xx' });
       m.ingestDuration.observe({ transport: 'http' }, (performance.now() - started) / 1000);
@@ -133,9 +140,9 @@ export function createPushHandler(deps: PushDeps): PushHandler {
         return;
       }
       const code = err instanceof FleetPulseError ? err.code : undefined;
-      if (code === ErrorCode.SERIES_LIMIT && batch !== undefined) {
+      if (code === ErrorCode.SERIES_LIMIT && (named !== undefined || batch !== undefined)) {
         m.seriesLimitRejections.inc({ transport: 'http' });
-        deps.onSeriesLimit?.(batch);
+        deps.onSeriesLimit?.(named ?? batch!);
       }
       const result = stage === 'parse' ? 'rejected' : status === 503 && code === ErrorCode.OVERLOADED ? 'shed' : 'failed';
       if (samples > 0 || result !== 'rejected') m.ingestSamples.inc({ transport: 'http', result }, Math.max(samples, 0));

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { RateLimiter, TokenBucket } from './rate-limit.js';
-import { SeriesLimitLog } from './series-limit-log.js';
+import { firstSources, SeriesLimitLog } from './series-limit-log.js';
 
 test('token bucket: a second of burst, refill at the rate, refused batches take nothing', () => {
   const b = new TokenBucket(100, 0);
@@ -65,4 +65,22 @@ test('series-limit log: distinct sources, newest first, bounded per batch and in
   for (let i = 0; i < 10; i++) log.record({ length: 5, source: many.slice(i * 5 + 100, i * 5 + 105) }, 4 + i);
   assert.equal(log.view().sources.length, 20, 'bounded');
   assert.equal(log.view().rejections, 13);
+});
+
+test('series-limit log: what a waiting request keeps of its batch (firstSources) records the same as the batch', () => {
+  const batches = [
+    ['a', 'a', 'b', 'a', 'c', 'b', 'd', 'e', 'f', 'g'],
+    Array.from({ length: 1000 }, () => 'one'),
+    ['x', 'y', 'x', 'y', 'x', 'z'],
+    [],
+  ];
+  for (const source of batches) {
+    const whole = new SeriesLimitLog();
+    const kept = new SeriesLimitLog();
+    whole.record({ length: source.length, source }, 1);
+    const few = firstSources({ length: source.length, source });
+    assert.ok(few.length <= 5);
+    kept.record(few, 1);
+    assert.deepEqual(kept.view(), whole.view());
+  }
 });

@@ -27,6 +27,19 @@ export interface SeriesLimitView {
 const MAX_SOURCES = 20;
 const PER_BATCH = 5;
 
+/** The first few distinct sources of a batch: all that record() takes from it (kept instead of the batch by a request that waits). */
+export function firstSources(batch: Pick<SampleBatch, 'length' | 'source'>, max = PER_BATCH): Pick<SampleBatch, 'length' | 'source'> {
+  const out: string[] = [];
+  let last: string | undefined;
+  for (let i = 0; i < batch.length && out.length < max; i++) {
+    const source = batch.source[i]!;
+    if (source === last) continue; // runs of one source: one compare each
+    last = source;
+    if (!out.includes(source)) out.push(source);
+  }
+  return { length: out.length, source: out };
+}
+
 export class SeriesLimitLog {
   /** Insertion order = recency (re-inserted on every hit). */
   readonly #hits = new Map<string, SeriesLimitHit>();

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { BatchDecoder, BatchEncoder, decodeParts, encodeParts, type BatchPart } from './batch-codec.js';
+import { BatchDecoder, BatchEncoder, decodeParts, encodeParts, recoverParts, type BatchPart } from './batch-codec.js';
 import { emptyBatch, materialize, pushSample, SampleKind, type SampleBatch } from './samples.js';
 import { processNames } from './interner.js';
 import { withoutHints } from '../testing/fuzz.js';
@@ -151,6 +151,33 @@ test('sources found by their name ids: the same frames as by the Map, views and 
         assert.deepEqual(byId.encode(ided), frame);
         assert.deepEqual(stale.encode(staled), frame);
         assert.deepEqual(plain(dec.decode(frame)).map((d) => d.batch), plainParts.map(materialize));
+      }
+    }),
+    { numRuns: 300 },
+  );
+});
+
+test('a sender reads back any frame it sent with the dictionary taken after encoding it, even after later frames and RESETs (property)', () => {
+  const view = fc.record({ p: part, keep: fc.array(fc.boolean(), { maxLength: 60 }) });
+  fc.assert(
+    fc.property(fc.array(fc.array(view, { maxLength: 3 }), { maxLength: 8 }), fc.integer({ min: 8, max: 400 }), (frames, max) => {
+      const enc = new BatchEncoder(max);
+      const sent: Array<{ frame: Buffer; dictionary: readonly string[]; parts: SampleBatch[] }> = [];
+      for (const vs of frames) {
+        const parts = vs.map(({ p, keep }) => {
+          const whole = toPart(p);
+          const positions = whole.batch.source.map((_, i) => i).filter((i) => keep[i] === true);
+          const index = positions.length % 2 === 0 ? undefined : Int32Array.from(positions);
+          return { batch: { ...whole.batch, sourceIds: { generation: processNames.generation, ids: Int32Array.from(whole.batch.source, (s) => processNames.id(s)) } }, index, receivedAt: whole.receivedAt };
+        });
+        const frame = enc.encode(parts);
+        sent.push({ frame, dictionary: enc.dictionary, parts: parts.map((q) => withoutHints(materialize(q))) });
+      }
+      // Read back only after every frame was sent: later frames (and resets) must not change what an earlier one says.
+      for (const { frame, dictionary, parts } of sent) {
+        const back = recoverParts(frame, dictionary);
+        assert.deepEqual(back.map((b) => withoutHints(b.batch)), parts);
+        for (const b of back) assert.deepEqual([...b.batch.sourceIds!.ids], b.batch.source.map((s) => processNames.id(s)));
       }
     }),
     { numRuns: 300 },

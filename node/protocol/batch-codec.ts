@@ -66,6 +66,12 @@ export class BatchEncoder {
    */
   #byNameId = new Int32Array(1024);
   #nameGeneration = processNames.generation;
+  /**
+   * The dictionary in index order, for recoverParts(): a frame can be read back by its sender while
+   * the owner has not answered, so a forwarded part needs no copy of its own kept on the heap. A
+   * reset starts a new array, and the one a frame was encoded against stays as it was.
+   */
+  #strings: string[] = [];
 
   constructor(maxDictionary = MAX_DICTIONARY) {
     this.#max = maxDictionary;
@@ -76,6 +82,11 @@ export class BatchEncoder {
     return this.#ids.size;
   }
 
+  /** The dictionary the last frame was encoded against, in index order (recoverParts reads a frame back with it). */
+  get dictionary(): readonly string[] {
+    return this.#strings;
+  }
+
   encode(parts: readonly BatchPart[]): Buffer {
     let total = 0;
     for (const p of parts) total += viewLength(p);
@@ -84,6 +95,7 @@ export class BatchEncoder {
     if (ids.size > 0 && ids.size + 4 * total > this.#max) {
       ids.clear();
       this.#byNameId.fill(0);
+      this.#strings = [];
       flags |= RESET;
     }
     if (this.#nameGeneration !== processNames.generation) {
@@ -124,6 +136,7 @@ export class BatchEncoder {
         }
       }
     }
+    for (const s of fresh) this.#strings.push(s);
     const w = ids.size > 0xffff ? 4 : 2;
     const lengths = fresh.map((s) => Buffer.byteLength(s, 'utf8'));
     let size = HEADER + pad8(4 * fresh.length + lengths.reduce((a, n) => a + n, 0));
@@ -215,6 +228,15 @@ export class BatchDecoder {
   readonly #tableIds: number[] = [];
   #tableGeneration = processNames.generation;
   #broken = false;
+
+  /** A decoder whose dictionary starts as `dictionary` (an encoder's, to read back its own frames). */
+  constructor(dictionary: readonly string[] = []) {
+    for (const s of dictionary) {
+      const id = processNames.id(s);
+      this.#table.push(processNames.name(id));
+      this.#tableIds.push(id);
+    }
+  }
 
   /** Strings in the dictionary. */
   get size(): number {
@@ -317,6 +339,18 @@ export class BatchDecoder {
 /** One self-contained frame (a dictionary of its own): for a single message, and for tests. */
 export function encodeParts(parts: readonly BatchPart[]): Buffer {
   return new BatchEncoder().encode(parts);
+}
+
+/**
+ * The parts of a frame read back by its sender, with the dictionary the encoder had after writing it
+ * (BatchEncoder.dictionary, taken right after encode): whole batches with the samples the frame
+ * carries. For the rare part an owner did not apply, so the sender keeps the frame it sent (external
+ * memory) instead of the batch.
+ */
+export function recoverParts(frame: Buffer, dictionary: readonly string[]): BatchPart[] {
+  if (frame.length < HEADER) throw corrupt('truncated');
+  const before = (frame.readUInt8(17) & RESET) !== 0 ? 0 : frame.readUInt32LE(8);
+  return new BatchDecoder(dictionary.slice(0, before)).decode(frame);
 }
 
 /** The parts of a self-contained frame (encodeParts). */

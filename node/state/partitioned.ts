@@ -7,8 +7,8 @@
  */
 import { ErrorCode, FleetPulseError, toFleetPulseError } from '../errors.js';
 import { RpcOp } from '../protocol/ipc.js';
-import { concatBatches, materialize, viewLength, type SampleBatch } from '../protocol/samples.js';
-import type { Forwarder, ApplyArgs, ApplyResult } from '../worker/forwarder.js';
+import { concatBatches, viewLength, type SampleBatch } from '../protocol/samples.js';
+import type { Forwarder, ApplyArgs, ApplyResult, Undelivered } from '../worker/forwarder.js';
 import type { SeqOp } from '../worker/peer-link.js';
 import type { Peers } from '../worker/peers.js';
 import type { SlotBatcher, SlotResults } from '../worker/slot-batcher.js';
@@ -100,41 +100,60 @@ export class PartitionedStore implements StateStore {
     return result;
   }
 
-  async apply(batch: SampleBatch, receivedAt: number): Promise<void> {
+  /**
+   * Split by owner, apply this worker's part here, forward the rest; resolves when every owner
+   * applied its part. While owners work, nothing here (nor in the forwarder) holds the batch: see
+   * forwarder.ts for why that matters.
+   */
+  apply(batch: SampleBatch, receivedAt: number): Promise<void> {
     const deadline = this.#now() + this.#opts.timeoutMs;
-    let pending: SampleBatch = batch;
+    const own = this.#ownership;
+    try {
+      if (own !== undefined && own.slots.length > 0) return this.#settle(this.#spread(own, batch, receivedAt), receivedAt, deadline);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    return this.#currentOwnership(deadline).then((o) => this.#settle(this.#spread(o, batch, receivedAt), receivedAt, deadline));
+  }
+
+  /** One round: the local part applied (or thrown), the others sent off; their deliveries, and how many samples they carry. */
+  #spread(own: Ownership, batch: SampleBatch, receivedAt: number): { deliveries: Array<Promise<Undelivered | null>>; forwarded: number } {
+    const splitStarted = performance.now();
+    const parts = splitByOwner(batch, own);
+    ingestStages.add(IngestStage.ForwardEncode, splitStarted);
+    const local = parts.get(this.#peers.slot);
+    if (local !== undefined) {
+      const applyStarted = performance.now();
+      this.#local.apply(local.batch, receivedAt, local.index);
+      ingestStages.add(IngestStage.Apply, applyStarted);
+    }
+    const deliveries: Array<Promise<Undelivered | null>> = [];
+    let forwarded = 0;
+    for (const [slot, part] of parts) {
+      if (slot === this.#peers.slot) continue;
+      forwarded += viewLength(part);
+      deliveries.push(this.#forwarder.deliver(slot, part, receivedAt));
+    }
+    return { deliveries, forwarded };
+  }
+
+  /** Wait for a round's owners; parts whose owner left go out again over the new membership (bounded by deadline). */
+  async #settle(round: { deliveries: Array<Promise<Undelivered | null>>; forwarded: number }, receivedAt: number, deadline: number): Promise<void> {
     for (;;) {
-      const own = await this.#currentOwnership(deadline);
-      const splitStarted = performance.now();
-      const parts = splitByOwner(pending, own);
-      ingestStages.add(IngestStage.ForwardEncode, splitStarted);
-      const local = parts.get(this.#peers.slot);
-      if (local !== undefined) {
-        const applyStarted = performance.now();
-        this.#local.apply(local.batch, receivedAt, local.index);
-        ingestStages.add(IngestStage.Apply, applyStarted);
-        parts.delete(this.#peers.slot);
-      }
-      if (parts.size === 0) return;
-      let forwarded = 0;
+      if (round.deliveries.length === 0) return;
+      const outcomes = await Promise.all(round.deliveries);
       const failed: SampleBatch[] = [];
-      await Promise.all(
-        [...parts].map(async ([slot, part]) => {
-          forwarded += viewLength(part);
-          try {
-            await this.#forwarder.send(slot, part, receivedAt);
-          } catch (err) {
-            const e = toFleetPulseError(err);
-            // The owner left (crash, scale-down): re-split its part over the new membership.
-            if (e.code === ErrorCode.STATE_UNAVAILABLE && this.#now() < deadline) failed.push(materialize(part));
-            else throw e;
-          }
-        }),
-      );
-      this.#opts.onForwarded(forwarded);
+      for (const u of outcomes) {
+        if (u === null) continue;
+        // The owner left (crash, scale-down): re-split its part over the new membership.
+        if (u.error.code === ErrorCode.STATE_UNAVAILABLE && this.#now() < deadline) failed.push(u.samples());
+        else throw u.error;
+      }
+      this.#opts.onForwarded(round.forwarded);
       if (failed.length === 0) return;
-      pending = concatBatches(failed);
+      const pending = concatBatches(failed);
       await this.#membershipChange(deadline);
+      round = this.#spread(await this.#currentOwnership(deadline), pending, receivedAt);
     }
   }
 

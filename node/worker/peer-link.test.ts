@@ -16,7 +16,8 @@ import { emptyBatch, materialize, pushSample, SampleKind, type BatchView, type S
 import { Forwarder, type ApplyArgs } from './forwarder.js';
 import { frameReader, linkPath, PeerLinks, PeerUnreachableError, type PeerLinkHandlers, type SeqOp } from './peer-link.js';
 import net from 'node:net';
-import { deserialize } from 'node:v8';
+import { deserialize, setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { BatchEncoder } from '../protocol/batch-codec.js';
 import { until } from '../testing/until.js';
 import { SlotBatcher } from './slot-batcher.js';
@@ -288,4 +289,84 @@ test('a forwarded batch much larger than a socket read reaches the owner intact'
   assert.deepEqual(cols(got[0]!.batch), cols(b));
   assert.equal(got[1]!.receivedAt, 8);
   assert.deepEqual(cols(got[1]!.batch), cols(materialize({ batch: b, index })));
+});
+
+/** `n` samples of sources `${prefix}-i`, a view of every other one (a split's part), and the samples that view holds. */
+function oddView(prefix: string, n: number): { view: BatchView; samples: SampleBatch } {
+  const b = emptyBatch();
+  for (let i = 0; i < n; i++) pushSample(b, 'cpu', `${prefix}-${i}`, i + 0.25, 1_000 + i, '%', SampleKind.Gauge, i % 3 === 0 ? 'dc=x' : '');
+  const view = { batch: b, index: Int32Array.from({ length: n >> 1 }, (_, k) => 2 * k + 1) };
+  return { view, samples: materialize(view) };
+}
+
+const plainCols = (x: SampleBatch): unknown[] => [x.length, x.metric, x.source, [...x.value], [...x.ts], x.unit, [...x.kind], x.tags];
+
+test('a part the owner refuses with state_unavailable comes back with its samples, read back from the frame it was sent in', async (t) => {
+  const p = await pair({
+    apply: (args) => args.parts.map((_, i) => (i === 1 ? new FleetPulseError(ErrorCode.STATE_UNAVAILABLE, 'partition handed off').toJSON() : null)),
+    seqOps: () => [],
+  });
+  t.after(() => p.close());
+  const fwd = new Forwarder(p.client, 5000, () => {});
+  const a = oddView('a', 20);
+  const b = oddView('b', 30);
+  // Names the link already carried, and new ones, in the same frame.
+  await fwd.deliver(1, { batch: a.view.batch, index: undefined }, 5);
+  const [ok, refused] = await Promise.all([fwd.deliver(1, a.view, 6), fwd.deliver(1, b.view, 7)]);
+  assert.equal(ok, null);
+  assert.ok(refused !== null);
+  assert.equal(refused.error.code, ErrorCode.STATE_UNAVAILABLE);
+  assert.deepEqual(plainCols(refused.samples()), plainCols(b.samples));
+  // send(): the same outcome as a rejection.
+  const [sentOk, sentRefused] = await Promise.allSettled([fwd.send(1, a.view, 8), fwd.send(1, b.view, 9)]);
+  assert.equal(sentOk.status, 'fulfilled');
+  assert.equal(sentRefused.status, 'rejected');
+  assert.equal((sentRefused as PromiseRejectedResult).reason.code, ErrorCode.STATE_UNAVAILABLE);
+});
+
+test('parts in flight on a link that breaks come back with their samples', async (t) => {
+  let owner: PeerLinks | undefined;
+  const p = await pair({
+    // The owner goes away instead of answering.
+    apply: () => {
+      setImmediate(() => owner!.close());
+      return new Promise(() => {});
+    },
+    seqOps: () => [],
+  });
+  owner = p.owner;
+  t.after(() => p.close());
+  const fwd = new Forwarder(p.client, 5000, () => {});
+  const a = oddView('x', 40);
+  const u = await fwd.deliver(1, a.view, 3);
+  assert.ok(u !== null);
+  assert.equal(u.error.code, ErrorCode.STATE_UNAVAILABLE);
+  assert.deepEqual(plainCols(u.samples()), plainCols(a.samples));
+});
+
+test('while the owner works, a delivery holds no reference to the batch it was given', async (t) => {
+  setFlagsFromString('--expose-gc');
+  const gc = runInNewContext('gc') as () => void;
+  let answer: (() => void) | undefined;
+  const p = await pair({
+    apply: (args) => new Promise((resolve) => {
+      answer = () => resolve(args.parts.map(() => null));
+    }),
+    seqOps: () => [],
+  });
+  t.after(() => p.close());
+  const fwd = new Forwarder(p.client, 5000, () => {});
+  let ref: WeakRef<SampleBatch> | undefined;
+  const delivery = ((): Promise<unknown> => {
+    const a = oddView('w', 100);
+    ref = new WeakRef(a.view.batch);
+    return fwd.deliver(1, a.view, 1);
+  })();
+  await until('the owner got the frame', 5000, () => answer !== undefined);
+  // WeakRefs are cleared only after the job that made them: let a turn pass, then collect.
+  await new Promise((r) => setImmediate(r));
+  gc();
+  assert.equal(ref!.deref(), undefined, 'the batch was collected while its delivery waited for the owner');
+  answer!();
+  assert.equal(await delivery, null);
 });

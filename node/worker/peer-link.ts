@@ -25,7 +25,7 @@ import { join } from 'node:path';
 import { serialize, deserialize } from 'node:v8';
 import { ErrorCode, FleetPulseError, toFleetPulseError } from '../errors.js';
 import type { Logger } from '../observability/logger.js';
-import { BatchDecoder, BatchEncoder } from '../protocol/batch-codec.js';
+import { BatchDecoder, BatchEncoder, recoverParts, type BatchPart } from '../protocol/batch-codec.js';
 import type { ApplyArgs, ApplyResult } from './forwarder.js';
 import type { SlotResults } from './slot-batcher.js';
 import { IngestStage, ingestStages } from '../observability/stage-clock.js';
@@ -218,11 +218,13 @@ export class PeerLinks {
   }
 
   /** Send parts to the owner `slot`; resolves with one result per part. */
-  apply(slot: number, args: ApplyArgs, timeoutMs: number): Promise<ApplyResult> {
+  apply(slot: number, args: ApplyArgs, timeoutMs: number, onSent?: (readBack: () => BatchPart[]) => void): Promise<ApplyResult> {
     const link = this.#connect(slot);
     const encodeStarted = performance.now();
     const frame = link.encoder.encode(args.parts);
     ingestStages.add(IngestStage.ForwardEncode, encodeStarted);
+    const dictionary = link.encoder.dictionary;
+    onSent?.(() => recoverParts(frame, dictionary));
     return this.#request(link, slot, FrameType.Apply, frame, timeoutMs, 'apply forwarded samples', (b) => deserialize(b) as ApplyResult);
   }
 
