@@ -6,8 +6,8 @@
  * While the owner works, the sender holds the frame it sent (external memory) and no view of the
  * request's batch: a request that waits keeps nothing on the JS heap for it. Batches kept across
  * that wait lived through scavenges and were promoted — ~6.5 MB per scavenge with two workers under
- * bench/peer's load, and ~15% more CPU per sample than without (ARCHITECTURE.md, "Forwarding" and "What the push
- * path costs"). A part that comes back unapplied is read back from that frame (deliver()).
+ * bench/peer's load, and ~15% more CPU per sample than without (ARCHITECTURE.md, "Forwarding").
+ * A part that comes back unapplied is read back from that frame (deliver()).
  */
 import { toFleetPulseError, type FleetPulseError, type WireError } from '../errors.js';
 import type { BatchPart } from '../protocol/batch-codec.js';
