@@ -1,7 +1,9 @@
 /**
  * Read a request body with hard limits: a declared Content-Length over the limit is refused
  * before reading; a chunked body is cut off as soon as it passes the limit; gzip is inflated with
- * an output cap (a gzip bomb stops at maxBytes, it is never fully inflated).
+ * an output cap (a gzip bomb stops at maxBytes, it is never fully inflated). A body that arrives
+ * in several chunks is joined into a buffer of a BodyPool, which the caller gives back once it has
+ * read the body.
  */
 import { gunzip } from 'node:zlib';
 import { promisify } from 'node:util';
@@ -10,7 +12,67 @@ import type { AnyRequest } from '../http/server.js';
 
 const gunzipAsync = promisify(gunzip);
 
-export async function readBody(req: AnyRequest, maxBytes: number): Promise<Buffer> {
+/** Bytes a pool buffer is allocated in (a fleet's bodies are of a few sizes, so one buffer fits most). */
+const POOL_GRAIN = 64 * 1024;
+/** Free buffers a pool keeps: a body is joined, read and given back within a turn or two, so few are out at once. */
+const POOL_FREE_MAX = 4;
+
+/**
+ * Buffers that multi-chunk bodies are joined into, reused once their request has read them.
+ * Why: Node 20's V8 collects the young generation whenever the ArrayBuffers allocated since the
+ * last collection pass 32 MiB (twice its default semi-space, whatever --max-semi-space-size says),
+ * and every push body was allocated twice — the chunks Node's HTTP parser copies out, then
+ * Buffer.concat. Under bench/peer's load every scavenge of the workers had that reason, about one
+ * per 150 requests; each one pauses the worker and promotes whatever the requests in flight hold.
+ * Joining into a reused buffer takes the second allocation out (ARCHITECTURE.md, "What the push
+ * path costs").
+ *
+ * A buffer is lent by take() and comes back by release() of the body cut from it; releasing a
+ * body that is not on loan (a single-chunk body, one released before) does nothing, so a buffer is
+ * never lent twice at once. A body never released is collected as any buffer is.
+ */
+export class BodyPool {
+  readonly #free: Buffer[] = [];
+  /** Buffers on loan, by the memory they cut their bodies from. */
+  readonly #lent = new WeakMap<ArrayBufferLike, Buffer>();
+  readonly #maxBytes: number;
+
+  /** `maxBytes`: the largest body joined in a pool buffer (larger ones get a buffer of their own). */
+  constructor(maxBytes: number) {
+    this.#maxBytes = maxBytes;
+  }
+
+  /** `chunks` (of `size` bytes in all) joined in a pool buffer, or in a new one past maxBytes. */
+  join(chunks: readonly Buffer[], size: number): Buffer {
+    if (size === 0 || size > this.#maxBytes) return Buffer.concat(chunks, size);
+    let into = this.#free.pop();
+    // Too small for this body: let it go (the next bodies are likely as large as this one).
+    if (into === undefined || into.length < size) into = Buffer.allocUnsafeSlow(Math.ceil(size / POOL_GRAIN) * POOL_GRAIN);
+    let at = 0;
+    for (const c of chunks) at += c.copy(into, at);
+    this.#lent.set(into.buffer, into);
+    return into.subarray(0, size);
+  }
+
+  /** Take back the buffer `body` was joined in: nothing may read `body` after this. */
+  release(body: Buffer): void {
+    const lent = this.#lent.get(body.buffer);
+    if (lent === undefined) return;
+    this.#lent.delete(body.buffer);
+    if (this.#free.length < POOL_FREE_MAX) this.#free.push(lent);
+  }
+
+  /** Buffers free to lend (for tests). */
+  get free(): number {
+    return this.#free.length;
+  }
+}
+
+/**
+ * The body of `req`. With a pool, a body of several chunks is joined in one of its buffers, and the
+ * caller must release() it once read; without one, in a buffer of its own.
+ */
+export async function readBody(req: AnyRequest, maxBytes: number, pool?: BodyPool): Promise<Buffer> {
   const declared = req.headers['content-length'];
   if (declared !== undefined && Number(declared) > maxBytes) {
     throw new FleetPulseError(ErrorCode.BODY_TOO_LARGE, `body of ${declared} bytes is over the limit of ${maxBytes}`);
@@ -36,7 +98,7 @@ export async function readBody(req: AnyRequest, maxBytes: number): Promise<Buffe
       chunks.push(c);
     };
     req.on('data', onData);
-    req.once('end', () => finish(undefined, chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size)));
+    req.once('end', () => finish(undefined, chunks.length === 1 ? chunks[0]! : pool !== undefined ? pool.join(chunks, size) : Buffer.concat(chunks, size)));
     req.once('error', (err) => finish(new FleetPulseError(ErrorCode.INVALID_JSON, 'request body could not be read', { cause: err })));
     req.once('aborted', () => finish(new FleetPulseError(ErrorCode.INVALID_JSON, 'request aborted by the client')));
   });

@@ -10,7 +10,7 @@ import type { IngestConfig } from '../config/schema.js';
 import type { WorkerMetrics } from '../observability/metrics.js';
 import type { Principal } from '../http/auth.js';
 import type { SampleBatch } from '../protocol/samples.js';
-import { decodeBody, readBody } from './body.js';
+import { BodyPool, decodeBody, readBody } from './body.js';
 import { firstSources } from './series-limit-log.js';
 import type { TurnBudget } from './turn-budget.js';
 import { SampleScanner, type ScannerOptions } from './fast-scan.js';
@@ -79,6 +79,7 @@ export function createPushHandler(deps: PushDeps): PushHandler {
   const m = deps.metrics;
   const limiter = deps.limiter;
   const scanner = new SampleScanner({ owners: deps.owners });
+  const bodies = new BodyPool(deps.cfg.maxBodyBytes);
   return async (req, res, legacy, principal) => {
     const started = performance.now();
     let samples = 0;
@@ -93,22 +94,27 @@ export function createPushHandler(deps: PushDeps): PushHandler {
         throw rateLimitedError(blocked, deps.rateLimit ?? 0);
       }
       const kind = bodyKind(req.headers['content-type']);
-      const raw = await readBody(req, deps.cfg.maxBodyBytes);
-      m.ingestBodyBytes.observe({ transport: 'http' }, raw.length);
-      const body = await decodeBody(raw, req.headers['content-encoding'] as string | undefined, deps.cfg.maxBodyBytes);
-      if (body.length === 0) throw new FleetPulseError(ErrorCode.INVALID_SAMPLE, 'empty body: send a sample, an array of samples, or {"samples":[…]}');
+      const raw = await readBody(req, deps.cfg.maxBodyBytes, bodies);
       const now = deps.now();
-      const parse = (): SampleBatch => {
-        const started = performance.now();
-        try {
-          if (kind === 'ndjson') return parseNdjson(body.toString('utf8'), limits, now);
-          // The common shapes straight from the bytes; anything else (and every error) via parse.ts.
-          return scanner.scan(body, limits, now)?.batch ?? parseJson(body.toString('utf8'), limits, now);
-        } finally {
-          ingestStages.add(IngestStage.Decode, started);
-        }
-      };
-      batch = deps.turns === undefined ? parse() : await inTurn(deps.turns, parse, () => m.ingestDeferred.inc({ transport: 'http' }));
+      try {
+        m.ingestBodyBytes.observe({ transport: 'http' }, raw.length);
+        const body = await decodeBody(raw, req.headers['content-encoding'] as string | undefined, deps.cfg.maxBodyBytes);
+        if (body.length === 0) throw new FleetPulseError(ErrorCode.INVALID_SAMPLE, 'empty body: send a sample, an array of samples, or {"samples":[…]}');
+        const parse = (): SampleBatch => {
+          const started = performance.now();
+          try {
+            if (kind === 'ndjson') return parseNdjson(body.toString('utf8'), limits, now);
+            // The common shapes straight from the bytes; anything else (and every error) via parse.ts.
+            return scanner.scan(body, limits, now)?.batch ?? parseJson(body.toString('utf8'), limits, now);
+          } finally {
+            ingestStages.add(IngestStage.Decode, started);
+          }
+        };
+        batch = deps.turns === undefined ? parse() : await inTurn(deps.turns, parse, () => m.ingestDeferred.inc({ transport: 'http' }));
+      } finally {
+        // Parsed or refused, nothing reads the body any more (the batch holds copies of its names): its buffer serves the next request.
+        bodies.release(raw);
+      }
       samples = batch.length;
       m.ingestRequestSamples.observe({ transport: 'http' }, samples);
       if (limiter !== undefined) {

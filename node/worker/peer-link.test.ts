@@ -258,7 +258,12 @@ test('frames arrive whole and in order however the byte stream is cut into reads
   const cuts: Array<(i: number) => number> = [(i) => 1 + (i % 3), () => 65_536, (i) => 1 + ((i * 104_729) % 90_000)];
   for (const cut of cuts) {
     const got: Array<{ type: number; id: number; payload: Buffer }> = [];
-    const read = frameReader((type, id, payload) => got.push({ type, id, payload: Buffer.from(payload) }));
+    const read = frameReader((type, id, payload) => {
+      // The codec reads columns in place through typed arrays: every payload starts 8-aligned.
+      assert.equal(payload.byteOffset % 8, 0, `frame ${id}'s payload is 8-aligned`);
+      // Valid only during the call (the reader reuses its buffer): keep a copy.
+      got.push({ type, id, payload: Buffer.from(payload) });
+    });
     for (let o = 0, i = 0; o < wire.length; i++) {
       const n = Math.min(cut(i), wire.length - o);
       read(wire.subarray(o, o + n));
@@ -271,6 +276,28 @@ test('frames arrive whole and in order however the byte stream is cut into reads
       assert.ok(g.payload.equals(frames[k]!.payload), `frame ${k} intact`);
     });
   }
+});
+
+test('the frame reader joins frames in one buffer it keeps, not a new one per frame', () => {
+  const payloads: Buffer[] = [];
+  const memory = new Set<ArrayBufferLike>();
+  const read = frameReader((_type, _id, payload) => {
+    memory.add(payload.buffer);
+    payloads.push(Buffer.from(payload));
+  });
+  for (let id = 0; id < 20; id++) {
+    const payload = Buffer.alloc(100_000, id);
+    const head = Buffer.alloc(9);
+    head.writeUInt32LE(payload.length + 5, 0);
+    head.writeUInt8(1, 4);
+    head.writeUInt32LE(id, 5);
+    const wire = Buffer.concat([head, payload]);
+    // Each frame in three reads: joined, never delivered from the read buffers themselves.
+    for (const [from, to] of [[0, 30_000], [30_000, 70_000], [70_000, wire.length]] as const) read(Buffer.from(wire.subarray(from, to)));
+  }
+  assert.equal(payloads.length, 20);
+  payloads.forEach((p, id) => assert.ok(p.equals(Buffer.alloc(100_000, id)), `frame ${id} intact`));
+  assert.equal(memory.size, 1, 'all twenty frames were joined in the same buffer');
 });
 
 test('a forwarded batch much larger than a socket read reaches the owner intact', async (t) => {

@@ -66,37 +66,80 @@ function writeFrame(socket: net.Socket, type: number, id: number, payload: Buffe
   socket.uncork();
 }
 
+/** Bytes the frame reader keeps to join frames in (a larger frame gets a buffer of its own). */
+const JOIN_KEPT = 4 << 20;
+/** Where a joined frame starts in the reader's buffer: its payload (after the HEADER) then starts 8-aligned. */
+const JOIN_AT = 7;
+
 /**
- * Splits a byte stream into frames; calls `onFrame` for each. A frame spread over several reads
- * is joined once, when its last byte arrives: joining at every read copied a frame of k reads
- * k/2 times (forwarded frames hold every part of a loop turn, hundreds of KB under load).
+ * Splits a byte stream into frames; calls `onFrame` for each, with a payload that starts 8-aligned
+ * (the codec reads its columns through typed arrays in place) and that is valid only during the
+ * call: every reader of a frame decodes it right away.
+ *
+ * A frame spread over several reads is joined once, when its last byte arrives (joining at every
+ * read copied a frame of k reads k/2 times: forwarded frames hold every part of a loop turn,
+ * hundreds of KB under load), and a frame read whole at an unaligned offset is copied once; both
+ * into one buffer the reader keeps. Why keep it: Node 20's V8 collects the young generation
+ * whenever the ArrayBuffers allocated since the last collection pass 32 MiB, and a new buffer per
+ * forwarded frame (the join, then the codec's aligned copy) was a good part of what a forwarded
+ * sample allocated (body.ts' BodyPool says more).
  */
 export function frameReader(onFrame: (type: number, id: number, payload: Buffer) => void): (chunk: Buffer) => void {
-  let buf: Buffer = Buffer.alloc(0);
-  /** The reads of a frame that is still incomplete (the first one starts it), and their bytes in all. */
+  let scratch = Buffer.allocUnsafeSlow(0);
+  /** A buffer of at least n bytes at offset 0 of its own memory: the kept one, grown, or (past JOIN_KEPT) a new one. */
+  const room = (n: number): Buffer => {
+    if (n <= scratch.length) return scratch;
+    if (n > JOIN_KEPT) return Buffer.allocUnsafeSlow(n);
+    scratch = Buffer.allocUnsafeSlow(Math.min(JOIN_KEPT, Math.max(n, 2 * scratch.length)));
+    return scratch;
+  };
+  const deliver = (frame: Buffer): void => {
+    let payload = frame.subarray(HEADER);
+    if (payload.byteOffset % 8 !== 0) {
+      const to = room(payload.length);
+      payload.copy(to);
+      payload = to.subarray(0, payload.length);
+    }
+    onFrame(frame.readUInt8(4), frame.readUInt32LE(5), payload);
+  };
+  /** The first reads of a frame that is still incomplete, their bytes in all, and the frame's length. */
   let waiting: Buffer[] = [];
   let have = 0;
+  let want = 0;
+  /** A read's last 1–3 bytes: the start of a length field. */
+  let partial: Buffer | undefined;
   return (chunk) => {
-    if (waiting.length > 0) {
-      waiting.push(chunk);
-      have += chunk.length;
-      if (have < need(waiting[0]!)) return;
-      buf = Buffer.concat(waiting, have);
+    let buf = chunk;
+    if (partial !== undefined) {
+      buf = Buffer.concat([partial, chunk]);
+      partial = undefined;
+    } else if (waiting.length > 0) {
+      if (have + chunk.length < want) {
+        waiting.push(chunk);
+        have += chunk.length;
+        return;
+      }
+      // Complete: join its bytes (the rest of this read belongs to the frames after it).
+      const take = want - have;
+      const into = room(JOIN_AT + want);
+      let at = JOIN_AT;
+      for (const w of waiting) at += w.copy(into, at);
+      chunk.copy(into, at, 0, take);
       waiting = [];
-    } else {
-      buf = buf.length === 0 ? chunk : Buffer.concat([buf, chunk]);
+      deliver(into.subarray(JOIN_AT, JOIN_AT + want));
+      buf = chunk.subarray(take);
     }
     while (buf.length >= 4) {
-      const len = buf.readUInt32LE(0);
-      if (buf.length < 4 + len) break;
-      onFrame(buf.readUInt8(4), buf.readUInt32LE(5), buf.subarray(HEADER, 4 + len));
-      buf = buf.subarray(4 + len);
+      const total = need(buf);
+      if (buf.length < total) break;
+      deliver(buf.subarray(0, total));
+      buf = buf.subarray(total);
     }
-    if (buf.length >= 4 && buf.length < need(buf)) {
+    if (buf.length >= 4) {
       waiting = [buf];
       have = buf.length;
-      buf = Buffer.alloc(0);
-    }
+      want = need(buf);
+    } else if (buf.length > 0) partial = Buffer.from(buf);
   };
 }
 
