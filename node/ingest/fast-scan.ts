@@ -584,7 +584,7 @@ export class SampleScanner {
     if (source === undefined) throw GIVE_UP;
     const batch = this.#scratch;
     const owner = this.#own === undefined ? -1 : this.#ownerOf(source);
-    const sourceId = this.#sources.id(this.#sources.lastSlot);
+    const sourceId = this.#sources.id(this.#sources.lastEntry);
     const first = batch.length;
     if ((seen & K_METRICS) !== 0) {
       if ((seen & (K_METRIC | K_VALUE)) !== 0) throw GIVE_UP; // both forms at once: leave it to parse.ts
@@ -607,11 +607,11 @@ export class SampleScanner {
   /** The owner of the source the source table found last, from its tag or (then tagged) the membership. */
   #ownerOf(source: string): number {
     const table = this.#sources;
-    const slot = table.lastSlot;
-    const tag = table.tag(slot);
+    const entry = table.lastEntry;
+    const tag = table.tag(entry);
     if (tag >> OWNER_BITS === this.#generation) return tag & ((1 << OWNER_BITS) - 1);
     const owner = this.#own!.ownerOf(source);
-    if (owner >= 0 && owner < 1 << OWNER_BITS) table.setTag(slot, this.#generation * (1 << OWNER_BITS) + owner);
+    if (owner >= 0 && owner < 1 << OWNER_BITS) table.setTag(entry, this.#generation * (1 << OWNER_BITS) + owner);
     else this.#ownersValid = false;
     return owner;
   }

@@ -71,14 +71,14 @@ test('tags: 0 for a new name, kept per name through growth, all back to 0 on cle
   const t = new NameTable(() => true, { initialLog2: 1, maxLog2: 12 });
   const tagOf = (n: string): number => {
     get(t, n);
-    return t.tag(t.lastSlot);
+    return t.tag(t.lastEntry);
   };
   assert.equal(tagOf('first'), 0);
-  t.setTag(t.lastSlot, 41);
+  t.setTag(t.lastEntry, 41);
   const names = Array.from({ length: 500 }, (_, i) => `n-${i}`);
   for (const [i, n] of names.entries()) {
     assert.equal(tagOf(n), 0);
-    t.setTag(t.lastSlot, i + 1);
+    t.setTag(t.lastEntry, i + 1);
   }
   assert.ok(t.capacity >= 1024, 'it grew (rehashed) while tags were set');
   assert.equal(tagOf('first'), 41);
@@ -94,13 +94,13 @@ test('ids: each name\'s process id next to it; clear() forgets every name and ta
   for (const n of names) get(t, n);
   for (const n of names) {
     assert.equal(get(t, n), n);
-    assert.equal(processNames.name(t.id(t.lastSlot)), n, 'kept through growth');
+    assert.equal(processNames.name(t.id(t.lastEntry)), n, 'kept through growth');
   }
   assert.equal(t.generation, processNames.generation);
   t.clear();
   assert.equal(t.size, 0);
   assert.equal(get(t, names[7]!), names[7]);
-  assert.equal(t.id(t.lastSlot), processNames.id(names[7]!));
+  assert.equal(t.id(t.lastEntry), processNames.id(names[7]!));
 });
 
 test('only printable ASCII without a quote or a backslash enters, whatever `valid` says (the scanner relies on it)', () => {
@@ -110,4 +110,17 @@ test('only printable ASCII without a quote or a backslash enters, whatever `vali
   }
   assert.equal(t.size, 0);
   assert.equal(get(t, 'a b~!'), 'a b~!', 'space and tilde are printable');
+});
+
+test('a name keeps its entry through growth: what id() and tag() were given before a rehash still answers for it', () => {
+  const t = new NameTable(() => true, { initialLog2: 1, maxLog2: 16 });
+  assert.equal(get(t, 'early'), 'early');
+  const entry = t.lastEntry;
+  t.setTag(entry, 7);
+  for (let i = 0; i < 5_000; i++) get(t, `later-${i}`);
+  assert.ok(t.capacity >= 8192, 'it grew several times');
+  assert.equal(t.tag(entry), 7);
+  assert.equal(processNames.name(t.id(entry)), 'early');
+  assert.equal(get(t, 'early'), 'early');
+  assert.equal(t.lastEntry, entry);
 });
