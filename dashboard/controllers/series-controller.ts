@@ -14,6 +14,9 @@ export const COARSE_STEP_MS = 60_000;
 /** Ranges up to this are drawn from the fine (1 s) buckets; longer ones at 1 min. */
 const FINE_RANGE_MAX_MS = 5 * 60_000;
 const REFILL_MIN_INTERVAL_MS = 3000;
+/** A failed history read is tried again after this, doubling up to BACKFILL_RETRY_MAX_MS, until it succeeds or the view changes. */
+const BACKFILL_RETRY_MS = 1000;
+const BACKFILL_RETRY_MAX_MS = 10_000;
 
 export interface SeriesKey {
   metric: string;
@@ -101,8 +104,13 @@ export class SeriesController extends EventTarget {
     this.#changed();
   }
 
-  /** History over REST from `fromMs` to now (both resolutions for long ranges). */
-  async #backfill(e: Entry, fromMs: number): Promise<void> {
+  /**
+   * History over REST from `fromMs` to now (both resolutions for long ranges). A failed read is
+   * retried (backing off) while the view shows the same series: live updates only carry the
+   * newest bucket, so a span the read missed — the first history, a refill after a skipped frame
+   * or a reconnect — would otherwise stay missing, or stale, until the range changed.
+   */
+  async #backfill(e: Entry, fromMs: number, retryMs = BACKFILL_RETRY_MS): Promise<void> {
     const now = Date.now();
     const { metric, source } = e.key;
     const signal = this.#abort.signal;
@@ -122,6 +130,10 @@ export class SeriesController extends EventTarget {
     } catch (err) {
       if (signal.aborted) return;
       this.error = err instanceof Error ? err.message : String(err);
+      const retry = setTimeout(() => {
+        if (!signal.aborted) void this.#backfill(e, fromMs, Math.min(2 * retryMs, BACKFILL_RETRY_MAX_MS));
+      }, retryMs);
+      signal.addEventListener('abort', () => clearTimeout(retry), { once: true });
     }
     this.#changed();
   }
