@@ -23,11 +23,11 @@ const POOL_FREE_MAX = 4;
  * last collection pass 32 MiB (twice its default semi-space, whatever --max-semi-space-size says),
  * and every push body was allocated twice — the chunks Node's HTTP parser copies out, then
  * Buffer.concat. Under bench/peer's load every scavenge of the workers had that reason, about one
- * per 150 requests; each one pauses the worker and promotes whatever the requests in flight hold.
+ * per 140 requests per worker; each one pauses the worker and promotes whatever the requests in flight hold.
  * Joining into a reused buffer takes the second allocation out (ARCHITECTURE.md, "What the push
  * path costs").
  *
- * A buffer is lent by take() and comes back by release() of the body cut from it; releasing a
+ * A buffer is lent by join() and comes back by release() of the body cut from it; releasing a
  * body that is not on loan (a single-chunk body, one released before) does nothing, so a buffer is
  * never lent twice at once. A body never released is collected as any buffer is.
  */

@@ -204,7 +204,7 @@ export interface OwnerLookup {
 export interface ScannerOptions {
   /**
    * The current membership, when the caller splits batches by owner: the scanner then hints each
-   * sample's owner (SampleBatch.owners), kept in the source table next to the name, so finding a
+   * sample's owner (SampleBatch.owners), kept in the source table with the name's entry, so finding a
    * source also finds its owner — the owner Map lookup was a tenth of a forwarding worker's
    * per-sample cost (a cache miss per sample). Undefined while no membership is known.
    */
