@@ -20,6 +20,8 @@ const RESTART_MAX_MS = 10_000;
 /** A Caddy that stayed up this long is healthy again: its restart backoff resets. */
 const HEALTHY_AFTER_MS = 30_000;
 const READY_TIMEOUT_MS = 20_000;
+/** Fresh starts tried when Caddy postpones its local certificate at startup (see #certPostponed). */
+const START_ATTEMPTS = 3;
 /** Warnings Caddy prints for choices this config makes on purpose; logged at debug, not warn. */
 const EXPECTED_WARNINGS = new Set(['admin endpoint disabled', 'automatic HTTP->HTTPS redirects are disabled', 'stapling OCSP', 'exiting; byeee!! 👋']);
 
@@ -40,6 +42,9 @@ function urlHost(host: string): string {
   return h.includes(':') ? `[${h}]` : h;
 }
 
+/** Caddy postponed obtaining its local certificate during startup: a fresh start obtains it. */
+class CertPostponedError extends Error {}
+
 export interface CaddyUrls {
   http: string;
   https: string;
@@ -57,6 +62,13 @@ export class CaddyProcess {
   #backoffMs = RESTART_MIN_MS;
   #restartTimer: NodeJS.Timeout | undefined;
   #startedAt = 0;
+  /**
+   * Caddy 2.6.2 postponed obtaining its local certificate ("will retry" in 60 s): its storage
+   * cleaner, which runs as it starts, can delete the certificate being written ("key is empty")
+   * and the obtain fails. Until the retry the TLS port refuses every handshake; a fresh start
+   * obtains it at once (seen in a clean-clone CI run: the cluster gave up after 20 s).
+   */
+  #certPostponed = false;
   /** The last stderr lines, for startup failures. */
   #tail: string[] = [];
 
@@ -93,19 +105,26 @@ export class CaddyProcess {
     mkdirSync(join(this.#dataDir, 'data'), { recursive: true });
     mkdirSync(join(this.#dataDir, 'config'), { recursive: true });
     writeFileSync(this.#configPath, renderCaddyfile(this.#cfg));
-    const exited = this.#spawn();
-    const deadline = Date.now() + READY_TIMEOUT_MS;
-    const failed = exited.then((code) => {
-      throw new Error(`caddy exited (code ${code}) during startup:\n${this.#tail.join('\n')}`);
-    });
-    try {
-      await Promise.race([failed, this.#waitServing(deadline)]);
-    } catch (err) {
-      this.#stopping = true;
-      await this.stop();
-      throw err;
+    for (let attempt = 1; ; attempt++) {
+      this.#stopping = false;
+      this.#certPostponed = false;
+      const exited = this.#spawn();
+      const deadline = Date.now() + READY_TIMEOUT_MS;
+      const failed = exited.then((code) => {
+        throw new Error(`caddy exited (code ${code}) during startup:\n${this.#tail.join('\n')}`);
+      });
+      try {
+        await Promise.race([failed, this.#waitServing(deadline)]);
+        failed.catch(() => {}); // later exits are handled by the restart logic
+        break;
+      } catch (err) {
+        failed.catch(() => {});
+        this.#stopping = true;
+        await this.stop();
+        if (!(err instanceof CertPostponedError) || attempt === START_ATTEMPTS) throw err;
+        this.#log.warn({ attempt }, 'caddy postponed its local TLS certificate (its storage cleaner raced the first obtain); starting it again');
+      }
     }
-    failed.catch(() => {}); // later exits are handled by the restart logic
     this.#log.info({ caddyPid: this.pid, config: this.#configPath, rootCert: this.rootCertPath, ...this.urls }, 'caddy serving');
   }
 
@@ -163,6 +182,7 @@ export class CaddyProcess {
       this.#log.info({ caddy: line.slice(0, 500) }, 'caddy output');
       return;
     }
+    if (entry.logger === 'tls.obtain' && entry.msg === 'will retry') this.#certPostponed = true;
     const fields = { caddyLogger: entry.logger, caddy: entry };
     const msg = typeof entry.msg === 'string' ? `caddy: ${entry.msg}` : 'caddy';
     switch (entry.level) {
@@ -185,6 +205,7 @@ export class CaddyProcess {
     const host = connectHost(this.#cfg.host);
     let last = 'no answer yet';
     while (Date.now() < deadline) {
+      if (this.#certPostponed) throw new CertPostponedError(`caddy postponed its local certificate. Caddy output:\n${this.#tail.join('\n')}`);
       const plain = await httpStatus(host, this.#cfg.port, '/readyz').catch((err: Error) => err.message);
       if (plain === 200) {
         const hs = await tlsHandshake(host, this.#cfg.tlsPort).catch((err: Error) => err.message);
