@@ -16,6 +16,9 @@
  *   proxy: 2.6.2's request_body limit gives 502 and dings the upstream's health (§1.6).
  * - Upstream keep-alive (30 s) stays below the workers' keepAliveTimeout (65 s), so Caddy never
  *   writes into a socket Node just closed (§1.3).
+ * - `keepalive_idle_conns_per_host` is set: once a `transport http` block sets anything, 2.6.2
+ *   leaves Go's default of 2 idle connections per upstream, and every request past the second
+ *   in flight closes its upstream connection afterwards and dials a new one next time.
  */
 import type { ResolvedConfig } from '../node/config/schema.js';
 import { workerDial } from '../node/state/ownership.js';
@@ -27,6 +30,20 @@ export type CaddyfileInput = Pick<ResolvedConfig, 'host' | 'port' | 'tlsPort' | 
 
 /** Idle time of Caddy's pooled upstream connections; below the workers' 65 s keepAliveTimeout. */
 export const UPSTREAM_KEEPALIVE_S = 30;
+/**
+ * Idle upstream connections Caddy keeps per worker. Go's default (2) made Caddy dial a fresh
+ * connection for nearly every request under 64 concurrent pushes: with 256, the bench's push
+ * through Caddy ran +23% requests/s with −22% Caddy CPU and −21% upstream CPU per request
+ * (measured behind bench/lib/caddy-front.ts; ARCHITECTURE.md, Balancer). Idle ones still close
+ * after UPSTREAM_KEEPALIVE_S.
+ */
+export const UPSTREAM_IDLE_CONNS_PER_HOST = 256;
+
+/** The HTTP/1.1 upstream transport of every proxied route (and of the bench's Caddy control), one line per entry. */
+export function h1TransportLines(): string[] {
+  return ['transport http {', `\tkeepalive ${UPSTREAM_KEEPALIVE_S}s`, `\tkeepalive_idle_conns_per_host ${UPSTREAM_IDLE_CONNS_PER_HOST}`, '}'];
+}
+
 /** How long Caddy retries a request whose upstream could not be dialed (dial errors are always safe to retry). */
 export const LB_TRY_DURATION_MS = 3000;
 /** Passive health: one failed proxy attempt takes an upstream out for this long. */
@@ -87,9 +104,7 @@ export function renderCaddyfile(cfg: CaddyfileInput): string {
     L.push(line === '' ? '' : '\t'.repeat(indent) + line);
   };
   const h1Transport = (i: number): void => {
-    add(i, 'transport http {');
-    add(i + 1, `keepalive ${UPSTREAM_KEEPALIVE_S}s`);
-    add(i, '}');
+    for (const line of h1TransportLines()) add(i, line);
   };
   const ingestTransport = (i: number): void => {
     if (!h2cIngest) return h1Transport(i);

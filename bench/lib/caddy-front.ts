@@ -7,7 +7,7 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { UPSTREAM_KEEPALIVE_S } from '../../balancer/caddyfile.js';
+import { h1TransportLines } from '../../balancer/caddyfile.js';
 import { requireBinary } from '../../node/testing/binaries.js';
 import { freePort } from '../../node/testing/ports.js';
 import { spawnProcess, type Spawned } from '../../node/testing/process.js';
@@ -30,7 +30,7 @@ export async function startCaddyFront(upstream: string): Promise<CaddyFront> {
     writeFileSync(caddyfile, [
       '{', '\tadmin off', '\tauto_https off', '}',
       `http://127.0.0.1:${port} {`,
-      `\treverse_proxy ${upstream} {`, '\t\ttransport http {', `\t\t\tkeepalive ${UPSTREAM_KEEPALIVE_S}s`, '\t\t}', '\t}',
+      `\treverse_proxy ${upstream} {`, ...h1TransportLines().map((line) => `\t\t${line}`), '\t}',
       '}', '',
     ].join('\n'));
     const proc = spawnProcess(bin, ['run', '--config', caddyfile, '--adapter', 'caddyfile'], {

@@ -121,6 +121,12 @@ test('Caddy front door: h1, h2c, h2 over TLS; 413 at the edge; 10,000 sources re
   t.diagnostic(`10,000 sources through Caddy: accepted ${accepted}, forwarded ${forwarded} (${((100 * forwarded) / accepted).toFixed(2)} %)`);
   assert.equal(accepted, 10_000);
   assert.ok(forwarded <= 0.02 * accepted, `forwarded ${forwarded} of ${accepted}`);
+  // Caddy keeps its upstream connections alive: 32 requests in flight need at most 32 connections
+  // to each of the 4 workers, however many requests go through (Go's default of 2 idle per host
+  // made Caddy dial again for most of them).
+  const dialed = sumSeries(after, 'fleetpulse_http_connections_total') - sumSeries(before, 'fleetpulse_http_connections_total');
+  t.diagnostic(`Caddy dialed the workers ${dialed} times for 10,000 requests`);
+  assert.ok(dialed <= 4 * 32 + 16, `Caddy dialed the workers ${dialed} times for 10,000 requests at 32 in flight: its upstream connections are not kept alive`);
   // Rendezvous hashing spreads the sources evenly over the 4 owners.
   const info = await getJson<ClusterInfo>(`${c.adminUrl}/admin/cluster`);
   for (const w of info.workers) assert.ok(w.series > 2000 && w.series < 3100, `uneven: ${JSON.stringify(info.workers)}`);

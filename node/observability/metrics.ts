@@ -116,6 +116,10 @@ export function createWorkerMetrics(registry: Registry) {
       name: 'fleetpulse_http_open_connections', help: 'Open client connections by protocol (h1, h2c).',
       labelNames: ['protocol'] as const, aggregator: 'sum', registers: [registry],
     }),
+    httpConnections: new Counter({
+      name: 'fleetpulse_http_connections_total', help: 'Client connections accepted by protocol (h1, h2c); through Caddy, how often it dialed a worker (a fast rise under steady load means connections are not kept alive).',
+      labelNames: ['protocol'] as const, registers: [registry],
+    }),
     // ---- limits and access (docs/limits.md, SECURITY.md) ----
     httpRefusedConnections: new Counter({
       name: 'fleetpulse_http_refused_connections_total', help: 'Connections the public server closed for a limit: limit = past http.maxConnectionsPerWorker (answered 503), idle = no first byte within http.firstByteTimeoutMs, timeout = headers or request not complete within http.headersTimeoutMs / http.requestTimeoutMs (answered 408).',

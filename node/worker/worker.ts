@@ -176,6 +176,7 @@ export async function runWorker(cfg: ResolvedConfig, slot: number, log: Logger, 
     onConnection: (protocol, delta) => {
       connections += delta;
       metrics.httpSessions.inc({ protocol }, delta);
+      if (delta > 0) metrics.httpConnections.inc({ protocol }, delta);
     },
   });
 
