@@ -1,12 +1,13 @@
 /**
  * Caddy in front of any upstream, as the bench's control for what the proxy hop costs by itself:
- * the same Caddy build and the same upstream transport FleetPulse's ingest route uses (HTTP/1.1,
+ * the same Caddy build, GOGC and upstream transport FleetPulse's ingest route uses (HTTP/1.1,
  * pooled keep-alive connections; balancer/caddyfile.ts), nothing else in the route. Started on a
  * free loopback port with its own data and config directories, stopped by PID, directories removed.
  */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { CADDY_GOGC } from '../../balancer/caddy.js';
 import { h1TransportLines } from '../../balancer/caddyfile.js';
 import { requireBinary } from '../../node/testing/binaries.js';
 import { freePort } from '../../node/testing/ports.js';
@@ -34,7 +35,7 @@ export async function startCaddyFront(upstream: string): Promise<CaddyFront> {
       '}', '',
     ].join('\n'));
     const proc = spawnProcess(bin, ['run', '--config', caddyfile, '--adapter', 'caddyfile'], {
-      env: { ...process.env, XDG_DATA_HOME: join(dir, 'data'), XDG_CONFIG_HOME: join(dir, 'config') },
+      env: { GOGC: CADDY_GOGC, ...process.env, XDG_DATA_HOME: join(dir, 'data'), XDG_CONFIG_HOME: join(dir, 'config') },
     });
     const url = `http://127.0.0.1:${port}`;
     await until(`caddy front on ${port} answering`, 15_000, async () => {

@@ -11,7 +11,7 @@ import https from 'node:https';
 import { readFileSync, readdirSync } from 'node:fs';
 import WebSocket from 'ws';
 import { io as ioClient } from 'socket.io-client';
-import { rootCertPath } from '../../balancer/caddy.js';
+import { CADDY_GOGC, rootCertPath } from '../../balancer/caddy.js';
 import { skipUnless } from '../testing/binaries.js';
 import { startCluster, type RunningCluster } from '../testing/cluster.js';
 import { getJson, h2Session, request } from '../testing/http.js';
@@ -188,6 +188,9 @@ test('h2c upstreams for push ingest; WebSocket stream and Socket.IO still reach 
   // Caddy itself dies: the primary restarts it (same config, same ports) and the front door serves again.
   const caddyPid = caddyPidOf(c);
   assert.ok(caddyPid !== undefined, 'no caddy process under the primary');
+  // Caddy runs with GOGC 400 unless the environment sets one (balancer/caddy.ts).
+  const caddyEnv = readFileSync(`/proc/${caddyPid}/environ`, 'utf8').split('\0');
+  assert.ok(caddyEnv.includes(`GOGC=${process.env.GOGC ?? CADDY_GOGC}`), `Caddy's GOGC: ${caddyEnv.find((e) => e.startsWith('GOGC=')) ?? 'unset'}`);
   process.kill(caddyPid, 'SIGKILL');
   const deadline = Date.now() + 30_000;
   for (;;) {
