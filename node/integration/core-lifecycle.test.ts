@@ -7,7 +7,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import { readFileSync } from 'node:fs';
-import { WORKER_SEMI_SPACE_MIB } from '../primary/worker-flags.js';
+import { availableParallelism } from 'node:os';
+import { SINGLE_THREADED_GC, WORKER_SEMI_SPACE_MIB } from '../primary/worker-flags.js';
 import { startCluster } from '../testing/cluster.js';
 import { getJson, h2Session, postJson, request } from '../testing/http.js';
 
@@ -43,13 +44,19 @@ test('HTTP/1.1 and h2c (prior knowledge) serve the same routes', { timeout: 60_0
   assert.equal(wrongMethod.status, 405);
 });
 
+/** A worker of a 2-worker cluster runs with primary/worker-flags.ts' young-generation size, and with single-threaded GC when 2 workers fill the cores. */
+function assertWorkerFlags(pid: number): void {
+  const argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+  assert.ok(argv.includes(`--max-semi-space-size=${WORKER_SEMI_SPACE_MIB}`), argv.join(' '));
+  assert.equal(argv.includes(SINGLE_THREADED_GC), 2 >= availableParallelism(), argv.join(' '));
+}
+
 test('a crashed worker is restarted and the cluster serves again', { timeout: 60_000 }, async (t) => {
   const cluster = await startCluster({ workers: 2 });
   t.after(() => cluster.stop());
   const before = await getJson<ClusterInfo>(`${cluster.adminUrl}/admin/cluster`);
   assert.equal(before.workers.length, 2);
-  // Workers run with the young-generation size of primary/worker-flags.ts.
-  for (const w of before.workers) assert.ok(readFileSync(`/proc/${w.pid}/cmdline`, 'utf8').split('\0').includes(`--max-semi-space-size=${WORKER_SEMI_SPACE_MIB}`));
+  for (const w of before.workers) assertWorkerFlags(w.pid);
   const victim = before.workers[0]!;
   process.kill(victim.pid, 'SIGKILL');
 
@@ -64,6 +71,7 @@ test('a crashed worker is restarted and the cluster serves again', { timeout: 60
     await new Promise((r) => setTimeout(r, 100));
   }
   assert.match((await request(`${cluster.adminUrl}/metrics`)).body, /fleetpulse_worker_restarts_total 1/);
+  assertWorkerFlags(after.workers.find((w) => w.id === victim.id)!.pid);
   for (let i = 0; i < 10; i++) {
     const r = await postJson(`${cluster.url}/api/v1/ingest`, { source: `after-${i}`, metric: 'm', value: i });
     assert.equal(r.status, 202);

@@ -9,7 +9,7 @@ import { Registry } from 'prom-client';
 import { setupPrimary as setupSocketIoPrimary } from '@socket.io/cluster-adapter';
 import { workerExecArgv } from './worker-flags.js';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { WORKER_CONFIG_ENV, WORKER_LINK_DIR_ENV, WORKER_SLOT_ENV } from '../config/load.js';
 import type { ResolvedConfig } from '../config/schema.js';
@@ -83,7 +83,6 @@ export async function runPrimary(cfg: ResolvedConfig, log: Logger, opts: Primary
 
   cluster.setupPrimary({
     exec: fileURLToPath(new URL('../worker/entry.js', import.meta.url)),
-    execArgv: workerExecArgv(process.execArgv, process.env.NODE_OPTIONS),
     args: [],
     serialization: 'advanced',
   });
@@ -106,6 +105,8 @@ export async function runPrimary(cfg: ResolvedConfig, log: Logger, opts: Primary
     const s = slots.get(slot)!;
     s.ready = false;
     s.startedAt = Date.now();
+    // Flags by the worker count at this fork (single-threaded GC once the workers fill the cores; a scale changes it).
+    cluster.setupPrimary({ execArgv: workerExecArgv(process.execArgv, process.env.NODE_OPTIONS, { workers: desired, cores: availableParallelism() }) });
     const w = cluster.fork({ [WORKER_CONFIG_ENV]: JSON.stringify(cfg), [WORKER_SLOT_ENV]: String(slot), [WORKER_LINK_DIR_ENV]: linkDir });
     s.worker = w;
     // A send racing the worker's death emits 'error' (ERR_IPC_CHANNEL_CLOSED) on the worker; with
