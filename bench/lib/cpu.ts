@@ -139,3 +139,19 @@ export class CpuMeter {
     return { wallMs, groups, machineBusy, otherCores };
   }
 }
+
+/** A thread's scheduler counters (/proc/<pid>/task/<tid>/schedstat), ns: on a CPU, and runnable but waiting for one. */
+export interface SchedTimes {
+  runNs: number;
+  waitNs: number;
+}
+
+/** The main thread's (tid = pid) scheduler counters; zeros when the process is gone or the kernel keeps none. */
+export function mainThreadSched(pid: number): SchedTimes {
+  try {
+    const [run, wait] = readFileSync(`/proc/${pid}/task/${pid}/schedstat`, 'utf8').trim().split(' ').map(Number);
+    return { runNs: run ?? 0, waitNs: wait ?? 0 };
+  } catch {
+    return { runNs: 0, waitNs: 0 };
+  }
+}

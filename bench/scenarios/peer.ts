@@ -20,14 +20,17 @@
  * every source, so nothing is forwarded, and its CPU per sample against the 2-worker run's is what
  * forwarding half the samples to their owner costs. For each FleetPulse run the workers' own stage
  * clock (fleetpulse_ingest_stage_seconds_total, read before and after) splits that CPU by stage:
- * decode, apply, forwarding's split/encode and decode, and everything else.
+ * decode, apply, forwarding's split/encode and decode, and everything else. The clock reads wall
+ * time inside each section, so a worker preempted there counts the time other processes ran; the
+ * workers' main threads' schedstat (on a CPU vs runnable and waiting) gives the share that was CPU.
  */
 import { writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { startCluster, type RunningCluster } from '../../node/testing/cluster.js';
 import { hasBinary } from '../../node/testing/binaries.js';
-import { caddyUnder, CpuMeter, type CpuWindow } from '../lib/cpu.js';
+import { caddyUnder, CpuMeter, mainThreadSched, type CpuWindow, type SchedTimes } from '../lib/cpu.js';
+import { getJson } from '../../node/testing/http.js';
 import { httpLoad, type HttpLoadResult } from '../lib/load.js';
 import { metricTotal, scrapeMetrics } from '../lib/prom.js';
 import { median, ratio, spread, type Spread } from '../lib/stats.js';
@@ -82,8 +85,18 @@ interface Run extends HttpLoadResult {
   /** The load generator's (this process). */
   generatorCores: number;
   stored: number;
-  /** FleetPulse runs: worker CPU per stored sample by ingest stage, ns; `other` = the rest of the workers' CPU (HTTP, event loop, GC, kernel). */
+  /**
+   * FleetPulse runs: worker CPU per stored sample by ingest stage, ns — the stage clock's time times the
+   * workers' on-CPU share (see onCpuShare); `other` = the rest of the workers' CPU (HTTP, event loop,
+   * GC, kernel), measured CPU less the stages.
+   */
   stageNs?: Record<Stage | 'other', number>;
+  /** The stage clock as it reads (wall time inside each section, preemptions included), ns per stored sample. */
+  stageClockNs?: Record<Stage, number>;
+  /** Of the workers' main threads' runnable time, the share they were on a CPU (schedstat): 1 = never waited for a core. */
+  onCpuShare?: number;
+  /** The workers' main threads' wait for a core, ns per stored sample (not CPU: time other processes ran). */
+  waitNs?: number;
 }
 
 /** Measure with Caddy (when there is one) and the rest of the server apart, and the generator last (its tree holds everything). */
@@ -104,6 +117,12 @@ type Stage = (typeof STAGES)[number];
 interface FpReading {
   stored: number;
   stageSeconds: Record<Stage, number>;
+}
+
+/** The workers' main threads' scheduler counters, summed (pids from the admin API). */
+async function workersSched(c: RunningCluster): Promise<SchedTimes> {
+  const info = await getJson<{ workers: Array<{ pid: number }> }>(`${c.adminUrl}/admin/cluster`);
+  return info.workers.map((w) => mainThreadSched(w.pid)).reduce((a, s) => ({ runNs: a.runNs + s.runNs, waitNs: a.waitNs + s.waitNs }), { runNs: 0, waitNs: 0 });
 }
 
 async function fpReading(c: RunningCluster): Promise<FpReading> {
@@ -142,18 +161,27 @@ export const peerScenario: Scenario = {
           if (warmS > 0) await httpLoad({ url, connections: 16, durationS: warmS, bodies: b.fp, signal: ctx.signal });
           ctx.progress(`peer: run ${rep + 1}/${ctx.repeat} ${LABEL[target]}`);
           const before = await fpReading(fp);
+          const sched0 = await workersSched(fp);
           const m = meter([fp.proc.child.pid!], caddyUnder(fp.proc.child.pid!));
           const r = await httpLoad({ url, connections: CONNECTIONS, durationS: ctx.durationS, bodies: b.fp, signal: ctx.signal });
           const cpu = m.stop();
+          const sched1 = await workersSched(fp);
           const after = await fpReading(fp);
           const stored = after.stored - before.stored;
           const c = cores(cpu);
           // FleetPulse's own CPU (Caddy's share out) per stored sample, stage by stage.
           const perSample = (seconds: number): number => (stored > 0 ? (seconds * 1e9) / stored : Number.NaN);
-          const stageNs = Object.fromEntries(STAGES.map((st) => [st, perSample(after.stageSeconds[st] - before.stageSeconds[st])])) as Record<Stage | 'other', number>;
+          const stageClockNs = Object.fromEntries(STAGES.map((st) => [st, perSample(after.stageSeconds[st] - before.stageSeconds[st])])) as Record<Stage, number>;
+          // The stage clock times sections by the wall clock, so a section the OS preempted also counts
+          // the time other processes ran. Estimate: preemptions fall evenly on the main threads' runnable
+          // time, so each stage's CPU is its clock time × the share of runnable time spent on a CPU.
+          const runNs = sched1.runNs - sched0.runNs;
+          const waitNs = sched1.waitNs - sched0.waitNs;
+          const onCpuShare = runNs + waitNs > 0 ? runNs / (runNs + waitNs) : 1;
+          const stageNs = Object.fromEntries(STAGES.map((st) => [st, stageClockNs[st] * onCpuShare])) as Record<Stage | 'other', number>;
           const ownNs = perSample(((c.serverCores - c.caddyCores) * cpu.wallMs) / 1000);
           stageNs.other = ownNs - STAGES.reduce((a, st) => a + stageNs[st], 0);
-          runs.push({ target, rep, ...r, samplesPerSec: r.reqPerSec * BATCH, ...c, stored, stageNs });
+          runs.push({ target, rep, ...r, samplesPerSec: r.reqPerSec * BATCH, ...c, stored, stageNs, stageClockNs, onCpuShare, waitNs: perSample(waitNs / 1e9) });
         }
         // Controls: bare Node direct and behind a Caddy of its own (stopped before VictoriaMetrics starts).
         const bare = await startBarePush(WORKERS);
@@ -245,6 +273,10 @@ export const peerScenario: Scenario = {
     const stageParts = [...STAGES, 'other'] as const;
     const stageNs = Object.fromEntries(fpTargets.map((t) => [t, Object.fromEntries(stageParts.map((st) => [st, median(runs.filter((r) => r.target === t && r.stageNs !== undefined).map((r) => r.stageNs![st]))]))])) as Record<(typeof fpTargets)[number], Record<Stage | 'other', number>>;
     const stageTotal = (t: (typeof fpTargets)[number]): number => stageParts.reduce((a, st) => a + stageNs[t][st], 0);
+    const medianOf = (t: (typeof fpTargets)[number], pick: (r: Run) => number | undefined): number => median(runs.filter((r) => r.target === t && pick(r) !== undefined).map((r) => pick(r)!));
+    const waitNs = Object.fromEntries(fpTargets.map((t) => [t, medianOf(t, (r) => r.waitNs)])) as Record<(typeof fpTargets)[number], number>;
+    const onCpu = Object.fromEntries(fpTargets.map((t) => [t, medianOf(t, (r) => r.onCpuShare)])) as Record<(typeof fpTargets)[number], number>;
+    const clockNs = Object.fromEntries(fpTargets.map((t) => [t, Object.fromEntries(STAGES.map((st) => [st, medianOf(t, (r) => r.stageClockNs?.[st])]))])) as Record<(typeof fpTargets)[number], Record<Stage, number>>;
     const summary: Record<string, unknown> = {
       controls: { bareDirectVsVmJsonline: ratio(bareDirect.sps.median, vmJson.sps.median), bareCaddyVsVmJsonline: ratio(bareCaddy.sps.median, vmJson.sps.median), caddyVsBareCaddy: ratio(fc.sps.median, bareCaddy.sps.median), directVsBareDirect: ratio(fd.sps.median, bareDirect.sps.median), oneWorkerVsVmJsonline: ratio(f1.sps.median, vmJson.sps.median) },
       forwardingCpuPerSample: forwardingCost, forwardingCpuPerSampleByRepeat: forwardingCosts,
@@ -252,6 +284,9 @@ export const peerScenario: Scenario = {
       targets: { directVsVmJsonline: 1.5, caddyVsVmJsonline: 1.0 },
       meetsDirect: rDirect >= 1.5, meetsCaddy: rCaddy >= 1.0,
       workerCpuNsPerSampleByStage: stageNs,
+      stageClockNsPerSample: clockNs,
+      workerMainThreadOnCpuShare: onCpu,
+      workerMainThreadWaitNsPerSample: waitNs,
     };
     // The same ratios repeat by repeat (each repeat runs every target once, minutes apart): how far this machine drifts.
     const perRepeat = (t: Target): number[] => Array.from({ length: ctx.repeat }, (_, rep) => {
@@ -279,7 +314,10 @@ export const peerScenario: Scenario = {
     const d1 = stageNs['fleetpulse-1worker'];
     const d2 = stageNs['fleetpulse-direct'];
     const ns = (v: number): string => `${v >= 0 ? '+' : ''}${Math.round(v)}`;
-    findings.push(`Where the workers' CPU goes (fleetpulse_ingest_stage_seconds_total over the stored samples; medians of the repeats): one worker spends ${Math.round(stageTotal('fleetpulse-1worker'))} ns per sample — decode ${Math.round(d1.decode)}, apply ${Math.round(d1.apply)}, everything else (HTTP, event loop, GC, kernel) ${Math.round(d1.other)}; two workers ${Math.round(stageTotal('fleetpulse-direct'))} ns: forwarding's own stages ${Math.round(d2.forward_encode + d2.forward_decode)} (split and encode ${Math.round(d2.forward_encode)}, decode at the owner ${Math.round(d2.forward_decode)}), decode ${ns(d2.decode - d1.decode)}, apply ${ns(d2.apply - d1.apply)}, everything else ${ns(d2.other - d1.other)} against one worker. The same code costs more per sample when the two workers and the generator share the 2 cores: a worker that runs alone on a core keeps its caches, one that takes turns with another process finds them cold (ARCHITECTURE.md, "What the push path costs").`);
+    const c1 = clockNs['fleetpulse-1worker'];
+    const c2 = clockNs['fleetpulse-direct'];
+    const pct = (v: number): string => `${Math.round(v * 100)}%`;
+    findings.push(`Where the workers' CPU goes (medians of the repeats): one worker spends ${Math.round(stageTotal('fleetpulse-1worker'))} ns of CPU per sample — decode ${Math.round(d1.decode)}, apply ${Math.round(d1.apply)}, everything else (HTTP, event loop, GC, kernel) ${Math.round(d1.other)}; two workers ${Math.round(stageTotal('fleetpulse-direct'))} ns: forwarding's own stages ${Math.round(d2.forward_encode + d2.forward_decode)} (split and encode ${Math.round(d2.forward_encode)}, decode at the owner ${Math.round(d2.forward_decode)}), decode ${ns(d2.decode - d1.decode)}, apply ${ns(d2.apply - d1.apply)}, everything else ${ns(d2.other - d1.other)} against one worker. The stages come from fleetpulse_ingest_stage_seconds_total, which times each section by the wall clock: when the OS preempts a worker inside one, the time other processes ran counts too. Two workers and the generator on 2 cores wait for a core often — the workers' main threads were on a CPU ${pct(onCpu['fleetpulse-direct'])} of the time they were runnable (one worker: ${pct(onCpu['fleetpulse-1worker'])}; via Caddy: ${pct(onCpu['fleetpulse-caddy'])}), ${Math.round(waitNs['fleetpulse-direct'])} ns of waiting per sample — so the stage clock reads decode ${Math.round(c2.decode)} and apply ${Math.round(c2.apply)} with two workers (one: ${Math.round(c1.decode)} and ${Math.round(c1.apply)}); the stage figures above scale it by that on-CPU share (an estimate that spreads the waits evenly over the runnable time), and the total is the workers' measured CPU.`);
     const chart = 'peer-samples.svg';
     writeFileSync(join(ctx.outDir, chart), barChart(`Push batch ${BATCH}, samples/s at ${CONNECTIONS} connections (median, min–max)`, 'samples/s', targets.map((t) => {
       const a = agg.get(t)!;
@@ -300,9 +338,9 @@ export const peerScenario: Scenario = {
         columns: ['target', 'samples/s', 'range', 'p50 ms', 'p99 ms', 'errors', 'stored / acknowledged', 'server CPU (cores)', 'of it Caddy', 'generator CPU', 'samples per server core-second', 'vs VM JSON-line'],
         rows,
       }, {
-        title: `Where FleetPulse's worker CPU goes: ns per stored sample by ingest stage (median of ${ctx.repeat}; Caddy's CPU not included)`,
-        columns: ['target', 'decode', 'apply', 'forward: split + encode', 'forward: decode at owner', 'everything else', 'total'],
-        rows: fpTargets.map((t) => [LABEL[t], stageNs[t].decode, stageNs[t].apply, stageNs[t].forward_encode, stageNs[t].forward_decode, stageNs[t].other, stageTotal(t)]),
+        title: `Where FleetPulse's worker CPU goes: ns of CPU per stored sample by ingest stage (median of ${ctx.repeat}; Caddy's CPU not included; stages = stage clock × the main threads' on-CPU share, total = measured)`,
+        columns: ['target', 'decode', 'apply', 'forward: split + encode', 'forward: decode at owner', 'everything else', 'total', 'main threads on a CPU when runnable', 'waiting for a core, ns per sample'],
+        rows: fpTargets.map((t) => [LABEL[t], stageNs[t].decode, stageNs[t].apply, stageNs[t].forward_encode, stageNs[t].forward_decode, stageNs[t].other, stageTotal(t), `${(onCpu[t] * 100).toFixed(0)}%`, waitNs[t]]),
       }],
       findings,
       charts: [chart],

@@ -89,7 +89,7 @@ export function createWorkerMetrics(registry: Registry) {
       registers: [registry],
     }),
     ingestStageSeconds: new Counter({
-      name: 'fleetpulse_ingest_stage_seconds_total', help: 'CPU time of the synchronous ingest stages (observability/stage-clock.ts): decode = body or message to a batch; apply = samples into this worker\'s partition (memory mode); forward_encode = splitting batches by owner and encoding forwarded frames; forward_decode = decoding frames forwarded to this worker. Read at scrape time.',
+      name: 'fleetpulse_ingest_stage_seconds_total', help: 'Time of the synchronous ingest stages, by the wall clock (CPU time unless the OS preempted the worker inside one; observability/stage-clock.ts): decode = body or message to a batch; apply = samples into this worker\'s partition (memory mode); forward_encode = splitting batches by owner and encoding forwarded frames; forward_decode = decoding frames forwarded to this worker. Read at scrape time.',
       labelNames: ['stage'] as const, registers: [registry],
       collect() {
         this.reset();

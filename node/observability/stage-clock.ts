@@ -2,8 +2,13 @@
  * Where a worker's ingest CPU goes, stage by stage: the synchronous sections of the ingest path
  * (decoding a body or message into a batch, applying samples to the partition, encoding and
  * decoding forwarded frames), timed with performance.now() around each batch or frame. A section
- * runs without yielding, so its elapsed time is this thread's CPU time (unless the OS preempted
- * it). Exported as `fleetpulse_ingest_stage_seconds_total{stage}`.
+ * runs without yielding, so its elapsed time is this thread's CPU time unless the OS preempted it
+ * there: on a machine with more runnable threads than cores that happens often, and the time other
+ * processes ran then counts too (bench/peer, 2 workers and the generator on 2 cores: the workers'
+ * main threads were on a CPU about 60% of the time they were runnable; it scales the stages by that
+ * share, from /proc/<pid>/task/<pid>/schedstat). A CPU clock per section (process.cpuUsage(), 2.5 µs
+ * a call) would cost more than the split by stage is worth on the hot path.
+ * Exported as `fleetpulse_ingest_stage_seconds_total{stage}`.
  *
  * Why: a profiler attributes time to functions, and inlining differs from run to run; the
  * question an operator (and bench/peer) asks is per stage — what decoding a sample costs, what
