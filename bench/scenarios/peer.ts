@@ -271,9 +271,10 @@ export const peerScenario: Scenario = {
     // Where FleetPulse's worker CPU goes, per stored sample and stage (medians of the repeats).
     const fpTargets = ['fleetpulse-direct', 'fleetpulse-caddy', 'fleetpulse-1worker'] as const;
     const stageParts = [...STAGES, 'other'] as const;
-    const stageNs = Object.fromEntries(fpTargets.map((t) => [t, Object.fromEntries(stageParts.map((st) => [st, median(runs.filter((r) => r.target === t && r.stageNs !== undefined).map((r) => r.stageNs![st]))]))])) as Record<(typeof fpTargets)[number], Record<Stage | 'other', number>>;
-    const stageTotal = (t: (typeof fpTargets)[number]): number => stageParts.reduce((a, st) => a + stageNs[t][st], 0);
+    // A FleetPulse target's median of one per-run figure (runs without it, e.g. other targets', left out).
     const medianOf = (t: (typeof fpTargets)[number], pick: (r: Run) => number | undefined): number => median(runs.filter((r) => r.target === t && pick(r) !== undefined).map((r) => pick(r)!));
+    const stageNs = Object.fromEntries(fpTargets.map((t) => [t, Object.fromEntries(stageParts.map((st) => [st, medianOf(t, (r) => r.stageNs?.[st])]))])) as Record<(typeof fpTargets)[number], Record<Stage | 'other', number>>;
+    const stageTotal = (t: (typeof fpTargets)[number]): number => stageParts.reduce((a, st) => a + stageNs[t][st], 0);
     const waitNs = Object.fromEntries(fpTargets.map((t) => [t, medianOf(t, (r) => r.waitNs)])) as Record<(typeof fpTargets)[number], number>;
     const onCpu = Object.fromEntries(fpTargets.map((t) => [t, medianOf(t, (r) => r.onCpuShare)])) as Record<(typeof fpTargets)[number], number>;
     const clockNs = Object.fromEntries(fpTargets.map((t) => [t, Object.fromEntries(STAGES.map((st) => [st, medianOf(t, (r) => r.stageClockNs?.[st])]))])) as Record<(typeof fpTargets)[number], Record<Stage, number>>;
