@@ -213,6 +213,37 @@ test('a handed-over stream loses nothing its client sends the moment the handsha
   assert.deepEqual(await stored(c, 'n', 'burst-0'), [BURST, (BURST * (BURST + 1)) / 2]);
 });
 
+test('workers that handed streams over still stop gracefully on SIGTERM (none is killed at the shutdown budget)', { timeout: 60_000 }, async (t) => {
+  // A handed-over socket used to leave its http.Server waiting for the primary to confirm the copy
+  // was closed, an answer that never came: Socket.IO's close (which closes that server) never
+  // returned, and the primary SIGKILLed every such worker after its 4 s budget.
+  const c = await startCluster({ workers: 2, env: { FLEETPULSE_LOG_LEVEL: 'info' } });
+  let stopped = false;
+  t.after(() => (stopped ? undefined : c.stop()));
+  await handoffReady(c);
+  const baseline = await promTotal(c, 'fleetpulse_stream_handoffs_total', 'result="sent"');
+  const N = 8;
+  const clients = await Promise.all(Array.from({ length: N }, (_, i) => connectStream(c.url, { stream: `bye-${i}`, headers: { 'x-source': `bye-${i}` } })));
+  t.after(() => {
+    for (const s of clients) s.ws.terminate();
+  });
+  for (const [i, s] of clients.entries()) s.send({ seq: 1, source: `bye-${i}`, metrics: { n: i } });
+  await Promise.all(clients.map((s) => s.waitAck(1, 20_000)));
+  const sent = (await promTotal(c, 'fleetpulse_stream_handoffs_total', 'result="sent"')) - baseline;
+  t.diagnostic(`connections handed to their owner: ${sent} of ${N}`);
+  assert.ok(sent > 0, 'some connections were handed over');
+  // Half the clients leave first; the rest are still open when the cluster stops.
+  await Promise.all(clients.slice(0, N / 2).map(async (s) => {
+    s.ws.close();
+    await until('a stream client closed', 10_000, () => s.ws.readyState === s.ws.CLOSED);
+  }));
+  const code = await c.stop();
+  stopped = true;
+  assert.equal(code, 0, 'the primary exited cleanly');
+  const exits = c.proc.output().split('\n').filter((l) => l.includes('"worker stopped"') && l.includes('"role":"primary"')).map((l) => JSON.parse(l) as { slot: number; code: number | null; signal: string | null });
+  assert.deepEqual(exits.map((e) => [e.slot, e.code, e.signal]).sort(), [[0, 0, null], [1, 0, null]], 'each worker exited by itself, with code 0');
+});
+
 test('ingest.turnBudgetMs: stream messages and push bodies past a turn\'s budget wait for a later turn, in order, and all are applied once', { timeout: 60_000 }, async (t) => {
   // A 1 ms budget: nearly every burst overruns it, so the deferred path (queue, paused sockets,
   // release, resume) carries most of this traffic.

@@ -47,6 +47,19 @@ export function stopReading(socket: net.Socket): void {
   (socket as unknown as { _handle?: { readStop?: () => number } | null })._handle?.readStop?.();
 }
 
+/**
+ * Let a socket leave this process without its server waiting for it. Node keeps track of a socket
+ * it sends for the server in `socket.server` (the http.Server here: DualServer's net.Server only
+ * accepts), so that this server's close() first asks the receiving process whether its copy is
+ * closed. It asks under the server's listening key, and an http.Server that never listened has
+ * none: the primary never answers, close() never calls back, and every worker that had handed a
+ * stream over hung in shutdown (Socket.IO's close waits for the http server) until the primary
+ * killed it at its budget. The socket is the owner's from now on; nothing here needs the link.
+ */
+export function detachFromServer(socket: net.Socket): void {
+  (socket as unknown as { server: unknown }).server = null;
+}
+
 export interface ConnectionHandoffDeps {
   slot: number;
   /** The public server: serves adopted connections, and tells which ones were adopted. */
@@ -79,6 +92,7 @@ export class ConnectionHandoff {
     const msg: AdoptConnection = { src: IPC_SOURCE, t: 'adopt', from: this.#d.slot, to: owner, bytes: rebuildRequest(req, head) };
     try {
       stopReading(socket);
+      detachFromServer(socket);
       // keepOpen false: the handle leaves this process with the message.
       process.send!(msg, socket, { keepOpen: false }, (err) => this.#sent(socket, err));
     } catch (err) {
