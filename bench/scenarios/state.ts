@@ -150,7 +150,7 @@ export const stateScenario: Scenario = {
           stacks[store] = await startCluster({ workers, state: store, ...(store === 'redis' ? { redisUrl: redis.url } : {}), env: { FLEETPULSE_LOG_LEVEL: 'warn' }, readyTimeoutMs: 60_000 });
           // Warm-up: JIT, connections, and every source of the pool written by every worker (the
           // first write of a series also indexes it; that is not the steady state being measured).
-          await httpLoad({ url: `${stacks[store]!.url}/api/v1/ingest`, connections: 16, durationS: 5, bodies, signal: ctx.signal });
+          await httpLoad({ url: `${stacks[store]!.url}/api/v1/ingest`, connections: 16, durationS: ctx.quick ? 1 : 5, bodies, signal: ctx.signal });
         }
         for (const transport of ['push', 'stream'] as const) {
           for (const store of STORES) variants.push({ store, workers, transport });

@@ -120,7 +120,7 @@ export const streamScenario: Scenario = {
       rssBefore = await rssOf(pids);
       // Handshakes go at a few hundred per second on a busy 2-core box: the agent's warm-up covers
       // the ramp, and the measured window starts once everyone is connected (or the ramp bound passed).
-      const rampS = Math.ceil(manyConnections / 200) + 5;
+      const rampS = Math.ceil(manyConnections / 200) + (ctx.quick ? 1 : 5);
       const agentRun = startAgent(idle.url, streamArgs(manyConnections, 1, METRICS, 'idle-'), ctx.durationS, rampS, ctx.signal);
       const rampEnd = Date.now() + rampS * 1000;
       while (Date.now() < rampEnd && openSeen < manyConnections) {
