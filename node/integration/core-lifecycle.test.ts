@@ -1,7 +1,7 @@
 /**
  * Process lifecycle of a real cluster: the same routes over HTTP/1.1 and h2c, a crashed worker
  * restarted by the primary, and a graceful SIGTERM that finishes an in-flight request and exits 0
- * within 5 s.
+ * within 5 s — or, when a worker cannot stop, kills it at the shutdown budget and says which.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -106,4 +106,33 @@ test('SIGTERM finishes the in-flight request and exits 0 within 5 s', { timeout:
   const tookMs = Date.now() - started;
   assert.equal(code, 0, cluster.proc.output().slice(-2000));
   assert.ok(tookMs < 5000, `took ${tookMs} ms`);
+});
+
+test('SIGTERM with a frozen worker: the primary kills it at the shutdown budget, says which slot, and still exits', { timeout: 60_000 }, async (t) => {
+  const cluster = await startCluster({ workers: 2 });
+  t.after(() => cluster.stop());
+  const info = await getJson<ClusterInfo>(`${cluster.adminUrl}/admin/cluster`);
+  const frozen = info.workers.find((w) => w.id === 1)!;
+  // A worker that cannot run its shutdown (SIGSTOP: hung, not dead) until SIGKILL ends it.
+  process.kill(frozen.pid, 'SIGSTOP');
+  t.after(() => {
+    try {
+      process.kill(frozen.pid, 'SIGCONT');
+    } catch {
+      // already gone: killed by the primary, as it should be
+    }
+  });
+  const started = Date.now();
+  cluster.proc.child.kill('SIGTERM');
+  const code = await cluster.proc.exited;
+  const tookMs = Date.now() - started;
+  assert.equal(code, 0, cluster.proc.output().slice(-2000));
+  assert.ok(tookMs < 6000, `took ${tookMs} ms`);
+  const lines = cluster.proc.output().split('\n').filter((l) => l.startsWith('{') && l.includes('"role":"primary"')).map((l) => JSON.parse(l) as { level: number; msg: string; slots?: number[]; slot?: number; code?: number | null; signal?: string | null });
+  const warned = lines.find((l) => l.msg === 'workers did not stop within the shutdown budget; killing them');
+  assert.ok(warned !== undefined, 'the primary warned');
+  assert.equal(warned.level, 40);
+  assert.deepEqual(warned.slots, [1]);
+  const exits = lines.filter((l) => l.msg === 'worker stopped').map((l) => [l.slot, l.code, l.signal]).sort();
+  assert.deepEqual(exits, [[0, 0, null], [1, null, 'SIGKILL']], 'slot 0 stopped by itself, slot 1 was killed');
 });

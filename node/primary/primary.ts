@@ -62,9 +62,9 @@ const BACKOFF_MAX_MS = 5000;
 /** A worker that stayed up this long is healthy again: its backoff resets. */
 const HEALTHY_AFTER_MS = 30_000;
 const SHUTDOWN_BUDGET_MS = 4500;
-/** Scale-up: pause between the two rebalance passes (covers forwards in flight under the old membership). */
 /** node:cluster mode: how long a leaving worker answers with `Connection: close` before it stops listening. */
 const CLUSTER_DRAIN_MS = 1000;
+/** Scale-up: pause between the two rebalance passes (covers forwards in flight under the old membership). */
 const REBALANCE_SETTLE_MS = 1000;
 
 export async function runPrimary(cfg: ResolvedConfig, log: Logger, opts: PrimaryOptions = {}): Promise<void> {
@@ -313,6 +313,10 @@ export async function runPrimary(cfg: ResolvedConfig, log: Logger, opts: Primary
     const balancerStopped = balancer?.stop().catch(() => {});
     router.broadcast({ src: IPC_SOURCE, t: 'shutdown' });
     await Promise.race([Promise.all(exits), new Promise((r) => setTimeout(r, SHUTDOWN_BUDGET_MS - 500).unref())]);
+    // A worker still here missed the budget: killing it skips its store's close, so say which one
+    // (a shutdown that hung in every worker that had handed a stream over went unnoticed at info).
+    const stuck = [...slots].filter(([, s]) => s.worker !== undefined).map(([slot]) => slot);
+    if (stuck.length > 0) log.warn({ slots: stuck, budgetMs: SHUTDOWN_BUDGET_MS - 500 }, 'workers did not stop within the shutdown budget; killing them');
     for (const s of slots.values()) s.worker?.process.kill('SIGKILL');
     await balancerStopped;
     upstreams.stop();
