@@ -35,7 +35,7 @@ export default {
     mode: 'memory',
     redisUrl: 'redis://127.0.0.1:6379',
     redisKeyPrefix: 'fp:',
-    commitIntervalMs: 10,
+    commitIntervalMs: 5,
     maxSeries: 1_000_000,
     streamSeqTtlMs: 15 * 60_000,
   },

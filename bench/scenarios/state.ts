@@ -20,6 +20,7 @@ import { httpLoad } from '../lib/load.js';
 import { startAgent } from '../lib/agent.js';
 import { ratio, spread } from '../lib/stats.js';
 import type { BenchContext, Scenario } from '../lib/scenario.js';
+import cfgDefaults from '../../cluster.config.js';
 
 const BATCH = 1000;
 const SOURCES_PER_REQUEST = 100;
@@ -218,7 +219,7 @@ export const stateScenario: Scenario = {
     const push2 = agg.get('redis:2:push')!;
     return {
       title: 'State: memory vs Redis (push batch 1000 and stream; 1 and 2 workers)',
-      params: { batch: BATCH, sourcesPerRequest: SOURCES_PER_REQUEST, metrics: METRICS, sourcePool: SOURCE_POOL, pushConnections: PUSH_CONNECTIONS, streamHosts: STREAM_HOSTS, streamBatch: STREAM_BATCH, durationS: ctx.durationS, repeat: ctx.repeat, balancer: 'cluster', commitIntervalMs: 10 },
+      params: { batch: BATCH, sourcesPerRequest: SOURCES_PER_REQUEST, metrics: METRICS, sourcePool: SOURCE_POOL, pushConnections: PUSH_CONNECTIONS, streamHosts: STREAM_HOSTS, streamBatch: STREAM_BATCH, durationS: ctx.durationS, repeat: ctx.repeat, balancer: 'cluster', commitIntervalMs: cfgDefaults.state.commitIntervalMs },
       runs: runs as unknown as Array<Record<string, unknown>>,
       summary,
       tables: [{

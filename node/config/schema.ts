@@ -60,7 +60,7 @@ export const StateSchema = Type.Object(
     redisUrl: Type.String({ minLength: 1 }),
     /** Key prefix in Redis, so several deployments (or tests) can share one server. @default fp: */
     redisKeyPrefix: Type.String({ maxLength: 64 }),
-    /** Group-commit tick: how long a worker gathers samples before one write to the store. @default 10 */
+    /** Group-commit tick: how long a worker gathers samples before one write to the store. @default 5 */
     commitIntervalMs: Type.Integer({ minimum: 1, maximum: 1000 }),
     /** Most series per worker partition (memory) or in Redis; past it: 429 `series_limit`. @default 1000000 */
     maxSeries: PositiveInt,
