@@ -11,6 +11,7 @@ import { availableParallelism } from 'node:os';
 import { SINGLE_THREADED_GC, WORKER_SEMI_SPACE_MIB } from '../primary/worker-flags.js';
 import { startCluster } from '../testing/cluster.js';
 import { getJson, h2Session, postJson, request } from '../testing/http.js';
+import { logLines, workerExits } from '../testing/log-lines.js';
 
 interface ClusterInfo { balancer: string; state: string; workers: Array<{ id: number; pid: number }> }
 
@@ -128,11 +129,9 @@ test('SIGTERM with a frozen worker: the primary kills it at the shutdown budget,
   const tookMs = Date.now() - started;
   assert.equal(code, 0, cluster.proc.output().slice(-2000));
   assert.ok(tookMs < 6000, `took ${tookMs} ms`);
-  const lines = cluster.proc.output().split('\n').filter((l) => l.startsWith('{') && l.includes('"role":"primary"')).map((l) => JSON.parse(l) as { level: number; msg: string; slots?: number[]; slot?: number; code?: number | null; signal?: string | null });
-  const warned = lines.find((l) => l.msg === 'workers did not stop within the shutdown budget; killing them');
+  const warned = logLines(cluster.proc.output()).find((l) => l.role === 'primary' && l.msg === 'workers did not stop within the shutdown budget; killing them');
   assert.ok(warned !== undefined, 'the primary warned');
   assert.equal(warned.level, 40);
   assert.deepEqual(warned.slots, [1]);
-  const exits = lines.filter((l) => l.msg === 'worker stopped').map((l) => [l.slot, l.code, l.signal]).sort();
-  assert.deepEqual(exits, [[0, 0, null], [1, null, 'SIGKILL']], 'slot 0 stopped by itself, slot 1 was killed');
+  assert.deepEqual(workerExits(cluster.proc.output()), [[0, 0, null], [1, null, 'SIGKILL']], 'slot 0 stopped by itself, slot 1 was killed');
 });

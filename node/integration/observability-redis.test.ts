@@ -12,8 +12,7 @@ import { postJson, request } from '../testing/http.js';
 import { skipUnless } from '../testing/binaries.js';
 import { until } from '../testing/until.js';
 import { sumSeries } from '../testing/prom-text.js';
-
-type LogLine = Record<string, unknown> & { level: number; msg: string };
+import { logLines } from '../testing/log-lines.js';
 
 const scrape = async (adminUrl: string): Promise<string> => (await request(`${adminUrl}/metrics`)).body;
 
@@ -65,7 +64,7 @@ test('redis mode: op metrics, readiness and failures while Redis is down, outage
   assert.equal(again.status, 202, again.body);
   assert.equal((await request(`${cluster.url}/readyz`)).status, 200);
 
-  const lines = cluster.proc.output().split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as LogLine);
+  const lines = logLines(cluster.proc.output());
   for (const workerId of [0, 1]) {
     const mine = lines.filter((l) => l.workerId === workerId && l.mod === 'redis');
     assert.equal(mine.filter((l) => l.msg.startsWith('redis unavailable')).length, 1, `worker ${workerId}: one "unavailable" line for one outage`);

@@ -10,6 +10,7 @@ import { connectStream, type TestStreamClient } from '../testing/ws-client.js';
 import { redisFor } from '../testing/redis.js';
 import { skipUnless } from '../testing/binaries.js';
 import { until } from '../testing/until.js';
+import { workerExits } from '../testing/log-lines.js';
 import { Agent } from '../agent/agent.js';
 import type { StreamLane } from '../agent/stream-lane.js';
 
@@ -240,8 +241,7 @@ test('workers that handed streams over still stop gracefully on SIGTERM (none is
   const code = await c.stop();
   stopped = true;
   assert.equal(code, 0, 'the primary exited cleanly');
-  const exits = c.proc.output().split('\n').filter((l) => l.includes('"worker stopped"') && l.includes('"role":"primary"')).map((l) => JSON.parse(l) as { slot: number; code: number | null; signal: string | null });
-  assert.deepEqual(exits.map((e) => [e.slot, e.code, e.signal]).sort(), [[0, 0, null], [1, 0, null]], 'each worker exited by itself, with code 0');
+  assert.deepEqual(workerExits(c.proc.output()), [[0, 0, null], [1, 0, null]], 'each worker exited by itself, with code 0');
 });
 
 test('ingest.turnBudgetMs: stream messages and push bodies past a turn\'s budget wait for a later turn, in order, and all are applied once', { timeout: 60_000 }, async (t) => {

@@ -56,7 +56,7 @@ export function stopReading(socket: net.Socket): void {
  * stream over hung in shutdown (Socket.IO's close waits for the http server) until the primary
  * killed it at its budget. The socket is the owner's from now on; nothing here needs the link.
  */
-export function detachFromServer(socket: net.Socket): void {
+function detachFromServer(socket: net.Socket): void {
   (socket as unknown as { server: unknown }).server = null;
 }
 
